@@ -1,0 +1,52 @@
+// One duplex byte stream carrying frames in both directions: the shared half of the
+// host's client and the agent's server. Transports plug in as a write function plus
+// calls to `receive` for every chunk read.
+import { FrameError, FrameReader, decodeFrame, encodeFrame, type PlainFrame } from "./framing";
+
+export interface Transport {
+  write(bytes: Uint8Array): void | Promise<unknown>;
+  close(): void;
+}
+
+export class FrameConnection {
+  private reader: FrameReader;
+  private closedWith: Error | null = null;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly onFrame: (f: PlainFrame) => void,
+    private readonly onClose: (why: Error) => void,
+    maxFrame?: number,
+  ) {
+    this.reader = new FrameReader(maxFrame);
+  }
+
+  get closed() {
+    return this.closedWith !== null;
+  }
+
+  send(frame: PlainFrame) {
+    if (this.closedWith) throw this.closedWith;
+    return this.transport.write(encodeFrame(frame));
+  }
+
+  receive(chunk: Uint8Array) {
+    if (this.closedWith) return;
+    try {
+      for (const body of this.reader.push(chunk)) this.onFrame(decodeFrame(body));
+    } catch (e) {
+      this.close(e instanceof FrameError ? e : new FrameError(`bad frame: ${(e as Error).message}`));
+    }
+  }
+
+  /** Ends the connection once; everything waiting on it learns why. */
+  close(why: Error = new Error("connection closed")) {
+    if (this.closedWith) return;
+    this.closedWith = why;
+    try {
+      this.transport.close();
+    } finally {
+      this.onClose(why);
+    }
+  }
+}

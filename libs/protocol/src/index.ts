@@ -1,0 +1,7 @@
+export * from "./codec";
+export * from "./framing";
+export * from "./connection";
+export * from "./client";
+export * from "./server";
+export { protocolVersion } from "./generated/constants";
+export * as schema from "./generated/agent";
