@@ -1,0 +1,25 @@
+// Finds *.test.lua files under the given paths (files or directories, recursively).
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+
+const SKIP_DIRS = new Set(["node_modules", ".git"]);
+
+export function discover(paths: string[]): string[] {
+  const found = new Set<string>();
+  const walk = (p: string) => {
+    for (const entry of readdirSync(p, { withFileTypes: true })) {
+      const full = join(p, entry.name);
+      if (entry.isDirectory()) {
+        if (!SKIP_DIRS.has(entry.name)) walk(full);
+      } else if (entry.name.endsWith(".test.lua")) found.add(full);
+    }
+  };
+  for (const raw of paths) {
+    const p = resolve(raw);
+    if (!existsSync(p)) throw new Error(`no such file or directory: ${raw}`);
+    if (statSync(p).isDirectory()) walk(p);
+    else if (p.endsWith(".lua")) found.add(p);
+    else throw new Error(`${raw} is not a .lua file`);
+  }
+  return [...found].sort();
+}

@@ -1,0 +1,52 @@
+// Turns a profile into what QEMU boots: kernel, initrd (with the agent overlaid) and
+// command line. Each profile is prepared once per process; the vmm caches across runs.
+import { ensureAgentBinary, ensureDebianKernel, ensureImage } from "@provium/vmm";
+import { fileURLToPath } from "node:url";
+import { existsSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Profile } from "../config";
+
+export interface BootImage {
+  kernel: string;
+  initrd: string;
+  cmdline: string;
+}
+
+export const agentEntry = fileURLToPath(new URL("../../../agent/src/main.ts", import.meta.url));
+
+const prepared = new Map<string, Promise<BootImage>>();
+
+export function prepareImage(profile: Profile, cacheDir: string, onProgress: (msg: string) => void): Promise<BootImage> {
+  let p = prepared.get(profile.name);
+  if (!p) {
+    p = build(profile, cacheDir, onProgress);
+    prepared.set(profile.name, p);
+    p.catch(() => prepared.delete(profile.name)); // a failed build is retried next time
+  }
+  return p;
+}
+
+async function build(profile: Profile, cacheDir: string, onProgress: (msg: string) => void): Promise<BootImage> {
+  let { kernel, initrd } = profile;
+  if (profile.build) {
+    const out = join(cacheDir, "profiles", profile.name);
+    mkdirSync(out, { recursive: true });
+    const cmd = profile.build.replaceAll("{out}", out);
+    onProgress(`building profile ${profile.name}: ${cmd}`);
+    const r = Bun.spawnSync(["/bin/sh", "-c", cmd], { stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode !== 0) throw new Error(`${profile.origin}.build failed (exit ${r.exitCode}): ${cmd}\n${r.stderr.toString().slice(-2000)}`);
+    kernel = kernel?.replaceAll("{out}", out);
+    initrd = initrd?.replaceAll("{out}", out);
+  }
+  for (const [key, path] of [["kernel", kernel], ["initrd", initrd]] as const)
+    if (path && !existsSync(path)) throw new Error(`${profile.origin}.${key}: ${path} does not exist`);
+  let moduleDir: string | undefined;
+  if (!kernel) ({ kernel, moduleDir } = await ensureDebianKernel({ cacheDir, onProgress }));
+  if (!profile.injectAgent) {
+    if (!initrd) throw new Error(`${profile.origin}: inject_agent = false needs an initrd that starts the agent itself`);
+    return { kernel, initrd, cmdline: profile.cmdline };
+  }
+  const agentBinary = await ensureAgentBinary({ cacheDir, entry: agentEntry, onProgress });
+  const image = await ensureImage({ cacheDir, kernel, initrd, injectAgent: true, agentBinary, moduleDir, onProgress });
+  return { kernel: image.kernel, initrd: image.initrd, cmdline: profile.cmdline };
+}

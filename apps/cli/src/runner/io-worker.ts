@@ -1,0 +1,104 @@
+// A runner worker: runs the test files it is handed, one at a time, and owns their VMs.
+// Each file's Lua runs on a thread of its own that blocks on host calls; this thread does
+// the I/O, so it can also stop a runaway or timed-out file and tear its VMs down.
+import { MessageChannel } from "node:worker_threads";
+import { readFileSync } from "node:fs";
+import { relative } from "node:path";
+import { installExitCleanup } from "@provium/vmm";
+import { luaWorkerEntry, newBridgeSignal, serveCalls } from "@provium/lua-runtime";
+import { event, type RunEvent } from "../events";
+import type { Config } from "../config";
+import { FileSession } from "./session";
+import { verdict, type Selection } from "./selection";
+
+declare const self: Worker;
+
+export interface WorkerInit {
+  config: Config;
+  cacheDir: string;
+  accel: "kvm" | "tcg";
+  selection: Selection;
+  fileTimeoutS: number;
+  agentDeadlineMs: number;
+}
+
+let init: WorkerInit;
+const post = (e: RunEvent) => self.postMessage({ kind: "event", event: e });
+
+installExitCleanup();
+
+self.onmessage = async (m: MessageEvent) => {
+  if (m.data.kind === "init") init = m.data.init;
+  else if (m.data.kind === "file") {
+    await runFile(m.data.path);
+    self.postMessage({ kind: "file_done", path: m.data.path });
+  }
+};
+
+async function runFile(path: string) {
+  const file = relative(process.cwd(), path) || path;
+  const started = Date.now();
+  let current: { name: string; started: number } | null = null;
+  let deadline: Timer | undefined;
+  let finish!: (why?: string) => void;
+  const finished = new Promise<string | undefined>((r) => (finish = r));
+
+  const armDeadline = (seconds: number, what: string) => {
+    clearTimeout(deadline);
+    deadline = setTimeout(() => finish(`${what} timed out after ${seconds} s`), seconds * 1000);
+  };
+  armDeadline(init.fileTimeoutS, "file");
+
+  const session = new FileSession({
+    config: init.config,
+    cacheDir: init.cacheDir,
+    accel: init.accel,
+    filePath: path,
+    agentDeadlineMs: init.agentDeadlineMs,
+    plan: (tests) => tests.map((t) => verdict(init.selection, t)),
+    onProgress: (message) => post(event("progress", { file, message })),
+    onVmEvent: (kind, info) => post(event(kind, { file, ...info })),
+    onTestBegin: (name, timeoutS) => {
+      current = { name, started: Date.now() };
+      if (timeoutS) armDeadline(timeoutS, `test "${name}"`);
+    },
+  });
+
+  const onLuaEvent = (e: Record<string, unknown>) => {
+    const kind = e.kind as string;
+    if (kind === "lua_done") return finish(e.error ? `the Lua runtime crashed: ${e.error}` : undefined);
+    const out = event(kind as RunEvent["kind"], { ...e, file });
+    if (kind === "test_passed" || kind === "test_failed") {
+      out.duration_ms = current ? Date.now() - current.started : 0;
+      current = null;
+      armDeadline(init.fileTimeoutS - (Date.now() - started) / 1000, "file");
+    }
+    if (kind === "test_failed" || kind === "file_error") out.consoles = session.consoleTails();
+    post(out);
+  };
+
+  const { port1, port2 } = new MessageChannel();
+  const signal = newBridgeSignal();
+  serveCalls(port1 as any, signal, session.handle, onLuaEvent);
+  const lua = new Worker(luaWorkerEntry);
+  lua.onerror = (e) => finish(`the Lua runtime crashed: ${e.message}`);
+  let source: string;
+  try {
+    source = readFileSync(path, "utf8");
+  } catch (e) {
+    source = `error(${JSON.stringify(`cannot read ${file}: ${(e as Error).message}`)}, 0)`;
+  }
+  lua.postMessage({ port: port2, signal, displayPath: file, source }, [port2 as any]);
+
+  const failure = await finished;
+  clearTimeout(deadline);
+  lua.terminate();
+  port1.close();
+  if (failure) {
+    const consoles = session.consoleTails();
+    if (current) post(event("test_failed", { file, test: current.name, reason: failure, duration_ms: Date.now() - current.started, consoles }));
+    else post(event("file_error", { file, reason: failure, consoles }));
+  }
+  await session.close();
+  post(event("file_completed", { file, duration_ms: Date.now() - started }));
+}

@@ -1,0 +1,77 @@
+// Shards test files across runner workers (one file at a time each, like Bun's and
+// Vitest's pools); forwards every event to the consumers. A crashed worker fails only
+// the file it was running and is replaced.
+import { relative } from "node:path";
+import { event, type RunEvent } from "../events";
+import type { WorkerInit } from "./io-worker";
+
+export interface PoolOptions {
+  files: string[];
+  jobs: number;
+  init: WorkerInit;
+  onEvent: (e: RunEvent) => void;
+  failFast?: boolean;
+}
+
+const workerEntry = new URL("./io-worker.ts", import.meta.url).href;
+
+export class Pool {
+  private queue: string[];
+  private workers = new Set<Worker>();
+  private stopped = false;
+
+  constructor(private readonly o: PoolOptions) {
+    this.queue = [...o.files];
+  }
+
+  async run() {
+    const n = Math.max(1, Math.min(this.o.jobs, this.queue.length));
+    await Promise.all(Array.from({ length: n }, () => this.lane()));
+  }
+
+  /** Stops dispatching; running files are abandoned and their workers ended. */
+  stop() {
+    this.stopped = true;
+    this.queue = [];
+    for (const w of this.workers) w.terminate();
+  }
+
+  private spawn() {
+    const w = new Worker(workerEntry);
+    w.postMessage({ kind: "init", init: this.o.init });
+    this.workers.add(w);
+    return w;
+  }
+
+  // One lane runs files back to back on one worker, replacing the worker if it dies.
+  private async lane() {
+    let w = this.spawn();
+    while (!this.stopped && this.queue.length) {
+      const path = this.queue.shift()!;
+      const file = relative(process.cwd(), path) || path;
+      this.o.onEvent(event("file_dispatched", { file }));
+      const ok = await new Promise<boolean>((resolve) => {
+        w.onmessage = (m) => {
+          if (m.data.kind === "event") {
+            this.o.onEvent(m.data.event);
+            if (this.o.failFast && (m.data.event.kind === "test_failed" || m.data.event.kind === "file_error")) this.stop();
+          } else if (m.data.kind === "file_done") resolve(true);
+        };
+        w.onerror = (e) => {
+          e.preventDefault?.();
+          this.o.onEvent(event("file_error", { file, reason: `runner worker crashed: ${e.message}` }));
+          this.o.onEvent(event("file_completed", { file }));
+          resolve(false);
+        };
+        w.addEventListener("close", () => resolve(false));
+      });
+      if (!ok) {
+        w.terminate();
+        this.workers.delete(w);
+        if (!this.stopped) w = this.spawn();
+      }
+    }
+    this.workers.delete(w);
+    w.terminate();
+  }
+}

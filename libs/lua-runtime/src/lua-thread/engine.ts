@@ -1,0 +1,59 @@
+// One wasmoon engine per test file, with the host bridge and the Lua prelude installed.
+import { LuaFactory, LuaRawResult, decorateFunction, type LuaEngine } from "wasmoon";
+// Imported as a file so that `bun build --compile` embeds it.
+import wasmPath from "wasmoon/dist/glue.wasm" with { type: "file" };
+import core from "../lua/core.lua" with { type: "text" };
+import requireLua from "../lua/require.lua" with { type: "text" };
+import testLua from "../lua/test.lua" with { type: "text" };
+import vmLua from "../lua/vm.lua" with { type: "text" };
+import { Marshal } from "./marshal";
+import type { SyncCaller } from "../bridge";
+
+const preludeChunks: [string, string][] = [
+  ["core.lua", core],
+  ["require.lua", requireLua],
+  ["test.lua", testLua],
+  ["vm.lua", vmLua],
+];
+
+let factory: LuaFactory | null = null;
+
+export async function createEngine(caller: SyncCaller): Promise<LuaEngine> {
+  factory ??= new LuaFactory(wasmPath);
+  const engine = await factory.createEngine({ injectObjects: false, enableProxy: false, traceAllocations: false });
+  const lua = (engine as any).global.lua;
+  const marshal = new Marshal(lua);
+  // Raw functions: arguments are read and results pushed on the Lua stack by Marshal.
+  const raw = (fn: (L: number, argc: number) => number) =>
+    decorateFunction((thread: any, argc: number) => new LuaRawResult(fn(thread.address, argc)), {
+      receiveThread: true,
+      receiveArgsQuantity: true,
+    });
+  engine.global.set(
+    "__host_call",
+    raw((L) => {
+      const reply = caller.call(marshal.read(L, 1) as string, marshal.read(L, 2));
+      marshal.push(L, reply);
+      return 1;
+    }),
+  );
+  engine.global.set(
+    "__host_emit",
+    raw((L) => {
+      caller.emit(marshal.read(L, 1) as Record<string, unknown>);
+      return 0;
+    }),
+  );
+  // Each prelude chunk receives the shared private table P as `...`.
+  engine.global.set("__prelude", preludeChunks.map(([, src]) => src));
+  engine.doStringSync(`
+    local P = {}
+    for i, src in ipairs(__prelude) do
+      local names = {${preludeChunks.map(([n]) => `"${n}"`).join(",")}}
+      assert(load(src, "=[provium]/" .. names[i]))(P)
+    end
+    __prelude = nil
+    __provium_private = P
+  `);
+  return engine;
+}

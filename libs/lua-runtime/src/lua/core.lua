@@ -1,0 +1,109 @@
+-- Shared plumbing for the Lua-facing API: host calls, errors that name the test's
+-- file:line, durations and value formatting. Loaded first; later chunks get `P`.
+local P = ...
+local host_call, host_emit = __host_call, __host_emit
+__host_call, __host_emit = nil, nil
+
+-- The first stack frame that belongs to user code (a chunk loaded from a file), so that
+-- errors name the line of the test that called into the API, not our internals.
+function P.where(level)
+  level = (level or 2) + 1
+  while true do
+    local info = debug.getinfo(level, "Sl")
+    if not info then return "" end
+    if info.source:sub(1, 1) == "@" and info.currentline > 0 then
+      return info.short_src .. ":" .. info.currentline .. ": "
+    end
+    level = level + 1
+  end
+end
+
+function P.raise(msg)
+  error(P.where(2) .. msg, 0)
+end
+
+function P.call(op, args)
+  local r = host_call(op, args or {})
+  if r.err ~= nil then P.raise(r.err) end
+  return r.ok
+end
+
+P.emit = host_emit
+
+-- Durations: a number of seconds, or "500ms" / "5s" / "5m" / "2h".
+local units = { ms = 0.001, s = 1, m = 60, h = 3600 }
+function P.duration(v, what)
+  what = what or "duration"
+  if type(v) == "number" then
+    if v ~= v or v < 0 or v == math.huge then P.raise(what .. " must be a non-negative number of seconds, got " .. tostring(v)) end
+    return v
+  end
+  if type(v) == "string" then
+    local n, unit = v:match("^%s*([%d%.]+)%s*(%a+)%s*$")
+    if n and tonumber(n) and units[unit] then return tonumber(n) * units[unit] end
+    P.raise(what .. ' "' .. v .. '" is malformed: use seconds or a string like "500ms", "5s", "1m", "2h"')
+  end
+  P.raise(what .. " must be a number of seconds or a string like \"5s\", got " .. type(v))
+end
+
+function P.check(v, ty, what)
+  if type(v) ~= ty then P.raise(what .. " must be a " .. ty .. ", got " .. type(v) .. (v ~= nil and (" (" .. P.repr(v) .. ")") or "")) end
+  return v
+end
+
+-- A short readable rendering of any value, for assertion messages.
+function P.repr(v, depth)
+  depth = depth or 0
+  local ty = type(v)
+  if ty == "string" then
+    if #v > 200 then return string.format("%q", v:sub(1, 200)):gsub("\\\n", "\\n") .. "... (" .. #v .. " bytes)" end
+    return (string.format("%q", v):gsub("\\\n", "\\n"))
+  end
+  if ty ~= "table" or depth > 2 then return tostring(v) end
+  local mt = getmetatable(v)
+  if mt and mt.__tostring then return tostring(v) end
+  local parts, n = {}, 0
+  if #v > 0 and next(v, #v) == nil then -- a sequence: render without keys
+    for i = 1, math.min(#v, 10) do parts[i] = P.repr(v[i], depth + 1) end
+    if #v > 10 then parts[#parts + 1] = "..." end
+    return "{" .. table.concat(parts, ", ") .. "}"
+  end
+  for k, x in pairs(v) do
+    n = n + 1
+    if n > 10 then parts[#parts + 1] = "..."; break end
+    local key = (type(k) == "string" and k:match("^[%a_][%w_]*$")) and k or ("[" .. P.repr(k, depth + 1) .. "]")
+    parts[#parts + 1] = key .. " = " .. P.repr(x, depth + 1)
+  end
+  return "{" .. table.concat(parts, ", ") .. "}"
+end
+
+function P.deep_equal(a, b, seen)
+  if a == b then return true end
+  if type(a) ~= "table" or type(b) ~= "table" then return false end
+  seen = seen or {}
+  if seen[a] == b then return true end
+  seen[a] = b
+  for k, v in pairs(a) do
+    if not P.deep_equal(v, b[k], seen) then return false end
+  end
+  for k in pairs(b) do
+    if a[k] == nil then return false end
+  end
+  return true
+end
+
+-- print goes to the test's log, not the terminal.
+function print(...)
+  local parts = table.pack(...)
+  for i = 1, parts.n do parts[i] = tostring(parts[i]) end
+  host_emit({ kind = "log", message = table.concat(parts, "\t") })
+end
+
+-- Objects are plain tables with a metatable; this makes one with a __name for messages.
+function P.class(name)
+  local c = { __name = name }
+  c.__index = c
+  return c
+end
+
+return P

@@ -1,0 +1,124 @@
+-- Test registration, the `t` context passed to each test, and the per-file test loop.
+local P = ...
+local tests = {}
+local file_todo = nil
+
+function test(name, meta, fn)
+  if type(meta) == "function" and fn == nil then meta, fn = {}, meta end
+  P.check(name, "string", "test name")
+  P.check(meta, "table", "test meta")
+  P.check(fn, "function", "test body")
+  tests[#tests + 1] = { name = name, meta = meta, fn = fn, where = P.where(1) }
+end
+
+function todo(reason)
+  file_todo = tostring(reason or "todo")
+end
+
+-- Sentinels thrown by t:skip and t:fail travel as tables so the loop can tell them apart.
+local Skip = P.class("Skip")
+local T = P.class("TestContext")
+
+function T:assert(cond, msg)
+  if not cond then P.raise("assertion failed" .. (msg and (": " .. tostring(msg)) or "")) end
+  return cond
+end
+
+function T:assert_eq(actual, expected, msg)
+  if not P.deep_equal(actual, expected) then
+    P.raise((msg and (tostring(msg) .. ": ") or "") .. "expected " .. P.repr(expected) .. ", got " .. P.repr(actual))
+  end
+end
+
+function T:assert_neq(actual, unexpected, msg)
+  if P.deep_equal(actual, unexpected) then
+    P.raise((msg and (tostring(msg) .. ": ") or "") .. "expected a value other than " .. P.repr(unexpected))
+  end
+end
+
+function T:assert_contains(hay, needle, msg)
+  local found = false
+  if type(hay) == "string" then
+    found = hay:find(tostring(needle), 1, true) ~= nil
+  elseif type(hay) == "table" then
+    for _, v in pairs(hay) do if P.deep_equal(v, needle) then found = true; break end end
+  else
+    P.raise("assert_contains: haystack must be a string or table, got " .. type(hay))
+  end
+  if not found then
+    P.raise((msg and (tostring(msg) .. ": ") or "") .. P.repr(hay) .. " does not contain " .. P.repr(needle))
+  end
+end
+
+function T:assert_raises(fn, msg)
+  P.check(fn, "function", "assert_raises argument")
+  local ok, err = pcall(fn)
+  if ok then P.raise((msg and (tostring(msg) .. ": ") or "") .. "expected an error, none was raised") end
+  if getmetatable(err) == Skip then error(err, 0) end
+  return err
+end
+
+function T:fail(msg)
+  P.raise("failed: " .. tostring(msg or "t:fail()"))
+end
+
+function T:skip(reason)
+  error(setmetatable({ reason = tostring(reason or "skipped") }, Skip), 0)
+end
+
+function T:log(msg)
+  P.emit({ kind = "log", test = self.name, message = tostring(msg) })
+end
+
+local function traceback(err)
+  if getmetatable(err) == Skip then return err end
+  local msg = type(err) == "string" and err or P.repr(err)
+  return { message = msg, traceback = debug.traceback(msg, 2) }
+end
+
+-- Runs the file's tests in order. `select` (from the host) filters by name and meta;
+-- each test's resources are closed by P.close_scope before the next one starts.
+function P.run_tests()
+  local host = P.call("file.plan", { tests = (function()
+    local list = {}
+    for i, tc in ipairs(tests) do list[i] = { name = tc.name, meta = tc.meta } end
+    return list
+  end)() })
+  for i, tc in ipairs(tests) do
+    local verdict = host.verdicts[i]
+    if file_todo then
+      P.emit({ kind = "test_skipped", test = tc.name, meta = tc.meta, reason = "todo: " .. file_todo })
+    elseif verdict ~= "run" then
+      if verdict ~= "filtered" then P.emit({ kind = "test_skipped", test = tc.name, meta = tc.meta, reason = verdict }) end
+    else
+      P.emit({ kind = "test_started", test = tc.name, meta = tc.meta })
+      P.call("test.begin", { name = tc.name, timeout = tc.meta.timeout and P.duration(tc.meta.timeout, "meta timeout") or nil })
+      local t = setmetatable({ name = tc.name, meta = tc.meta }, T)
+      local ok, err = xpcall(tc.fn, traceback, t)
+      local closed_ok, close_err = pcall(P.close_scope)
+      if ok and not closed_ok then ok, err = false, traceback(close_err) end
+      if ok then
+        P.emit({ kind = "test_passed", test = tc.name, meta = tc.meta })
+      elseif getmetatable(err) == Skip then
+        P.emit({ kind = "test_skipped", test = tc.name, meta = tc.meta, reason = err.reason })
+      else
+        P.emit({ kind = "test_failed", test = tc.name, meta = tc.meta, reason = err.message, traceback = err.traceback })
+      end
+    end
+  end
+end
+
+-- Scopes: what a test opens registers a closer here; they run in reverse order.
+local scope = {}
+function P.on_scope_end(closer)
+  scope[#scope + 1] = closer
+end
+function P.close_scope()
+  local first_err
+  while #scope > 0 do
+    local closer = table.remove(scope)
+    local ok, err = pcall(closer)
+    if not ok and not first_err then first_err = err end
+  end
+  if first_err then error(first_err, 0) end
+end

@@ -1,0 +1,203 @@
+-- Labs, VMs and RunResults. The host holds the state of every VM (and raises the errors
+-- about it); these objects validate arguments and shape results.
+local P = ...
+
+local signal_names = {
+  [1] = "SIGHUP", [2] = "SIGINT", [3] = "SIGQUIT", [4] = "SIGILL", [5] = "SIGTRAP", [6] = "SIGABRT",
+  [7] = "SIGBUS", [8] = "SIGFPE", [9] = "SIGKILL", [10] = "SIGUSR1", [11] = "SIGSEGV", [12] = "SIGUSR2",
+  [13] = "SIGPIPE", [14] = "SIGALRM", [15] = "SIGTERM", [17] = "SIGCHLD", [18] = "SIGCONT",
+  [19] = "SIGSTOP", [20] = "SIGTSTP", [28] = "SIGWINCH",
+}
+P.signal_names = signal_names
+
+-- RunResult ---------------------------------------------------------------------------
+local RunResult = P.class("RunResult")
+P.RunResult = RunResult
+
+function RunResult:ok()
+  return self.exit_code == 0 and self.status == "exited"
+end
+
+function RunResult:assert_ok(msg)
+  if self:ok() then return self end
+  local how = self.status == "signalled"
+      and ("killed by " .. (signal_names[self.signal] or ("signal " .. tostring(self.signal))))
+      or self.status == "timed_out" and "timed out"
+      or ("exit code " .. tostring(self.exit_code))
+  P.raise((msg and (tostring(msg) .. ": ") or "") .. "command failed (status " .. self.status .. ", " .. how .. ")"
+    .. "\nstdout: " .. P.repr(self.stdout) .. "\nstderr: " .. P.repr(self.stderr))
+end
+
+RunResult.__tostring = function(r)
+  return "RunResult(" .. r.status .. ", exit_code " .. tostring(r.exit_code) .. ")"
+end
+
+-- Command options shared by run and run_async ------------------------------------------
+local function is_array(t)
+  local n = 0
+  for k in pairs(t) do
+    if type(k) ~= "number" or k < 1 or k % 1 ~= 0 then return false end
+    n = n + 1
+  end
+  return n == #t
+end
+
+local known_opts = { args = true, env = true, env_clear = true, cwd = true, stdin = true, timeout = true, timeout_ms = true }
+
+-- Shell form: run(string). Direct exec: run(cmd, {args = {...}, ...}) or run(cmd, {"a", "b"}).
+-- Options without `args` keep the shell form.
+function P.command(cmd, opts, allow_timeout)
+  P.check(cmd, "string", "command")
+  local spec = {}
+  if opts == nil then
+    spec.argv = { "/bin/sh", "-c", cmd }
+    return spec
+  end
+  P.check(opts, "table", "options")
+  if is_array(opts) then
+    opts = { args = opts }
+  end
+  for k in pairs(opts) do
+    if not known_opts[k] then P.raise("unknown option '" .. tostring(k) .. "' (known: args, env, env_clear, cwd, stdin, timeout, timeout_ms)") end
+  end
+  if opts.args ~= nil then
+    P.check(opts.args, "table", "args")
+    if not is_array(opts.args) then P.raise("args must be an array of strings") end
+    spec.argv = { cmd }
+    for i, a in ipairs(opts.args) do
+      if type(a) ~= "string" and type(a) ~= "number" then P.raise("args[" .. i .. "] must be a string, got " .. type(a)) end
+      spec.argv[#spec.argv + 1] = tostring(a)
+    end
+  else
+    spec.argv = { "/bin/sh", "-c", cmd }
+  end
+  if opts.env ~= nil then
+    P.check(opts.env, "table", "env")
+    spec.env = {}
+    for k, v in pairs(opts.env) do
+      if type(k) ~= "string" then P.raise("env keys must be strings, got " .. type(k)) end
+      if type(v) ~= "string" and type(v) ~= "number" then P.raise("env." .. k .. " must be a string, got " .. type(v)) end
+      spec.env[#spec.env + 1] = { name = k, value = tostring(v) }
+    end
+  end
+  if opts.env_clear ~= nil then spec.env_clear = P.check(opts.env_clear, "boolean", "env_clear") end
+  if opts.cwd ~= nil then spec.cwd = P.check(opts.cwd, "string", "cwd") end
+  if opts.stdin ~= nil then spec.stdin = P.check(opts.stdin, "string", "stdin") end
+  if opts.timeout ~= nil or opts.timeout_ms ~= nil then
+    if not allow_timeout then
+      P.raise("run_async does not take timeout/timeout_ms (the process is not killed for you): use proc:wait(timeout)")
+    end
+    if opts.timeout ~= nil and opts.timeout_ms ~= nil then P.raise("give timeout or timeout_ms, not both") end
+    local secs = opts.timeout_ms ~= nil and P.check(opts.timeout_ms, "number", "timeout_ms") / 1000 or P.duration(opts.timeout, "timeout")
+    if secs <= 0 then P.raise("timeout must be greater than zero") end
+    spec.timeout_ms = math.max(1, math.floor(secs * 1000 + 0.5))
+  end
+  return spec
+end
+
+-- VM ------------------------------------------------------------------------------------
+local VM = P.class("VM")
+P.VM = VM
+VM.__tostring = function(vm) return "VM(" .. vm.name .. ")" end
+
+function VM:boot(opts)
+  if opts ~= nil then P.check(opts, "table", "boot options") end
+  P.call("vm.boot", { vms = { self._id }, opts = opts })
+  return self
+end
+
+function VM:run(cmd, opts)
+  local r = P.call("vm.run", { vm = self._id, cmd = P.command(cmd, opts, true) })
+  return setmetatable(r, RunResult)
+end
+
+function VM:shutdown()
+  P.call("vm.shutdown", { vm = self._id })
+end
+
+function VM:state()
+  return P.call("vm.state", { vm = self._id })
+end
+
+function VM:console_log()
+  return P.call("vm.console", { vm = self._id })
+end
+
+-- Labs ------------------------------------------------------------------------------------
+local Lab = P.class("Lab")
+P.Lab = Lab
+
+local function new_lab(name)
+  return setmetatable({ _members = {}, _order = {}, _name = name }, Lab)
+end
+
+-- lab.NAME finds a member by name.
+Lab.__index = function(lab, key)
+  local m = rawget(Lab, key)
+  if m ~= nil then return m end
+  local members = rawget(lab, "_members")
+  return members and members[key]
+end
+
+function Lab:vm(name, profile, opts)
+  P.check(name, "string", "vm name")
+  if profile == nil then
+    local vm = self._members[name]
+    if not vm then P.raise("no vm named " .. name) end
+    return vm
+  end
+  P.check(profile, "string", "profile")
+  if opts ~= nil then P.check(opts, "table", "vm options") end
+  opts = opts or {}
+  if self._members[name] then P.raise("a member named '" .. name .. "' is already used in this lab") end
+  local id = P.call("vm.create", { name = name, profile = profile, memory = opts.memory, cpus = opts.cpus })
+  local vm = setmetatable({ _id = id, name = name, profile = profile }, VM)
+  self:include(vm)
+  return vm
+end
+
+function Lab:include(x)
+  local name = x.name or x._name
+  self._members[name] = x
+  self._order[#self._order + 1] = x
+  return x
+end
+
+function Lab:remove(x)
+  local name = type(x) == "string" and x or (x.name or x._name)
+  local m = self._members[name]
+  self._members[name] = nil
+  for i, o in ipairs(self._order) do
+    if o == m then table.remove(self._order, i); break end
+  end
+end
+
+function Lab:members()
+  local out = {}
+  for i, m in ipairs(self._order) do out[i] = m end
+  return out
+end
+
+function Lab:lab(name)
+  local sub = new_lab(name or ("lab" .. tostring(#self._order + 1)))
+  return self:include(sub)
+end
+
+local function vm_ids(lab, out)
+  for _, m in ipairs(lab._order) do
+    if getmetatable(m) == VM then out[#out + 1] = m._id else vm_ids(m, out) end
+  end
+  return out
+end
+
+-- Boots every member VM at once.
+function Lab:boot()
+  P.call("vm.boot", { vms = vm_ids(self, {}) })
+  return self
+end
+
+function Lab:shutdown()
+  for _, m in ipairs(self._order) do m:shutdown() end
+end
+
+provium = new_lab("provium")

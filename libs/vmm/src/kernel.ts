@@ -1,0 +1,111 @@
+// Debian's cloud kernel: small, boots to userspace in ~2 s under TCG, and its virtio drivers
+// are modules we can ship in the initramfs. Fetched with the host's apt (no root needed for
+// `apt-get download`) and cached, so only the first run pays for it.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { publish, readJson, atomicWriteFile } from "./cache-dir";
+
+export interface DebianKernel {
+  /** vmlinuz path */
+  kernel: string;
+  /** lib/modules/<version> directory */
+  moduleDir: string;
+  version: string;
+}
+
+export interface EnsureKernelOptions {
+  cacheDir: string;
+  onProgress?: (msg: string) => void;
+  /** meta package to resolve (default linux-image-cloud-amd64) */
+  metaPackage?: string;
+}
+
+interface Marker extends DebianKernel {
+  pkg: string;
+  resolvedAt: number;
+}
+
+// Re-ask apt now and then so a cache picks up kernel updates; a failed refresh keeps the old one.
+const REFRESH_MS = 7 * 24 * 3600 * 1000;
+
+export async function ensureDebianKernel(opts: EnsureKernelOptions): Promise<DebianKernel> {
+  const meta = opts.metaPackage ?? "linux-image-cloud-amd64";
+  const root = path.join(opts.cacheDir, "kernels");
+  const markerFile = path.join(root, `${meta}.json`);
+  const marker = readJson<Marker>(markerFile);
+  const usable = marker && fs.existsSync(marker.kernel) && fs.existsSync(marker.moduleDir) ? marker : undefined;
+  if (usable && Date.now() - usable.resolvedAt < REFRESH_MS) return strip(usable);
+
+  let pkg: string;
+  try {
+    pkg = await resolvePackage(meta);
+  } catch (e) {
+    if (usable) return strip(usable); // offline or apt broken: the cached kernel still works
+    throw e;
+  }
+  const version = pkg.replace(/^linux-image-/, "");
+  const dest = path.join(root, pkg);
+  const result: DebianKernel = {
+    kernel: path.join(dest, "boot", `vmlinuz-${version}`),
+    moduleDir: path.join(dest, "lib", "modules", version),
+    version,
+  };
+  if (!fs.existsSync(result.kernel) || !fs.existsSync(result.moduleDir)) {
+    await downloadAndExtract(pkg, root, dest, opts.onProgress);
+    if (!fs.existsSync(result.kernel)) throw new Error(`${pkg}: extracted package has no ${path.relative(dest, result.kernel)}`);
+  }
+  atomicWriteFile(markerFile, JSON.stringify({ ...result, pkg, resolvedAt: Date.now() }, null, 1));
+  return result;
+}
+
+function strip(m: Marker): DebianKernel {
+  return { kernel: m.kernel, moduleDir: m.moduleDir, version: m.version };
+}
+
+async function run(cmd: string[], cwd?: string): Promise<{ code: number; out: string; err: string }> {
+  let proc;
+  try {
+    proc = Bun.spawn(cmd, { cwd, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  } catch (e: any) {
+    if (e?.code === "ENOENT" || /ENOENT|not found/i.test(String(e?.message))) {
+      throw new Error(`${cmd[0]} not found: install it or set \`kernel\` in a profile`);
+    }
+    throw e;
+  }
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  return { code, out, err };
+}
+
+async function resolvePackage(meta: string): Promise<string> {
+  if (!Bun.which("apt-cache") || !Bun.which("apt-get") || !Bun.which("dpkg-deb")) {
+    throw new Error("apt-get/apt-cache/dpkg-deb not found: the default kernel comes from Debian's linux-image-cloud-amd64; install it or set `kernel` in a profile");
+  }
+  // The meta package only depends on the versioned image package, which is what we download.
+  const r = await run(["apt-cache", "depends", meta]);
+  const m = /Depends:\s*(linux-image-\S+)/.exec(r.out);
+  if (r.code !== 0 || !m) {
+    throw new Error(`apt-cache cannot resolve ${meta} (${(r.err || r.out).trim() || `exit ${r.code}`}): run \`apt-get update\` (Debian/Ubuntu with the ${meta} package available), or set \`kernel\` in a profile`);
+  }
+  return m[1]!;
+}
+
+async function downloadAndExtract(pkg: string, root: string, dest: string, onProgress?: (m: string) => void): Promise<void> {
+  fs.mkdirSync(root, { recursive: true });
+  // Work inside the cache dir so the final rename is atomic (same filesystem).
+  const work = fs.mkdtempSync(path.join(root, `.dl-${pkg}-`));
+  try {
+    onProgress?.(`downloading ${pkg} (apt-get download)`);
+    const dl = await run(["apt-get", "download", pkg], work);
+    const deb = fs.readdirSync(work).find((f) => f.endsWith(".deb"));
+    if (dl.code !== 0 || !deb) {
+      throw new Error(`apt-get download ${pkg} failed: ${(dl.err || dl.out).trim().split("\n").slice(-3).join(" | ")}\nrun \`apt-get update\` and retry, or set \`kernel\` in a profile`);
+    }
+    onProgress?.(`extracting ${deb}`);
+    const x = path.join(work, "x");
+    const ex = await run(["dpkg-deb", "-x", path.join(work, deb), x]);
+    if (ex.code !== 0) throw new Error(`dpkg-deb -x ${deb} failed: ${ex.err.trim()}`);
+    publish(x, dest);
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
