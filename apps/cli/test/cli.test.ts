@@ -1,0 +1,130 @@
+// The CLI end to end: discovery, reporting, exit codes and the bad-input errors that must
+// be clear. Tests that boot guests use real QEMU (TCG on machines without working KVM).
+import { describe, expect, test, beforeAll } from "bun:test";
+import { join, resolve } from "node:path";
+import { existsSync, readdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { encodeCpio } from "@provium/vmm";
+
+const main = resolve(import.meta.dir, "../src/main.ts");
+const fixtures = join(import.meta.dir, "fixtures");
+
+async function provium(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
+  const p = Bun.spawn(["bun", main, ...args], { cwd: opts.cwd ?? fixtures, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...opts.env } });
+  const [stdout, stderr] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  return { code: await p.exited, stdout, stderr, out: stdout + stderr };
+}
+
+function qemuPids() {
+  const r = Bun.spawnSync(["pgrep", "-f", "qemu-system-x86_64"]);
+  return r.stdout.toString().split("\n").filter(Boolean).map(Number);
+}
+
+describe("cli", () => {
+  test("--help lists every option", async () => {
+    const r = await provium(["--help"]);
+    expect(r.code).toBe(0);
+    for (const flag of ["--filter", "--tag", "--no-tag", "--include-slow", "--fail-fast", "--timeout", "--jobs", "--accel", "--boot-timeout", "--json", "--verbose", "--quiet"])
+      expect(r.stdout).toContain(flag);
+  });
+
+  test("a syntax error fails its file with file:line; the other file still runs", async () => {
+    const r = await provium(["broken/"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("broken/a_syntax.test.lua:2:");
+    expect(r.stdout).toMatch(/✗ broken\/b_runtime\.test\.lua › fails at runtime/);
+    expect(r.stdout).toContain("broken/b_runtime.test.lua:3: attempt to index a nil value");
+    expect(r.stdout).toMatch(/✓ broken\/b_runtime\.test\.lua › still runs after a failing test/);
+    expect(r.stdout).toMatch(/^1 passed, 2 failed/m);
+  });
+
+  test("--json prints one event per line", async () => {
+    const r = await provium(["broken/b_runtime.test.lua", "--json"]);
+    const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(events[0].kind).toBe("run_started");
+    expect(events.at(-1).kind).toBe("run_completed");
+    expect(events.filter((e) => e.kind === "test_failed")[0].traceback).toContain("b_runtime.test.lua:3");
+    expect(events.every((e) => e.v === 1 && typeof e.ts === "number")).toBe(true);
+  });
+
+  test("an unknown profile names itself and the config file", async () => {
+    const r = await provium(["unknown.test.lua"], { cwd: join(fixtures, "badprofile") });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("unknown.test.lua:1: unknown profile 'nosuchprofile' in");
+    expect(r.stdout).toContain(join(fixtures, "badprofile", "provium.toml"));
+    expect(r.stdout).toContain("known profiles: minimal, nokernel, tiny");
+  });
+
+  test("a profile whose kernel is missing says which file", async () => {
+    const r = await provium(["missing_kernel.test.lua"], { cwd: join(fixtures, "badprofile") });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("missing_kernel.test.lua:3:");
+    expect(r.stdout).toContain("profiles.nokernel.kernel:");
+    expect(r.stdout).toContain("does-not-exist/vmlinuz does not exist");
+  });
+
+  test("missing QEMU says what to install", async () => {
+    const r = await provium(["../../../../examples/hello.test.lua", "--accel", "tcg"], { env: { PROVIUM_QEMU: "/nonexistent/qemu-system-x86_64" } });
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("apt-get install qemu-system-x86");
+  });
+
+  test("bad config is a clear error naming the key", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "provium-cfg-"));
+    writeFileSync(join(dir, "provium.toml"), "[profiles.x]\nkernal = 'typo'\n");
+    writeFileSync(join(dir, "a.test.lua"), "");
+    const r = await provium([], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("provium.toml: profiles.x: unknown key 'kernal'");
+  });
+});
+
+describe("cli with real guests", () => {
+  let silentDir: string;
+  beforeAll(() => {
+    // An initramfs whose init only prints and sleeps: the agent never answers.
+    silentDir = join(fixtures, "noagent");
+    writeFileSync(
+      join(silentDir, "silent.cpio"),
+      encodeCpio([
+        { path: "bin/busybox", type: "file", mode: 0o755, data: new Uint8Array(Bun.file("/bin/busybox").size ? require("node:fs").readFileSync("/bin/busybox") : []) },
+        { path: "init", type: "file", mode: 0o755, data: new TextEncoder().encode("#!/bin/busybox sh\n/bin/busybox echo silent-init-was-here\nexec /bin/busybox sleep 1000\n") },
+      ] as any),
+    );
+  });
+
+  test("an agent that never answers fails the test with the console tail", async () => {
+    const before = qemuPids();
+    const r = await provium(["silent.test.lua", "--boot-timeout", "20s"], { cwd: silentDir });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("did not answer within 20 s");
+    expect(r.stdout).toContain("silent-init-was-here");
+    expect(qemuPids().filter((p) => !before.includes(p))).toEqual([]);
+  }, 120_000);
+
+  test("the example suite passes on a real guest and leaves no QEMU or temp dir", async () => {
+    const before = qemuPids();
+    const tmpBefore = readdirSync(tmpdir()).filter((f) => f.startsWith("provium-"));
+    const r = await provium([resolve(import.meta.dir, "../../../examples")]);
+    expect(r.stdout).toMatch(/✓ .*hello\.test\.lua › echo round-trips/);
+    expect(r.code).toBe(0);
+    expect(qemuPids().filter((p) => !before.includes(p))).toEqual([]);
+    const tmpAfter = readdirSync(tmpdir()).filter((f) => f.startsWith("provium-") && !tmpBefore.includes(f));
+    expect(tmpAfter).toEqual([]);
+  }, 300_000);
+
+  test("Ctrl-C stops the run, kills QEMU and prints the partial summary", async () => {
+    const before = qemuPids();
+    const p = Bun.spawn(["bun", main, resolve(import.meta.dir, "../../../examples")], { cwd: fixtures, stdout: "pipe", stderr: "pipe" });
+    // Wait until a guest is up (its QEMU exists), then interrupt.
+    const deadline = Date.now() + 60_000;
+    while (qemuPids().filter((x) => !before.includes(x)).length === 0 && Date.now() < deadline) await Bun.sleep(100);
+    expect(qemuPids().filter((x) => !before.includes(x)).length).toBeGreaterThan(0);
+    p.kill("SIGINT");
+    const code = await p.exited;
+    const out = await new Response(p.stdout).text();
+    expect(code).toBe(130);
+    expect(out).toMatch(/\d+ passed, \d+ failed/);
+    expect(qemuPids().filter((x) => !before.includes(x))).toEqual([]);
+  }, 120_000);
+});

@@ -1,0 +1,225 @@
+// The guest image: an initramfs "overlay" carrying /init, busybox, the agent with its glibc and
+// the virtio modules. Linux unpacks concatenated cpio archives in order, so appending the
+// overlay to a user's initrd injects the agent without unpacking theirs. Kept uncompressed:
+// decompressing ~100 MB under TCG costs seconds, reading it costs nothing.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { atomicWriteFile, contentKey, hashFile, type KeyPart } from "./cache-dir";
+import { cpioChunks, withParents, type CpioEntry } from "./cpio";
+import { elfInterpreter, isElf } from "./elf";
+import { ensureDebianKernel } from "./kernel";
+import GUEST_INIT from "./guest-init.sh" with { type: "text" };
+
+/** The /init script every Provium guest runs (embedded at build time, so a compiled CLI has it). */
+export const GUEST_INIT_SCRIPT: string = GUEST_INIT;
+
+/** Load order: each needs the ones before it. */
+export const VIRTIO_MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "virtio_console"] as const;
+
+/** A static busybox (it runs before any library exists in the guest), else a clear error. */
+export function findStaticBusybox(explicit?: string): string {
+  const candidates = explicit ? [explicit] : [Bun.which("busybox"), "/bin/busybox", "/usr/bin/busybox"].filter((p): p is string => !!p);
+  for (const c of candidates) {
+    if (!fs.existsSync(c)) continue;
+    if (!isElf(c) || elfInterpreter(c) === null) return fs.realpathSync(c);
+    if (explicit) throw new Error(`${c} is dynamically linked: the guest needs a static busybox (Debian/Ubuntu: apt-get install busybox-static)`);
+  }
+  throw new Error("no static busybox found: install it (Debian/Ubuntu: apt-get install busybox-static)");
+}
+
+export interface KernelModule {
+  name: string;
+  data: Uint8Array;
+}
+
+/**
+ * The virtio modules from a kernel's lib/modules/<ver> dir, decompressed (busybox insmod
+ * can't read .ko.xz/.zst). Modules the kernel doesn't ship (built in) are simply absent.
+ */
+export function findVirtioModules(moduleDir: string): KernelModule[] {
+  const byName = new Map<string, string>();
+  const order = path.join(moduleDir, "modules.order");
+  const rels = fs.existsSync(order)
+    ? fs.readFileSync(order, "utf8").split("\n").filter(Boolean)
+    : ["kernel/drivers/virtio", "kernel/drivers/char"].flatMap((d) => {
+        const dir = path.join(moduleDir, d);
+        return fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => `${d}/${f}`) : [];
+      });
+  for (const rel of rels) {
+    const base = path.basename(rel).replace(/\.ko(\.(xz|zst|gz))?$/, "");
+    for (const cand of [rel, `${rel}.xz`, `${rel}.zst`, `${rel}.gz`, rel.replace(/\.ko$/, ".ko.xz"), rel.replace(/\.ko$/, ".ko.zst")]) {
+      const full = path.join(moduleDir, cand);
+      if (fs.existsSync(full)) {
+        byName.set(base.replace(/-/g, "_"), full);
+        break;
+      }
+    }
+  }
+  const out: KernelModule[] = [];
+  for (const name of VIRTIO_MODULES) {
+    const file = byName.get(name);
+    if (file) out.push({ name, data: readModule(file) });
+  }
+  return out;
+}
+
+function readModule(file: string): Uint8Array {
+  if (file.endsWith(".gz")) return Bun.gunzipSync(fs.readFileSync(file));
+  const tool = file.endsWith(".xz") ? ["xz", "-dc", file] : file.endsWith(".zst") ? ["zstd", "-dcq", file] : null;
+  if (!tool) return fs.readFileSync(file);
+  const r = Bun.spawnSync(tool, { stdout: "pipe", stderr: "pipe" });
+  if (!r.success) throw new Error(`${tool.join(" ")} failed: ${r.stderr.toString().trim()}`);
+  return r.stdout;
+}
+
+/** The loader and shared libraries a dynamic ELF needs (via ldd), or null for static/non-ELF files. */
+export function agentLibraries(binary: string): { interp: string; libs: string[] } | null {
+  if (!isElf(binary)) return null;
+  const interp = elfInterpreter(binary);
+  if (!interp) return null;
+  if (!Bun.which("ldd")) throw new Error("ldd not found: it is needed to collect the agent's libraries (part of glibc: libc-bin)");
+  const r = Bun.spawnSync(["ldd", binary], { stdout: "pipe", stderr: "pipe" });
+  if (!r.success) throw new Error(`ldd ${binary} failed: ${r.stderr.toString().trim()}`);
+  const libs: string[] = [];
+  for (const line of r.stdout.toString().split("\n")) {
+    if (/not found/.test(line)) throw new Error(`ldd ${binary}: ${line.trim()}`);
+    const m = /=>\s*(\/\S+)/.exec(line) ?? /^\s*(\/\S+)\s+\(/.exec(line);
+    if (m && m[1] !== interp && path.basename(m[1]!) !== path.basename(interp)) libs.push(m[1]!);
+  }
+  return { interp, libs };
+}
+
+export interface AgentOverlayOptions {
+  agentBinary: string;
+  /** lib/modules/<ver> of the guest kernel; omit when the kernel has virtio built in */
+  moduleDir?: string;
+  /** static busybox path (default: found on the host) */
+  busybox?: string;
+  /** replace the embedded /init (tests) */
+  initScript?: string;
+}
+
+/**
+ * Entries of the overlay: /init, /provium/bin/busybox, /provium/agent, the agent's loader at
+ * /provium/lib/ld.so and its libraries in /provium/lib (private, so a user rootfs keeps its
+ * own glibc untouched), /provium/modules/*.ko and /dev/console (the kernel opens it for /init).
+ */
+export function agentOverlayEntries(opts: AgentOverlayOptions): CpioEntry[] {
+  const busybox = findStaticBusybox(opts.busybox);
+  const entries: CpioEntry[] = [
+    { type: "dir", path: "dev", mode: 0o755 },
+    { type: "char", path: "dev/console", major: 5, minor: 1, mode: 0o600 },
+    { type: "dir", path: "provium", mode: 0o755 },
+    { type: "file", path: "provium/bin/busybox", data: fs.readFileSync(busybox), mode: 0o755 },
+    { type: "file", path: "provium/agent", data: fs.readFileSync(opts.agentBinary), mode: 0o755 },
+  ];
+  const deps = agentLibraries(opts.agentBinary);
+  if (deps) {
+    entries.push({ type: "file", path: "provium/lib/ld.so", data: fs.readFileSync(deps.interp), mode: 0o755 });
+    for (const lib of deps.libs) entries.push({ type: "file", path: `provium/lib/${path.basename(lib)}`, data: fs.readFileSync(lib), mode: 0o755 });
+  }
+  if (opts.moduleDir) {
+    for (const m of findVirtioModules(opts.moduleDir)) entries.push({ type: "file", path: `provium/modules/${m.name}.ko`, data: m.data, mode: 0o644 });
+  }
+  entries.push({ type: "file", path: "init", data: new TextEncoder().encode(opts.initScript ?? GUEST_INIT_SCRIPT), mode: 0o755 });
+  return withParents(entries);
+}
+
+/** The overlay as one uncompressed newc archive. */
+export function buildAgentOverlay(opts: AgentOverlayOptions): Uint8Array {
+  return Buffer.concat(cpioChunks(agentOverlayEntries(opts)));
+}
+
+export interface EnsureImageOptions {
+  cacheDir: string;
+  /** guest kernel; default: Debian's cloud kernel (downloaded and cached) */
+  kernel?: string;
+  /** user initrd to extend; none = the overlay alone is the initrd (the `minimal` profile) */
+  initrd?: string;
+  injectAgent: boolean;
+  agentBinary?: string;
+  /** modules dir for the virtio drivers; defaults to the Debian kernel's when `kernel` is defaulted */
+  moduleDir?: string;
+  busybox?: string;
+  initScript?: string;
+  onProgress?: (msg: string) => void;
+}
+
+export interface GuestImage {
+  kernel: string;
+  /** null only when injectAgent is false and no initrd was given */
+  initrd: string | null;
+  /** sha256 of every input */
+  key: string;
+}
+
+const IMAGE_FORMAT = "provium-image-v1";
+const PRUNE_AFTER_MS = 7 * 24 * 3600 * 1000;
+
+export async function ensureImage(opts: EnsureImageOptions): Promise<GuestImage> {
+  let { kernel, moduleDir } = opts;
+  if (!kernel) {
+    const k = await ensureDebianKernel({ cacheDir: opts.cacheDir, onProgress: opts.onProgress });
+    kernel = k.kernel;
+    moduleDir ??= k.moduleDir;
+  }
+  if (!fs.existsSync(kernel)) throw new Error(`kernel not found: ${kernel}`);
+  if (opts.initrd && !fs.existsSync(opts.initrd)) throw new Error(`initrd not found: ${opts.initrd}`);
+  if (!opts.injectAgent) {
+    return { kernel, initrd: opts.initrd ?? null, key: contentKey([IMAGE_FORMAT, "plain", hashFile(kernel), opts.initrd ? hashFile(opts.initrd) : null]) };
+  }
+  if (!opts.agentBinary) throw new Error("ensureImage: injectAgent needs agentBinary");
+  const busybox = findStaticBusybox(opts.busybox);
+  const modules = moduleDir ? findVirtioModules(moduleDir) : [];
+  const parts: KeyPart[] = [
+    IMAGE_FORMAT,
+    hashFile(kernel),
+    opts.initrd ? hashFile(opts.initrd) : null,
+    hashFile(opts.agentBinary),
+    hashFile(busybox),
+    opts.initScript ?? GUEST_INIT_SCRIPT,
+  ];
+  for (const m of modules) parts.push(m.name, contentKey([m.data]));
+  // The agent's libraries come from the host: a glibc upgrade must rebuild the image.
+  const deps = agentLibraries(opts.agentBinary);
+  if (deps) for (const f of [deps.interp, ...deps.libs]) parts.push(path.basename(f), hashFile(f));
+  const key = contentKey(parts);
+
+  const dir = path.join(opts.cacheDir, "images");
+  const target = path.join(dir, `${key}.initrd`);
+  if (fs.existsSync(target)) {
+    touch(target); // mtime = last use, for pruning
+    return { kernel, initrd: target, key };
+  }
+  opts.onProgress?.(`building guest image ${key.slice(0, 12)} (${opts.initrd ? "user initrd + " : ""}agent overlay)`);
+  const chunks: Uint8Array[] = [];
+  if (opts.initrd) {
+    const user = fs.readFileSync(opts.initrd);
+    chunks.push(user);
+    // The kernel looks for the next archive at a 4-byte boundary, skipping zeros.
+    const pad = (512 - (user.length % 512)) % 512;
+    if (pad) chunks.push(new Uint8Array(pad));
+  }
+  chunks.push(...cpioChunks(agentOverlayEntries({ agentBinary: opts.agentBinary, moduleDir, busybox, initScript: opts.initScript })));
+  atomicWriteFile(target, chunks);
+  pruneOld(dir, target);
+  return { kernel, initrd: target, key };
+}
+
+function touch(file: string): void {
+  try {
+    const now = new Date();
+    fs.utimesSync(file, now, now);
+  } catch {}
+}
+
+// Each image is ~100 MB: drop ones unused for a week (another run may still be using a fresh one).
+function pruneOld(dir: string, keep: string): void {
+  for (const f of fs.readdirSync(dir)) {
+    const p = path.join(dir, f);
+    if (p === keep) continue;
+    try {
+      if (Date.now() - fs.statSync(p).mtimeMs > PRUNE_AFTER_MS) fs.rmSync(p, { force: true });
+    } catch {}
+  }
+}

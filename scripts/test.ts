@@ -1,0 +1,44 @@
+// The project's test command: generated-code check, unit and integration tests (`bun test`,
+// which boot real guests where guest behaviour is tested), then the Lua guest suites run
+// by provium itself. Ends with one line "N passed, N failed" over all of them.
+import { resolve } from "node:path";
+
+const root = resolve(import.meta.dir, "..");
+let passed = 0;
+let failed = 0;
+
+async function step(name: string, cmd: string[], count: (out: string) => [number, number]) {
+  console.log(`\n=== ${name}: ${cmd.join(" ")}`);
+  const p = Bun.spawn(cmd, { cwd: root, stdout: "pipe", stderr: "pipe", env: { ...process.env, FORCE_COLOR: "0" } });
+  let out = "";
+  const pump = async (s: ReadableStream<Uint8Array>, to: NodeJS.WriteStream) => {
+    for await (const chunk of s) {
+      const text = new TextDecoder().decode(chunk);
+      out += text;
+      to.write(text);
+    }
+  };
+  await Promise.all([pump(p.stdout, process.stdout), pump(p.stderr, process.stderr), p.exited]);
+  const [ok, bad] = count(out);
+  // A step that failed without reporting a failed test still counts as one failure.
+  const extra = p.exitCode !== 0 && bad === 0 ? 1 : 0;
+  passed += ok;
+  failed += bad + extra;
+  console.log(`=== ${name}: ${ok} passed, ${bad + extra} failed (exit ${p.exitCode})`);
+}
+
+const bunCounts = (out: string): [number, number] => [
+  Number(out.match(/^\s*(\d+) pass$/m)?.[1] ?? 0),
+  Number(out.match(/^\s*(\d+) fail$/m)?.[1] ?? 0),
+];
+const proviumCounts = (out: string): [number, number] => {
+  const m = out.match(/^(\d+) passed, (\d+) failed/m);
+  return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+};
+
+await step("generated code", ["bun", "libs/protocol/scripts/gen.ts", "--check"], (out) => (out.includes("up to date") ? [1, 0] : [0, 1]));
+await step("bun test", ["bun", "test"], bunCounts);
+await step("guest suites", ["bun", "apps/cli/src/main.ts", "tests/", "examples/"], proviumCounts);
+
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
