@@ -76,7 +76,7 @@ describe("vm API against a fake host", () => {
   const fakeVm = (runResult: Record<string, unknown>) => ({
     "vm.create": () => 0,
     "vm.boot": () => null,
-    "vm.run": () => runResult,
+    guest: () => runResult,
   });
 
   test("run sends shell form and shapes a RunResult; bytes survive", async () => {
@@ -94,7 +94,7 @@ describe("vm API against a fake host", () => {
       fakeVm({ exit_code: 0, status: "exited", timed_out: false, stdout: new Uint8Array([97, 0, 98, 255]), stderr: "" }),
     );
     expect(outcome("x")!.kind).toBe("test_passed");
-    expect(calls.find((c) => c.op === "vm.run")!.args.cmd).toEqual({ argv: ["/bin/sh", "-c", "echo hi"] });
+    expect(calls.find((c) => c.op === "guest")!.args.args.cmd).toEqual({ argv: ["/bin/sh", "-c", "echo hi"] });
   });
 
   test("command shapes: direct exec, legacy array, options with the shell form", async () => {
@@ -106,7 +106,7 @@ describe("vm API against a fake host", () => {
        vm:run("sleep 1", {timeout_ms = 1500})`,
       fakeVm({ exit_code: 0, status: "exited", stdout: "", stderr: "" }),
     );
-    const cmds = calls.filter((c) => c.op === "vm.run").map((c) => c.args.cmd);
+    const cmds = calls.filter((c) => c.op === "guest").map((c) => c.args.args.cmd);
     expect(cmds[0]).toEqual({ argv: ["echo", "a b", "3"] });
     expect(cmds[1]).toEqual({ argv: ["echo", "x", "y"] });
     expect(cmds[2]).toEqual({ argv: ["/bin/sh", "-c", "printenv FOO"], env: [{ name: "FOO", value: "bar" }], env_clear: true, cwd: "/tmp", stdin: "in\0", timeout_ms: 500 });
@@ -155,8 +155,46 @@ describe("vm API against a fake host", () => {
          t:assert_eq(list, {1, 2, 3})
          vm:run("true")
        end)`,
-      { "vm.create": () => 0, "vm.run": () => { throw new Error("VM not booted: call v:boot() first"); } },
+      { "vm.create": () => 0, guest: () => { throw new Error("VM not booted: call v:boot() first"); } },
     );
     expect(outcome("x")!.reason).toBe("t/x.test.lua:13: VM not booted: call v:boot() first");
+  });
+});
+
+describe("json and wait_until", () => {
+  const clock = () => {
+    let now = 0;
+    return { "clock.now": () => now, "clock.sleep": ({ seconds }: any) => void (now += seconds) };
+  };
+
+  test("json round-trips values and rejects malformed input with its position", async () => {
+    const { outcome } = await runLua(`test("x", function(t)
+      local v = json.decode('{"a": [1, 2.5, "s\\\\n\\\\u00e9"], "b": {"c": null, "d": true}, "e": []}')
+      t:assert_eq(v.a, {1, 2.5, "s\\né"})
+      t:assert_eq(v.b.c, json.null)
+      t:assert_eq(json.encode(v.e), "[]")
+      t:assert_eq(json.encode({z = 1, a = {true, false}}), '{"a":[true,false],"z":1}')
+      t:assert_eq(json.decode(json.encode({1, "two", {x = 3}})), {1, "two", {x = 3}})
+      local e = t:assert_raises(function() json.decode('{"a": }') end)
+      t:assert_contains(e, "json.decode: unexpected '}' at byte 7")
+      t:assert_contains(t:assert_raises(function() json.encode(function() end) end), "cannot encode a function")
+    end)`);
+    expect(outcome("x")!.reason).toBeUndefined();
+    expect(outcome("x")!.kind).toBe("test_passed");
+  });
+
+  test("wait_until returns the truthy value, times out with desc, passes errors through", async () => {
+    const { outcome } = await runLua(
+      `test("x", function(t)
+        local n = 0
+        t:assert_eq(wait_until(function() n = n + 1; return n >= 3 and "done" end, {interval = "10ms"}), "done")
+        local e = t:assert_raises(function() wait_until(function() return false end, {timeout = 1, interval = 0.25, desc = "port open"}) end)
+        t:assert_contains(e, "wait_until timed out after 1 s (5 tries): port open")
+        local e2 = t:assert_raises(function() wait_until(function() error("pred broke", 0) end) end)
+        t:assert_eq(e2, "pred broke")
+      end)`,
+      clock(),
+    );
+    expect(outcome("x")!.reason).toBeUndefined();
   });
 });

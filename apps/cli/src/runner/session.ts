@@ -2,11 +2,16 @@
 // Every guest op goes through here; VMs are shut down when the file ends.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
-import { GuestError } from "@provium/protocol";
+import type { Reply } from "@provium/protocol";
 import type { Config } from "../config";
 import { unknownProfile } from "../config";
 import { GuestVm } from "./guest";
 import { prepareImage } from "./images";
+import { failure, type GuestOps, type OpContext } from "./ops/guest-op";
+import { agentOps, execOps } from "./ops/exec";
+
+// Every guest op family registers here; each op works alone and inside vm:batch.
+const guestOps: GuestOps = { ...execOps, ...agentOps };
 
 export interface SessionOptions {
   config: Config;
@@ -35,9 +40,12 @@ export class FileSession {
       "file.plan": ({ tests }) => ({ verdicts: o.plan(tests ?? []) }),
       "test.begin": ({ name, timeout }) => o.onTestBegin(name, timeout),
       "module.find": ({ name }) => this.findModule(String(name)),
+      "clock.now": () => performance.now() / 1000,
+      "clock.sleep": ({ seconds }) => Bun.sleep(Math.max(0, Number(seconds)) * 1000),
       "vm.create": (a) => this.createVm(a),
       "vm.boot": (a) => this.boot(a.vms ?? [], a.opts),
-      "vm.run": (a) => this.run(this.vm(a.vm), a.cmd),
+      guest: (a) => this.guest(a.target, a.op, a.args),
+      "guest.batch": (a) => this.batch(a.target, a.ops),
       "vm.shutdown": (a) => this.vm(a.vm).shutdown(),
       "vm.state": (a) => this.vm(a.vm).state,
       "vm.console": (a) => this.vm(a.vm).qemu?.consoleTail(10_000) ?? "",
@@ -89,20 +97,53 @@ export class FileSession {
     if (failed) throw failed.reason;
   }
 
-  private async run(vm: GuestVm, cmd: { argv: string[]; env?: { name: string; value: string }[]; env_clear?: boolean; cwd?: string; stdin?: string | Uint8Array; timeout_ms?: number }) {
-    const agent = vm.ready();
-    const stdin = typeof cmd.stdin === "string" ? new TextEncoder().encode(cmd.stdin) : cmd.stdin;
-    let r;
+  private target(t: { vm: number; worker?: number }): OpContext {
+    return { vm: this.vm(t?.vm), worker: t?.worker ?? 0 };
+  }
+
+  private op(name: string) {
+    const op = guestOps[name];
+    if (!op) throw new Error(`unknown guest op '${name}'`);
+    return op;
+  }
+
+  // Failures of the connection itself are infrastructure errors: they name the VM and
+  // show the console, since the guest or its agent is probably gone.
+  private async send(ctx: OpContext, request: Parameters<NonNullable<GuestVm["agent"]>["request"]>[0], what: string): Promise<Reply> {
+    const agent = ctx.vm.ready();
     try {
-      r = await agent.call({ exec: { argv: cmd.argv, env: cmd.env, envClear: cmd.env_clear, cwd: cmd.cwd, stdin, timeoutMs: cmd.timeout_ms } });
+      return await agent.request(request, ctx.worker);
     } catch (e) {
-      if (e instanceof GuestError) throw new Error(`run ${cmd.argv.join(" ")}: ${e.message}`);
-      throw new Error(`vm ${vm.spec.name}: ${(e as Error).message}${vm.consoleExcerpt()}`);
+      throw new Error(`${what}: vm ${ctx.vm.spec.name}: ${(e as Error).message}${ctx.vm.consoleExcerpt()}`);
     }
-    const base = { stdout: r.stdout ?? new Uint8Array(), stderr: r.stderr ?? new Uint8Array() };
-    if (r.timedOut) return { ...base, exit_code: -2, status: "timed_out", timed_out: true };
-    if (r.signal) return { ...base, exit_code: -1, status: "signalled", signal: r.signal, timed_out: false };
-    return { ...base, exit_code: r.exitCode, status: "exited", timed_out: false };
+  }
+
+  private async guest(target: { vm: number; worker?: number }, name: string, args: any) {
+    const op = this.op(name);
+    const ctx = this.target(target);
+    const r = await this.send(ctx, op.request(args, ctx), op.describe(args));
+    const err = failure(r, op.describe(args));
+    if (err) throw err;
+    return op.reply(r, args, ctx);
+  }
+
+  // One round trip for many ops; each result is {ok = value} or {err = message}.
+  private async batch(target: { vm: number; worker?: number }, items: { op: string; args: any }[]) {
+    const ctx = this.target(target);
+    const ops = items.map((it) => this.op(it.op));
+    const r = await this.send(ctx, { batch: items.map((it, i) => ({ id: i + 1, worker: ctx.worker, op: ops[i]!.request(it.args, ctx) })) }, "batch");
+    const err = failure(r, "batch");
+    if (err) throw err;
+    return r.batch!.map((sub, i) => {
+      const what = ops[i]!.describe(items[i]!.args);
+      const e = failure(sub, what);
+      if (e) return { err: e.message };
+      try {
+        return { ok: ops[i]!.reply(sub, items[i]!.args, ctx) };
+      } catch (x) {
+        return { err: `${what}: ${(x as Error).message}` };
+      }
+    });
   }
 
   // Helpers are looked up next to the test file, then under each root.

@@ -6,6 +6,8 @@ import core from "../lua/core.lua" with { type: "text" };
 import requireLua from "../lua/require.lua" with { type: "text" };
 import testLua from "../lua/test.lua" with { type: "text" };
 import vmLua from "../lua/vm.lua" with { type: "text" };
+import jsonLua from "../lua/json.lua" with { type: "text" };
+import waitLua from "../lua/wait.lua" with { type: "text" };
 import { Marshal } from "./marshal";
 import type { SyncCaller } from "../bridge";
 
@@ -14,6 +16,8 @@ const preludeChunks: [string, string][] = [
   ["require.lua", requireLua],
   ["test.lua", testLua],
   ["vm.lua", vmLua],
+  ["json.lua", jsonLua],
+  ["wait.lua", waitLua],
 ];
 
 let factory: LuaFactory | null = null;

@@ -106,9 +106,56 @@ function VM:boot(opts)
   return self
 end
 
-function VM:run(cmd, opts)
-  local r = P.call("vm.run", { vm = self._id, cmd = P.command(cmd, opts, true) })
-  return setmetatable(r, RunResult)
+function VM:_target()
+  return { vm = self._id }
+end
+
+-- Guest ops: `build` turns Lua arguments into the op's arguments, `shape` the host's
+-- answer into what Lua gets. Defined once, each works on a VM, a worker and in a batch.
+P.guest_ops = {}
+P.guest_classes = { VM }
+
+local function identity(x) return x end
+
+function P.define_guest_op(name, build, shape)
+  shape = shape or identity
+  P.guest_ops[name] = { build = build, shape = shape }
+  local method = function(self, ...)
+    local args = build(...)
+    return shape(P.call("guest", { target = self:_target(), op = name, args = args }), self)
+  end
+  for _, class in ipairs(P.guest_classes) do class[name] = method end
+end
+
+P.define_guest_op("run", function(cmd, opts)
+  return { cmd = P.command(cmd, opts, true) }
+end, function(r) return setmetatable(r, RunResult) end)
+
+P.define_guest_op("agent_requests", function() return {} end)
+
+-- vm:batch(fn): every guest op called on `b` is queued, then all go in ONE round trip.
+-- Results come back in call order as {ok = value} or {err = message}.
+function VM:batch(fn)
+  P.check(fn, "function", "batch body")
+  local queue = {}
+  local b = setmetatable({}, {
+    __index = function(_, name)
+      local def = P.guest_ops[name]
+      if not def then P.raise("vm:batch has no op '" .. tostring(name) .. "'") end
+      return function(_, ...)
+        queue[#queue + 1] = { op = name, args = def.build(...), shape = def.shape }
+      end
+    end,
+  })
+  fn(b)
+  if #queue == 0 then return {} end
+  local wire = {}
+  for i, q in ipairs(queue) do wire[i] = { op = q.op, args = q.args } end
+  local results = P.call("guest.batch", { target = self:_target(), ops = wire })
+  for i, r in ipairs(results) do
+    if r.err == nil then r.ok = queue[i].shape(r.ok, self) end
+  end
+  return results
 end
 
 function VM:shutdown()

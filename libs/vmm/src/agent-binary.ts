@@ -1,0 +1,152 @@
+// The guest agent as one self-contained executable (`bun build --compile`), rebuilt only when
+// its sources, its workspace dependencies, the lockfile or the bun version change.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { contentKey, hashFile, publish, tempSibling, type KeyPart } from "./cache-dir";
+
+export interface EnsureAgentOptions {
+  cacheDir: string;
+  /** the agent's entry point, e.g. apps/agent/src/main.ts */
+  entry: string;
+  onProgress?: (msg: string) => void;
+  /**
+   * Directories whose sources feed the key. Default: the entry's package directory plus every
+   * `workspace:` dependency's package directory (node_modules excluded).
+   */
+  sourceRoots?: string[];
+  /** bun executable (default: this process when it is bun, else `bun` on PATH) */
+  bun?: string;
+}
+
+const SOURCE_EXT = /\.(ts|tsx|mts|cts|js|mjs|cjs|jsx|json|wasm|capnp|lua|txt|sh)$/;
+
+/** The bun to build with: this process if it is the bun CLI (not a compiled app), else PATH. */
+export function findBun(explicit?: string): string {
+  if (explicit) return explicit;
+  if (/^bun(-debug|-profile)?$/.test(path.basename(process.execPath))) return process.execPath;
+  const onPath = Bun.which("bun");
+  if (!onPath) throw new Error("bun not found: it is needed to build the guest agent (https://bun.sh)");
+  return onPath;
+}
+
+export async function ensureAgentBinary(opts: EnsureAgentOptions): Promise<string> {
+  const entry = path.resolve(opts.entry);
+  if (!fs.existsSync(entry)) throw new Error(`agent entry not found: ${entry}`);
+  const bun = findBun(opts.bun);
+  const pkgDir = packageDirOf(entry);
+  const roots = opts.sourceRoots ?? [pkgDir, ...workspaceDeps(pkgDir)];
+  const parts: KeyPart[] = ["provium-agent-v1", bunVersion(bun), path.relative(pkgDir, entry), process.arch];
+  for (const root of [...new Set(roots.map((r) => path.resolve(r)))].sort()) {
+    parts.push(`root:${root}`);
+    for (const f of listSources(root)) parts.push(path.relative(root, f), hashFile(f));
+  }
+  const lock = findUp(pkgDir, ["bun.lock", "bun.lockb"]);
+  if (lock) parts.push("lock", hashFile(lock));
+  const key = contentKey(parts);
+
+  const dir = path.join(opts.cacheDir, "agents");
+  const target = path.join(dir, `provium-agent-${key.slice(0, 32)}`);
+  if (fs.existsSync(target)) {
+    const now = new Date();
+    fs.utimesSync(target, now, now); // mtime = last use, for pruning
+    return target;
+  }
+  fs.mkdirSync(dir, { recursive: true });
+  opts.onProgress?.("building guest agent (bun build --compile)");
+  const tmp = tempSibling(target);
+  const cmd = [bun, "build", "--compile", "--minify", entry, "--outfile", tmp];
+  // The guest is always x86_64 Linux: cross-compile when the host is not.
+  if (process.arch !== "x64" || process.platform !== "linux") cmd.splice(3, 0, "--target=bun-linux-x64");
+  const proc = Bun.spawn(cmd, { cwd: pkgDir, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+  if (code !== 0 || !fs.existsSync(tmp)) {
+    fs.rmSync(tmp, { force: true });
+    throw new Error(`building the agent failed (${cmd.join(" ")}):\n${(err || out).trim()}`);
+  }
+  fs.chmodSync(tmp, 0o755);
+  publish(tmp, target);
+  pruneOthers(dir, target);
+  return target;
+}
+
+const versions = new Map<string, string>();
+function bunVersion(bun: string): string {
+  if (bun === process.execPath && process.versions.bun) return `${Bun.version}+${Bun.revision}`;
+  let v = versions.get(bun);
+  if (!v) {
+    const r = Bun.spawnSync([bun, "--revision"], { stdout: "pipe", stderr: "pipe" });
+    if (!r.success) throw new Error(`${bun} --revision failed: ${r.stderr.toString().trim()}`);
+    v = r.stdout.toString().trim();
+    versions.set(bun, v);
+  }
+  return v;
+}
+
+function packageDirOf(file: string): string {
+  const pj = findUp(path.dirname(file), ["package.json"]);
+  return pj ? path.dirname(pj) : path.dirname(file);
+}
+
+function findUp(start: string, names: string[]): string | null {
+  let dir = start;
+  for (;;) {
+    for (const n of names) if (fs.existsSync(path.join(dir, n))) return path.join(dir, n);
+    const up = path.dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
+}
+
+/** Package dirs of `workspace:` dependencies, resolved through node_modules symlinks (transitively). */
+function workspaceDeps(pkgDir: string, seen = new Set<string>()): string[] {
+  let pj: any;
+  try {
+    pj = JSON.parse(fs.readFileSync(path.join(pkgDir, "package.json"), "utf8"));
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const [name, spec] of Object.entries({ ...pj.dependencies, ...pj.devDependencies } as Record<string, string>)) {
+    if (typeof spec !== "string" || !spec.startsWith("workspace:")) continue;
+    const link = findUp(pkgDir, [path.join("node_modules", name)]);
+    if (!link) continue;
+    const real = fs.realpathSync(link);
+    if (seen.has(real)) continue;
+    seen.add(real);
+    out.push(real, ...workspaceDeps(real, seen));
+  }
+  return out;
+}
+
+function listSources(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    let ents: fs.Dirent[];
+    try {
+      ents = fs.readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of ents) {
+      // Tests and benchmarks are not part of the binary.
+      if (e.name === "node_modules" || e.name.startsWith(".") || /^(test|tests|__tests__|bench)$/.test(e.name) || /\.test\.[jt]sx?$/.test(e.name)) continue;
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile() && SOURCE_EXT.test(e.name)) out.push(p);
+    }
+  };
+  walk(root);
+  return out.sort();
+}
+
+// Keep the newest few agents (each ~100 MB); older ones are stale source states.
+function pruneOthers(dir: string, keep: string, max = 3): void {
+  const files = fs
+    .readdirSync(dir)
+    .filter((f) => f.startsWith("provium-agent-"))
+    .map((f) => path.join(dir, f))
+    .filter((p) => p !== keep)
+    .map((p) => ({ p, t: fs.statSync(p).mtimeMs }))
+    .sort((a, b) => b.t - a.t);
+  for (const { p } of files.slice(max - 1)) fs.rmSync(p, { force: true });
+}
