@@ -18,7 +18,8 @@ const program = new Command()
   .argument("[paths...]", "test files or directories (default: the configured roots, or the current directory)")
   .option("--filter <text>", "run only tests whose name contains <text>")
   .option("--tag <tag...>", "run only tests with one of these meta tags")
-  .addOption(new Option("--no-tag <tag...>", "skip tests with any of these meta tags").default([]))
+  // Commander reads "--no-X" as the negation of --X, so --no-tag is rewritten to --skip-tag below.
+  .option("--skip-tag <tag...>", "skip tests with any of these meta tags (also spelled --no-tag)", [])
   .option("--include-slow", "also run tests with meta slow = true", false)
   .option("--fail-fast", "stop after the first failure", false)
   .option("--timeout <duration>", 'per-file timeout, e.g. "300", "90s", "5m" (default 5m)')
@@ -83,7 +84,7 @@ async function run(paths: string[], o: any) {
     jobs,
     failFast: o.failFast,
     onEvent: emit,
-    init: { config, cacheDir, accel, fileTimeoutS, agentDeadlineMs, selection: { filter: o.filter, tags: o.tag ?? [], noTags: o.noTag === false ? [] : o.noTag, includeSlow: o.includeSlow } },
+    init: { config, cacheDir, accel, fileTimeoutS, agentDeadlineMs, selection: { filter: o.filter, tags: o.tag ?? [], noTags: o.skipTag, includeSlow: o.includeSlow } },
   });
   let interrupted = 0;
   process.on("SIGINT", () => {
@@ -129,4 +130,4 @@ function killTrackedVms() {
 }
 process.on("exit", killTrackedVms);
 
-await program.parseAsync();
+await program.parseAsync(process.argv.map((a) => (a === "--no-tag" ? "--skip-tag" : a)));

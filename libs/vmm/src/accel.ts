@@ -7,6 +7,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { atomicWriteFile, readJson } from "./cache-dir";
 import { findQemu } from "./qemu-binary";
+import { onProcessExit } from "./exit-cleanup";
 
 export type Accel = "kvm" | "tcg";
 export type AccelRequest = "auto" | Accel;
@@ -29,7 +30,7 @@ export function accelArgs(accel: Accel): string[] {
 /** Can we open the KVM device read-write? Returns the reason when not. */
 export function kvmUsable(device = "/dev/kvm"): { ok: true } | { ok: false; reason: string } {
   try {
-    fs.closeSync(fs.openSync(device, fs.constants.O_RDWR | fs.constants.O_CLOEXEC));
+    fs.closeSync(fs.openSync(device, "r+")); // read-write, as QEMU opens it
     return { ok: true };
   } catch (e: any) {
     return { ok: false, reason: e?.code ?? String(e) };
@@ -124,6 +125,13 @@ export async function probeAccel(accel: Accel, opts: { qemuBinary?: string; time
       "-bios", bios, "-serial", "stdio"],
     { stdin: "ignore", stdout: "pipe", stderr: "ignore" },
   );
+  const kill = () => {
+    try {
+      proc.kill("SIGKILL");
+    } catch {}
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  const unregister = onProcessExit(kill); // Ctrl-C during the probe must not leave it running
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const sawMarker = (async () => {
@@ -141,9 +149,7 @@ export async function probeAccel(accel: Accel, opts: { qemuBinary?: string; time
   } finally {
     clearTimeout(timer);
     // A guest hung inside KVM only dies with SIGKILL; don't wait for the exit (it can linger).
-    try {
-      proc.kill("SIGKILL");
-    } catch {}
-    fs.rmSync(dir, { recursive: true, force: true });
+    unregister();
+    kill();
   }
 }

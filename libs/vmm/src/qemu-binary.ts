@@ -7,7 +7,7 @@ export const QEMU_MISSING =
 /** Absolute path of the QEMU binary (explicit path, $PROVIUM_QEMU, or PATH), else a clear error. */
 export function findQemu(qemuBinary?: string): string {
   const want = qemuBinary ?? process.env.PROVIUM_QEMU ?? "qemu-system-x86_64";
-  const found = want.includes("/") ? (isExecutable(want) ? want : null) : Bun.which(want);
+  const found = want.includes("/") ? (isExecutable(want) ? want : null) : Bun.which(want, { PATH: process.env.PATH ?? "" });
   if (!found) throw new Error(want === "qemu-system-x86_64" ? QEMU_MISSING : `${want}: ${QEMU_MISSING}`);
   return found;
 }

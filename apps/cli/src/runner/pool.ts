@@ -64,6 +64,7 @@ export class Pool {
           resolve(false);
         };
         w.addEventListener("close", () => resolve(false));
+        w.postMessage({ kind: "file", path });
       });
       if (!ok) {
         w.terminate();

@@ -1,0 +1,24 @@
+// @provium/vmm: kernels, guest images and QEMU VMs for Provium.
+export { cacheRoot, contentKey, hashFile, atomicWriteFile, type KeyPart } from "./cache-dir";
+export { ensureDebianKernel, type DebianKernel, type EnsureKernelOptions } from "./kernel";
+export { ensureAgentBinary, findBun, type EnsureAgentOptions } from "./agent-binary";
+export { encodeCpio, cpioChunks, parseCpio, withParents, type CpioEntry, type ParsedCpioEntry } from "./cpio";
+export {
+  ensureImage,
+  buildAgentOverlay,
+  agentOverlayEntries,
+  findStaticBusybox,
+  findVirtioModules,
+  agentLibraries,
+  GUEST_INIT_SCRIPT,
+  VIRTIO_MODULES,
+  type AgentOverlayOptions,
+  type EnsureImageOptions,
+  type GuestImage,
+  type KernelModule,
+} from "./initramfs";
+export { chooseAccel, accelArgs, kvmUsable, probeAccel, resetAccelCache, type Accel, type AccelRequest, type ChooseAccelOptions } from "./accel";
+export { QmpClient, QmpError, type QmpEvent, type QmpConnectOptions } from "./qmp";
+export { QemuVm, liveVms, type LaunchOptions, type VmExit } from "./qemu";
+export { installExitCleanup, onProcessExit } from "./exit-cleanup";
+export { findQemu, QEMU_MISSING } from "./qemu-binary";

@@ -1,0 +1,253 @@
+// One QEMU process per VM. Everything it creates (QMP socket, agent socket, console log) lives
+// in a private run dir, and every live VM is registered so that no QEMU and no run dir
+// outlives the host process, whatever way it ends (see exit-cleanup.ts).
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Subprocess } from "bun";
+import { accelArgs, type Accel } from "./accel";
+import { QmpClient } from "./qmp";
+import { findQemu } from "./qemu-binary";
+import { onProcessExit } from "./exit-cleanup";
+
+export interface LaunchOptions {
+  name: string;
+  kernel: string;
+  initrd?: string | null;
+  /** appended to the base kernel command line "console=ttyS0 quiet panic=-1 ..." */
+  cmdline?: string;
+  memoryMiB: number;
+  cpus: number;
+  accel: Accel;
+  /** directory in which the private provium-XXXX run dir is created (default os.tmpdir()) */
+  runDir?: string;
+  qemuBinary?: string;
+  /** machine type (default "pc": see BASE_MACHINE) */
+  machine?: string;
+  /** extra QEMU arguments, appended last */
+  extraArgs?: string[];
+  /** how long QEMU gets to open its QMP socket (default 10 s) */
+  startTimeoutMs?: number;
+}
+
+export interface VmExit {
+  code: number | null;
+  signal: string | null;
+}
+
+// Measured under TCG (2 cores, QEMU 7.2, Debian cloud kernel 6.1): i440fx "pc" without HPET
+// reaches the agent port faster than q35 (fewer devices for SeaBIOS and the kernel to probe).
+const BASE_MACHINE = "pc,hpet=off";
+// quiet: printing to an emulated UART is slow; panic=-1 + -no-reboot: a guest panic ends QEMU.
+const BASE_CMDLINE = "console=ttyS0 quiet panic=-1";
+const STDERR_KEEP = 64 * 1024;
+
+const live = new Set<QemuVm>();
+
+/** VMs launched by this process and not yet shut down. */
+export function liveVms(): QemuVm[] {
+  return [...live];
+}
+
+/** QEMU parses "key=value,key=value": a comma inside a value is written ",,". */
+const qv = (s: string) => s.replace(/,/g, ",,");
+
+export class QemuVm {
+  readonly name: string;
+  readonly accel: Accel;
+  readonly runDir: string;
+  readonly agentSocket: string;
+  readonly qmpSocket: string;
+  readonly consoleLog: string;
+  /** the full QEMU command line (for error messages and debugging) */
+  readonly argv: string[];
+  readonly exited: Promise<VmExit>;
+  private proc: Subprocess<"ignore", "ignore", "pipe">;
+  private stderrBuf = "";
+  private _qmp: QmpClient | null = null;
+  private shutdownP: Promise<void> | null = null;
+  private done = false;
+  private exitInfo: VmExit | null = null;
+  private unregisterExit: () => void = () => {};
+
+  private constructor(opts: LaunchOptions, qemu: string, runDir: string) {
+    this.name = opts.name;
+    this.accel = opts.accel;
+    this.runDir = runDir;
+    this.agentSocket = path.join(runDir, "agent.sock");
+    this.qmpSocket = path.join(runDir, "qmp.sock");
+    this.consoleLog = path.join(runDir, "console.log");
+    const append = opts.cmdline ? `${BASE_CMDLINE} ${opts.cmdline}` : BASE_CMDLINE;
+    this.argv = [
+      qemu,
+      "-name", `guest=${qv(opts.name)}`,
+      ...accelArgs(opts.accel),
+      "-machine", opts.machine ?? BASE_MACHINE,
+      "-m", String(opts.memoryMiB),
+      "-smp", String(opts.cpus),
+      "-nodefaults", "-nographic", "-no-reboot",
+      "-chardev", `file,id=console,path=${qv(this.consoleLog)}`,
+      "-serial", "chardev:console",
+      "-kernel", opts.kernel,
+      ...(opts.initrd ? ["-initrd", opts.initrd] : []),
+      "-append", append,
+      "-qmp", `unix:${qv(this.qmpSocket)},server=on,wait=off`,
+      "-chardev", `socket,id=agent,path=${qv(this.agentSocket)},server=on,wait=off`,
+      "-device", "virtio-serial-pci,id=vser0",
+      "-device", "virtserialport,bus=vser0.0,chardev=agent,name=provium.agent",
+      ...(opts.extraArgs ?? []),
+    ];
+    this.proc = Bun.spawn(this.argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    this.exited = this.proc.exited.then(() => {
+      const sig = this.proc.signalCode;
+      const info: VmExit = { code: this.proc.exitCode, signal: sig == null ? null : String(sig) };
+      this.exitInfo = info;
+      return info;
+    });
+    void this.drainStderr();
+  }
+
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  /** The connected QMP client (launch resolves only once it is connected). */
+  get qmp(): QmpClient {
+    return this._qmp!;
+  }
+
+  /**
+   * Start QEMU and connect QMP. Fails with QEMU's stderr and the console tail if QEMU exits
+   * (or never opens QMP) during startup.
+   */
+  static async launch(opts: LaunchOptions): Promise<QemuVm> {
+    if (!fs.existsSync(opts.kernel)) throw new Error(`kernel not found: ${opts.kernel}`);
+    if (opts.initrd && !fs.existsSync(opts.initrd)) throw new Error(`initrd not found: ${opts.initrd}`);
+    const qemu = findQemu(opts.qemuBinary);
+    const runDir = makeRunDir(opts.runDir);
+    let vm: QemuVm;
+    try {
+      vm = new QemuVm(opts, qemu, runDir);
+    } catch (e) {
+      fs.rmSync(runDir, { recursive: true, force: true });
+      throw e;
+    }
+    live.add(vm);
+    vm.unregisterExit = onProcessExit(() => vm.killSync());
+    const abort = new AbortController();
+    void vm.exited.then(() => abort.abort(new Error("QEMU exited")));
+    try {
+      vm._qmp = await QmpClient.connect(vm.qmpSocket, { deadlineMs: opts.startTimeoutMs ?? 10_000, signal: abort.signal });
+    } catch (e: any) {
+      // Give a dying QEMU a moment so its exit status and last stderr lines make the message.
+      await Promise.race([vm.exited, Bun.sleep(200)]);
+      const exit = vm.exitInfo;
+      const what = exit ? `QEMU exited during startup (${exit.signal ?? `code ${exit.code}`})` : `QEMU did not open its QMP socket (${e?.message ?? e})`;
+      const err = new Error(`${what}\n${vm.describe()}`);
+      await vm.shutdown({ graceMs: 0 });
+      throw err;
+    }
+    return vm;
+  }
+
+  /** The last `lines` lines of the guest console (serial) log. */
+  consoleTail(lines = 30): string {
+    try {
+      const st = fs.statSync(this.consoleLog);
+      const len = Math.min(st.size, 256 * 1024);
+      const fd = fs.openSync(this.consoleLog, "r");
+      try {
+        const buf = Buffer.alloc(len);
+        fs.readSync(fd, buf, 0, len, st.size - len);
+        return buf.toString("utf8").replace(/\r/g, "").split("\n").slice(-lines - 1).join("\n").trimEnd();
+      } finally {
+        fs.closeSync(fd);
+      }
+    } catch {
+      return "";
+    }
+  }
+
+  /** What QEMU printed on stderr (last 64 KiB). */
+  stderrTail(): string {
+    return this.stderrBuf;
+  }
+
+  /** QEMU's stderr, the console tail and the command line: what an error report needs. */
+  describe(): string {
+    const parts = [];
+    if (this.stderrBuf.trim()) parts.push(`qemu stderr:\n${this.stderrBuf.trimEnd()}`);
+    const tail = this.consoleTail();
+    parts.push(tail ? `console (last lines):\n${tail}` : "console: (empty)");
+    parts.push(`command: ${this.argv.map((a) => (/[\s"']/.test(a) ? JSON.stringify(a) : a)).join(" ")}`);
+    return parts.join("\n");
+  }
+
+  /**
+   * Stop the VM: QMP `quit`, wait up to graceMs, then SIGKILL. Always removes the run dir.
+   * Idempotent; concurrent calls share one shutdown.
+   */
+  shutdown(opts: { graceMs?: number } = {}): Promise<void> {
+    this.shutdownP ??= this.doShutdown(opts.graceMs ?? 2000);
+    return this.shutdownP;
+  }
+
+  private async doShutdown(graceMs: number): Promise<void> {
+    try {
+      if (!this.exitInfo && !this.done) {
+        if (graceMs > 0 && this._qmp) {
+          this._qmp.execute("quit").catch(() => {}); // the reply may race the socket closing
+          await Promise.race([this.exited, Bun.sleep(graceMs)]);
+        }
+        if (!this.exitInfo) {
+          this.kill();
+          // Normally immediate; bounded in case the kernel holds the process (e.g. stuck in KVM).
+          await Promise.race([this.exited, Bun.sleep(5000)]);
+        }
+      }
+    } finally {
+      this._qmp?.close();
+      this.cleanupFiles();
+    }
+  }
+
+  /** SIGKILL and remove the run dir, synchronously (for process-exit handlers). */
+  killSync(): void {
+    if (!this.exitInfo) this.kill();
+    this._qmp?.close();
+    this.cleanupFiles();
+  }
+
+  private kill(): void {
+    try {
+      process.kill(this.proc.pid, "SIGKILL");
+    } catch {}
+  }
+
+  private cleanupFiles(): void {
+    this.done = true;
+    live.delete(this);
+    this.unregisterExit();
+    try {
+      fs.rmSync(this.runDir, { recursive: true, force: true });
+    } catch {}
+  }
+
+  private async drainStderr(): Promise<void> {
+    const dec = new TextDecoder();
+    try {
+      for await (const chunk of this.proc.stderr) {
+        this.stderrBuf += dec.decode(chunk, { stream: true });
+        if (this.stderrBuf.length > STDERR_KEEP) this.stderrBuf = this.stderrBuf.slice(-STDERR_KEEP);
+      }
+    } catch {}
+  }
+}
+
+function makeRunDir(parent?: string): string {
+  let base = parent ?? os.tmpdir();
+  // sun_path holds 108 bytes: keep "<base>/provium-XXXXXX/agent.sock" short enough.
+  if (path.join(base, "provium-XXXXXX", "agent.sock").length > 100) base = "/tmp";
+  fs.mkdirSync(base, { recursive: true });
+  return fs.mkdtempSync(path.join(base, "provium-"));
+}

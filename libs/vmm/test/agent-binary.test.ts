@@ -1,0 +1,40 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ensureAgentBinary } from "../src/index";
+import { FIXTURES, removeTempDirs, tempDir } from "./helpers";
+
+afterAll(removeTempDirs);
+
+describe("agent binary", () => {
+  test("compiles once, reuses the cache, rebuilds when a source changes", async () => {
+    const dir = tempDir("agent");
+    const pkg = path.join(dir, "agent");
+    fs.cpSync(path.join(FIXTURES, "bun-agent"), pkg, { recursive: true });
+    const cacheDir = path.join(dir, "cache");
+    const entry = path.join(pkg, "src/main.ts");
+    const progress: string[] = [];
+
+    const first = await ensureAgentBinary({ cacheDir, entry, onProgress: (m) => progress.push(m) });
+    expect(progress).toEqual(["building guest agent (bun build --compile)"]);
+    expect(fs.statSync(first).mode & 0o111).not.toBe(0);
+    expect(fs.readFileSync(first).subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
+
+    const t0 = performance.now();
+    expect(await ensureAgentBinary({ cacheDir, entry, onProgress: (m) => progress.push(m) })).toBe(first);
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect(progress.length).toBe(1);
+
+    fs.writeFileSync(path.join(pkg, "src/extra.ts"), "export const x = 1;\n"); // any source file counts
+    const second = await ensureAgentBinary({ cacheDir, entry });
+    expect(second).not.toBe(first);
+    expect(fs.readdirSync(path.join(cacheDir, "agents")).filter((f) => f.includes(".tmp-"))).toEqual([]);
+  });
+
+  test("a build error is reported with bun's message", async () => {
+    const dir = tempDir("agent");
+    fs.writeFileSync(path.join(dir, "package.json"), "{}");
+    fs.writeFileSync(path.join(dir, "main.ts"), 'import "./does-not-exist";\n');
+    await expect(ensureAgentBinary({ cacheDir: path.join(dir, "cache"), entry: path.join(dir, "main.ts") })).rejects.toThrow(/building the agent failed[\s\S]*does-not-exist/);
+  });
+});
