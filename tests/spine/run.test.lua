@@ -11,7 +11,7 @@ test("stdout, stderr and exit code come back separately", function(t)
   t:assert_eq(r.signal, nil)
   t:assert(not r:ok())
   local e = t:assert_raises(function() r:assert_ok() end)
-  t:assert_contains(e, "run.test.lua:14: command failed (status exited, exit code 7)")
+  t:assert_contains(e, "run.test.lua:13: command failed (status exited, exit code 7)")
 end)
 
 test("the command runs in the guest, not on the host", function(t)

@@ -2,7 +2,7 @@
 // be clear. Tests that boot guests use real QEMU (TCG on machines without working KVM).
 import { describe, expect, test, beforeAll } from "bun:test";
 import { join, resolve } from "node:path";
-import { existsSync, readdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { encodeCpio } from "@provium/vmm";
 
@@ -10,14 +10,23 @@ const main = resolve(import.meta.dir, "../src/main.ts");
 const fixtures = join(import.meta.dir, "fixtures");
 
 async function provium(args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}) {
-  const p = Bun.spawn(["bun", main, ...args], { cwd: opts.cwd ?? fixtures, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...opts.env } });
+  const p = Bun.spawn(["bun", main, ...args], { cwd: opts.cwd ?? fixtures, stdout: "pipe", stderr: "pipe", env: { ...process.env, [MARK.split("=")[0]!]: MARK.split("=")[1]!, ...opts.env } });
   const [stdout, stderr] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
   return { code: await p.exited, stdout, stderr, out: stdout + stderr };
 }
 
+// QEMU processes started by this test file's provium runs: they inherit a marker variable,
+// so other QEMUs on the machine (other suites running at the same time) are not counted.
+const MARK = `PROVIUM_TEST_MARK=${process.pid}-${Date.now()}`;
 function qemuPids() {
   const r = Bun.spawnSync(["pgrep", "-f", "qemu-system-x86_64"]);
-  return r.stdout.toString().split("\n").filter(Boolean).map(Number);
+  return r.stdout.toString().split("\n").filter(Boolean).map(Number).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(MARK);
+    } catch {
+      return false;
+    }
+  });
 }
 
 describe("cli", () => {
@@ -87,9 +96,10 @@ describe("cli with real guests", () => {
     writeFileSync(
       join(silentDir, "silent.cpio"),
       encodeCpio([
-        { path: "bin/busybox", type: "file", mode: 0o755, data: new Uint8Array(Bun.file("/bin/busybox").size ? require("node:fs").readFileSync("/bin/busybox") : []) },
+        { path: "bin", type: "dir" },
+        { path: "bin/busybox", type: "file", mode: 0o755, data: readFileSync("/bin/busybox") },
         { path: "init", type: "file", mode: 0o755, data: new TextEncoder().encode("#!/bin/busybox sh\n/bin/busybox echo silent-init-was-here\nexec /bin/busybox sleep 1000\n") },
-      ] as any),
+      ]),
     );
   });
 
@@ -115,7 +125,12 @@ describe("cli with real guests", () => {
 
   test("Ctrl-C stops the run, kills QEMU and prints the partial summary", async () => {
     const before = qemuPids();
-    const p = Bun.spawn(["bun", main, resolve(import.meta.dir, "../../../examples")], { cwd: fixtures, stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawn(["bun", main, resolve(import.meta.dir, "../../../examples")], {
+      cwd: fixtures,
+      stdout: "pipe",
+      stderr: "pipe",
+      env: { ...process.env, [MARK.split("=")[0]!]: MARK.split("=")[1]! },
+    });
     // Wait until a guest is up (its QEMU exists), then interrupt.
     const deadline = Date.now() + 60_000;
     while (qemuPids().filter((x) => !before.includes(x)).length === 0 && Date.now() < deadline) await Bun.sleep(100);

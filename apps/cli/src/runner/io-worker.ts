@@ -4,7 +4,7 @@
 import { MessageChannel } from "node:worker_threads";
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
-import { installExitCleanup } from "@provium/vmm";
+import { installExitCleanup, liveVms } from "@provium/vmm";
 import { luaWorkerEntry, newBridgeSignal, serveCalls } from "@provium/lua-runtime";
 import { event, type RunEvent } from "../events";
 import type { Config } from "../config";
@@ -29,6 +29,11 @@ installExitCleanup();
 
 self.onmessage = async (m: MessageEvent) => {
   if (m.data.kind === "init") init = m.data.init;
+  else if (m.data.kind === "stop") {
+    // The run is being interrupted: kill our VMs now, before the pool ends this thread.
+    for (const vm of liveVms()) vm.killSync();
+    self.postMessage({ kind: "stopped" });
+  }
   else if (m.data.kind === "file") {
     await runFile(m.data.path);
     self.postMessage({ kind: "file_done", path: m.data.path });

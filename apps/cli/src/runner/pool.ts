@@ -29,10 +29,20 @@ export class Pool {
     await Promise.all(Array.from({ length: n }, () => this.lane()));
   }
 
-  /** Stops dispatching; running files are abandoned and their workers ended. */
-  stop() {
+  /** Stops dispatching; running files are abandoned, their VMs killed, their workers ended. */
+  async stop() {
     this.stopped = true;
     this.queue = [];
+    await Promise.all(
+      [...this.workers].map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, 2000);
+            w.addEventListener("message", (m) => m.data.kind === "stopped" && (clearTimeout(timer), resolve()));
+            w.postMessage({ kind: "stop" });
+          }),
+      ),
+    );
     for (const w of this.workers) w.terminate();
   }
 
