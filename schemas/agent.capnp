@@ -23,6 +23,8 @@ struct Request {
     exec @3 :Exec;
     batch @4 :List(Request);   # run in order, answered by one Response with a batch
     stats @5 :Void;
+    streamRead @6 :StreamRead;
+    streamClose @7 :UInt32;    # a stream handle; closing twice is fine
   }
 }
 
@@ -34,6 +36,8 @@ struct Response {
     exec @3 :ExecResult;
     batch @4 :List(Response);
     stats @5 :AgentStats;
+    streamData @6 :StreamData;
+    done @7 :Void;             # an op that has nothing to return
   }
 }
 
@@ -79,4 +83,17 @@ struct ExecResult {
 
 struct AgentStats {
   requests @0 :UInt64;   # requests received, a batch counting once
+}
+
+# Streams are byte sources inside the agent (process output, file tails, ...), buffered from
+# the moment they exist so nothing is lost before the host reads. The host long-polls.
+struct StreamRead {
+  handle @0 :UInt32;
+  maxBytes @1 :UInt32;   # at most this many bytes in one reply (0 = agent default)
+  timeoutMs @2 :UInt32;  # answer with no data (and eof false) when nothing arrives in time
+}
+
+struct StreamData {
+  data @0 :Data;
+  eof @1 :Bool;          # no more data will ever come (after `data`)
 }

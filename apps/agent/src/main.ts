@@ -1,11 +1,24 @@
 // The guest agent: serves the host's requests on the virtio port.
 import { AgentServer, type PlainRequest } from "@provium/protocol";
+import { readFileSync } from "node:fs";
 import { findPort, Port } from "./port";
 import { toFailure } from "./errors";
 import { exec } from "./exec";
-import { readFileSync } from "node:fs";
+import { namespace, type Namespace } from "./namespace";
+import type { ByteStream } from "./streams";
 
 export const AGENT_VERSION = "0.1.0";
+
+type Op = NonNullable<PlainRequest["op"]>;
+type Handler = (arg: any, ns: Namespace, req: PlainRequest) => Promise<object> | object;
+
+// One handler per op (the member name of Request.op); each family registers its own.
+export const handlers: Partial<Record<keyof Op, Handler>> = {
+  hello: () => ({ hello: { agentVersion: AGENT_VERSION, bootMs: uptimeMs() } }),
+  exec: async (e) => ({ exec: await exec(e) }),
+  streamRead: async (r, ns) => ({ streamData: await ns.get<ByteStream>(r.handle, "stream").read(r.maxBytes, r.timeoutMs) }),
+  streamClose: async (handle, ns) => (await ns.close(handle), { done: true }),
+};
 
 function uptimeMs() {
   try {
@@ -15,18 +28,18 @@ function uptimeMs() {
   }
 }
 
-async function handle(req: PlainRequest) {
+export async function handle(req: PlainRequest) {
   const op = req.op!;
-  if (op.hello) return { hello: { agentVersion: AGENT_VERSION, bootMs: uptimeMs() } };
-  if (op.exec) return { exec: await exec(op.exec) };
-  throw Object.assign(new Error(`unsupported op: ${Object.keys(op)[0]}`), { code: "ENOSYS" });
+  const name = Object.keys(op)[0] as keyof Op;
+  const h = handlers[name];
+  if (!h) throw Object.assign(new Error(`unsupported op: ${name}`), { code: "ENOSYS" });
+  return h(op[name], namespace(req.worker ?? 0), req);
 }
 
 async function main() {
   const path = process.argv[2] ?? (await findPort());
   const port = new Port(path);
-  const server = new AgentServer({ write: (b) => port.write(b), close() {} }, handle, toFailure, {
-    // A broken frame from the host: report on the console and keep serving new frames.
+  const server = new AgentServer({ write: (b) => port.write(b), close() {} }, handle as never, toFailure, {
     onClose: (why) => {
       console.error(`provium-agent: connection error: ${why.message}`);
       process.exit(3);
@@ -35,6 +48,8 @@ async function main() {
   await port.readLoop((chunk) => server.receive(chunk));
 }
 
-process.on("uncaughtException", (e) => console.error("provium-agent: uncaught", e));
-process.on("unhandledRejection", (e) => console.error("provium-agent: unhandled", e));
-await main();
+if (import.meta.main) {
+  process.on("uncaughtException", (e) => console.error("provium-agent: uncaught", e));
+  process.on("unhandledRejection", (e) => console.error("provium-agent: unhandled", e));
+  await main();
+}

@@ -9,9 +9,10 @@ import { GuestVm } from "./guest";
 import { prepareImage } from "./images";
 import { failure, type GuestOps, type OpContext } from "./ops/guest-op";
 import { agentOps, execOps } from "./ops/exec";
+import { streamOps } from "./ops/streams";
 
 // Every guest op family registers here; each op works alone and inside vm:batch.
-const guestOps: GuestOps = { ...execOps, ...agentOps };
+const guestOps: GuestOps = { ...execOps, ...agentOps, ...streamOps };
 
 export interface SessionOptions {
   config: Config;

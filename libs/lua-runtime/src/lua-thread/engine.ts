@@ -8,6 +8,7 @@ import testLua from "../lua/test.lua" with { type: "text" };
 import vmLua from "../lua/vm.lua" with { type: "text" };
 import jsonLua from "../lua/json.lua" with { type: "text" };
 import waitLua from "../lua/wait.lua" with { type: "text" };
+import streamLua from "../lua/stream.lua" with { type: "text" };
 import { Marshal } from "./marshal";
 import type { SyncCaller } from "../bridge";
 
@@ -18,6 +19,7 @@ const preludeChunks: [string, string][] = [
   ["vm.lua", vmLua],
   ["json.lua", jsonLua],
   ["wait.lua", waitLua],
+  ["stream.lua", streamLua],
 ];
 
 let factory: LuaFactory | null = null;

@@ -77,7 +77,13 @@ export const Request_Op_Which = {
 *
 */
   BATCH: 2,
-  STATS: 3
+  STATS: 3,
+  STREAM_READ: 4,
+  /**
+* a stream handle; closing twice is fine
+*
+*/
+  STREAM_CLOSE: 5
 } as const;
 export type Request_Op_Which = (typeof Request_Op_Which)[keyof typeof Request_Op_Which];
 export class Request_Op extends $.Struct {
@@ -85,6 +91,8 @@ export class Request_Op extends $.Struct {
   static readonly EXEC = Request_Op_Which.EXEC;
   static readonly BATCH = Request_Op_Which.BATCH;
   static readonly STATS = Request_Op_Which.STATS;
+  static readonly STREAM_READ = Request_Op_Which.STREAM_READ;
+  static readonly STREAM_CLOSE = Request_Op_Which.STREAM_CLOSE;
   static readonly _capnp = {
     displayName: "op",
     id: "ea82c91985fda678",
@@ -176,6 +184,46 @@ export class Request_Op extends $.Struct {
   set stats(_: true) {
     $.utils.setUint16(8, 3, this);
   }
+  _adoptStreamRead(value: $.Orphan<StreamRead>): void {
+    $.utils.setUint16(8, 4, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownStreamRead(): $.Orphan<StreamRead> {
+    return $.utils.disown(this.streamRead);
+  }
+  get streamRead(): StreamRead {
+    $.utils.testWhich("streamRead", $.utils.getUint16(8, this), 4, this);
+    return $.utils.getStruct(0, StreamRead, this);
+  }
+  _hasStreamRead(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initStreamRead(): StreamRead {
+    $.utils.setUint16(8, 4, this);
+    return $.utils.initStructAt(0, StreamRead, this);
+  }
+  get _isStreamRead(): boolean {
+    return $.utils.getUint16(8, this) === 4;
+  }
+  set streamRead(value: StreamRead) {
+    $.utils.setUint16(8, 4, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  /**
+* a stream handle; closing twice is fine
+*
+*/
+  get streamClose(): number {
+    $.utils.testWhich("streamClose", $.utils.getUint16(8, this), 5, this);
+    return $.utils.getUint32(12, this);
+  }
+  get _isStreamClose(): boolean {
+    return $.utils.getUint16(8, this) === 5;
+  }
+  set streamClose(value: number) {
+    $.utils.setUint16(8, 5, this);
+    $.utils.setUint32(12, value, this);
+  }
   toString(): string { return "Request_Op_" + super.toString(); }
   which(): Request_Op_Which {
     return $.utils.getUint16(8, this) as Request_Op_Which;
@@ -216,7 +264,13 @@ export const Response_Which = {
   HELLO: 1,
   EXEC: 2,
   BATCH: 3,
-  STATS: 4
+  STATS: 4,
+  STREAM_DATA: 5,
+  /**
+* an op that has nothing to return
+*
+*/
+  DONE: 6
 } as const;
 export type Response_Which = (typeof Response_Which)[keyof typeof Response_Which];
 export class Response extends $.Struct {
@@ -225,6 +279,8 @@ export class Response extends $.Struct {
   static readonly EXEC = Response_Which.EXEC;
   static readonly BATCH = Response_Which.BATCH;
   static readonly STATS = Response_Which.STATS;
+  static readonly STREAM_DATA = Response_Which.STREAM_DATA;
+  static readonly DONE = Response_Which.DONE;
   static readonly _capnp = {
     displayName: "Response",
     id: "fb829a2734c71059",
@@ -361,6 +417,37 @@ export class Response extends $.Struct {
   set stats(value: AgentStats) {
     $.utils.setUint16(4, 4, this);
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptStreamData(value: $.Orphan<StreamData>): void {
+    $.utils.setUint16(4, 5, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownStreamData(): $.Orphan<StreamData> {
+    return $.utils.disown(this.streamData);
+  }
+  get streamData(): StreamData {
+    $.utils.testWhich("streamData", $.utils.getUint16(4, this), 5, this);
+    return $.utils.getStruct(0, StreamData, this);
+  }
+  _hasStreamData(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initStreamData(): StreamData {
+    $.utils.setUint16(4, 5, this);
+    return $.utils.initStructAt(0, StreamData, this);
+  }
+  get _isStreamData(): boolean {
+    return $.utils.getUint16(4, this) === 5;
+  }
+  set streamData(value: StreamData) {
+    $.utils.setUint16(4, 5, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  get _isDone(): boolean {
+    return $.utils.getUint16(4, this) === 6;
+  }
+  set done(_: true) {
+    $.utils.setUint16(4, 6, this);
   }
   toString(): string { return "Response_" + super.toString(); }
   which(): Response_Which {
@@ -645,6 +732,76 @@ export class AgentStats extends $.Struct {
     $.utils.setUint64(0, value, this);
   }
   toString(): string { return "AgentStats_" + super.toString(); }
+}
+export class StreamRead extends $.Struct {
+  static readonly _capnp = {
+    displayName: "StreamRead",
+    id: "c493f5fa1689d3ca",
+    size: new $.ObjectSize(16, 0),
+  };
+  get handle(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set handle(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  /**
+* at most this many bytes in one reply (0 = agent default)
+*
+*/
+  get maxBytes(): number {
+    return $.utils.getUint32(4, this);
+  }
+  set maxBytes(value: number) {
+    $.utils.setUint32(4, value, this);
+  }
+  /**
+* answer with no data (and eof false) when nothing arrives in time
+*
+*/
+  get timeoutMs(): number {
+    return $.utils.getUint32(8, this);
+  }
+  set timeoutMs(value: number) {
+    $.utils.setUint32(8, value, this);
+  }
+  toString(): string { return "StreamRead_" + super.toString(); }
+}
+export class StreamData extends $.Struct {
+  static readonly _capnp = {
+    displayName: "StreamData",
+    id: "e93e44e580a9d800",
+    size: new $.ObjectSize(8, 1),
+  };
+  _adoptData(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownData(): $.Orphan<$.Data> {
+    return $.utils.disown(this.data);
+  }
+  get data(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasData(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initData(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set data(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  /**
+* no more data will ever come (after `data`)
+*
+*/
+  get eof(): boolean {
+    return $.utils.getBit(0, this);
+  }
+  set eof(value: boolean) {
+    $.utils.setBit(0, value, this);
+  }
+  toString(): string { return "StreamData_" + super.toString(); }
 }
 Request_Op._Batch = $.CompositeList(Request);
 Response._Batch = $.CompositeList(Response);

@@ -1,0 +1,110 @@
+-- Streams: bytes from a guest-side source (process output, a file tail), read with
+-- long polls. Bytes produced before the stream was opened are not lost (the agent buffers
+-- from the start). Patterns and delimiters are plain substrings, not Lua patterns.
+local P = ...
+local Stream = P.class("Stream")
+P.Stream = Stream
+P.open_streams = {}
+
+local DEFAULT_TIMEOUT = 30
+
+function P.new_stream(owner, handle, label)
+  local s = setmetatable({
+    _owner = owner, _handle = handle, _label = label, _where = P.where(2),
+    _chunks = {}, _eof = false, _closed = false,
+  }, Stream)
+  P.open_streams[s] = true
+  P.on_scope_end(function() s:close() end)
+  return s
+end
+
+Stream.__tostring = function(s) return "Stream(" .. s._label .. ")" end
+
+function Stream:_check()
+  if self._closed then P.raise("stream is closed (" .. self._label .. ")") end
+end
+
+local function now() return P.call("clock.now") end
+
+local function deadline_of(timeout)
+  return now() + (timeout == nil and DEFAULT_TIMEOUT or P.duration(timeout, "timeout"))
+end
+
+-- One long poll; false when the deadline passed with nothing new.
+function Stream:_fill(deadline)
+  if self._eof then return false end
+  local left = deadline - now()
+  if left <= 0 then return false end
+  local r = P.call("guest", {
+    target = self._owner:_target(), op = "stream_read",
+    args = { handle = self._handle, timeout_ms = math.max(1, math.floor(left * 1000)) },
+  })
+  if #r.data > 0 then self._chunks[#self._chunks + 1] = r.data end
+  if r.eof then self._eof = true end
+  return #r.data > 0 or r.eof
+end
+
+function Stream:_take_all()
+  local s = table.concat(self._chunks)
+  self._chunks = {}
+  return s
+end
+
+-- The next bytes available: nil at end of stream; raises when none arrive in time.
+function Stream:next(timeout)
+  self:_check()
+  local deadline = deadline_of(timeout)
+  while #self._chunks == 0 do
+    if self._eof then return nil end
+    if not self:_fill(deadline) and not self._eof then
+      P.raise("stream:next timed out (" .. self._label .. ")")
+    end
+  end
+  return self:_take_all()
+end
+
+-- Everything up to and including the first `delim`.
+function Stream:read_until(delim, timeout, verb)
+  self:_check()
+  P.check(delim, "string", "delimiter")
+  local deadline = deadline_of(timeout)
+  while true do
+    local buf = table.concat(self._chunks)
+    self._chunks = { buf }
+    local _, stop = buf:find(delim, 1, true)
+    if stop then
+      self._chunks = { buf:sub(stop + 1) }
+      return buf:sub(1, stop)
+    end
+    if not self:_fill(deadline) then
+      local tail = #buf > 300 and ("..." .. buf:sub(-300)) or buf
+      P.raise((verb or "read_until") .. " " .. P.repr(delim) .. (self._eof and " failed: the stream ended" or " timed out")
+        .. " (" .. self._label .. "); unread output: " .. P.repr(tail))
+    end
+  end
+end
+
+-- Like read_until, named for assertions: raises when the text does not appear in time.
+function Stream:expect(pattern, timeout)
+  return self:read_until(pattern, timeout, "expect")
+end
+
+-- Everything until end of stream, or until the timeout (no error).
+function Stream:drain(timeout)
+  self:_check()
+  local deadline = deadline_of(timeout)
+  while self:_fill(deadline) do end
+  return self:_take_all()
+end
+
+function Stream:eof()
+  self:_check()
+  return self._eof and table.concat(self._chunks) == ""
+end
+
+function Stream:close()
+  if self._closed then return end
+  self._closed = true
+  P.open_streams[self] = nil
+  pcall(P.call, "guest", { target = self._owner:_target(), op = "stream_close", args = { handle = self._handle } })
+end
