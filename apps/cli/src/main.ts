@@ -1,133 +1,117 @@
 #!/usr/bin/env bun
-// provium: run Lua integration tests inside real QEMU guests.
+// provium: run Lua integration tests inside real QEMU virtual machines.
 import { Command, Option } from "commander";
-import { existsSync, rmSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { cacheRoot, chooseAccel } from "@provium/vmm";
-import { ConfigError, findConfig, loadConfig } from "./config";
-import { discover } from "./discover";
-import { event, summarize, type RunEvent } from "./events";
-import { Pool } from "./runner/pool";
+import { watch } from "node:fs";
+import { resolve } from "node:path";
+import { ConfigError } from "./config";
+import { runSuite, UsageError, type RunOptions } from "./run";
+import { summarize } from "./events";
 import { HumanReporter } from "./report/human";
-import { parseDurationSeconds } from "./duration";
+import { junitXml } from "./report/junit";
+import { readEvents } from "./report/sinks";
+import { writeFileSync } from "node:fs";
 
-const program = new Command()
+function fail(e: unknown): never {
+  const known = e instanceof UsageError || e instanceof ConfigError;
+  console.error(`provium: ${known ? (e as Error).message : ((e as Error)?.stack ?? e)}`);
+  process.exit(2);
+}
+
+// Options shared by running and listing.
+function selectionOptions(cmd: Command) {
+  return cmd
+    .argument("[paths...]", "test files or directories (default: the configured roots, or the current directory)")
+    .option("--config <file>", "provium.toml to use (default: found in the current directory or its parents)")
+    .option("--filter <text>", "only tests whose name contains <text>")
+    .option("--tag <tag...>", "only tests with one of these meta tags")
+    // Commander reads "--no-X" as the negation of --X, so --no-tag is rewritten to --skip-tag.
+    .option("--skip-tag <tag...>", "skip tests with any of these meta tags (also spelled --no-tag)", [])
+    .option("--include-slow", "also run tests with meta slow = true", false)
+    .option("--shard <i/n>", "run only the i-th of n equal parts of the suite (for CI machines)");
+}
+
+const program = selectionOptions(new Command())
   .name("provium")
   .description("Run Lua integration tests inside real QEMU virtual machines.")
   .version("0.1.0")
-  .argument("[paths...]", "test files or directories (default: the configured roots, or the current directory)")
-  .option("--filter <text>", "run only tests whose name contains <text>")
-  .option("--tag <tag...>", "run only tests with one of these meta tags")
-  // Commander reads "--no-X" as the negation of --X, so --no-tag is rewritten to --skip-tag below.
-  .option("--skip-tag <tag...>", "skip tests with any of these meta tags (also spelled --no-tag)", [])
-  .option("--include-slow", "also run tests with meta slow = true", false)
   .option("--fail-fast", "stop after the first failure", false)
-  .option("--timeout <duration>", 'per-file timeout, e.g. "300", "90s", "5m" (default 5m)')
-  .option("-j, --jobs <n>", "test files run in parallel (default: number of cores)", String(availableParallelism()))
-  .addOption(new Option("--accel <accel>", "QEMU accelerator (auto probes KVM and falls back to TCG)").choices(["auto", "kvm", "tcg"]).default(process.env.PROVIUM_ACCEL ?? "auto"))
+  .option("--rerun-failed", "run only the tests that failed in the last run", false)
+  .option("--timeout <duration>", 'per-file timeout: seconds or "90s", "5m" (default 5m)')
+  .option("-j, --jobs <n>", "test files run in parallel, each in its own worker (default: number of cores)", String(availableParallelism()))
+  .option("--mem <size>", 'memory all VMs together may use, e.g. "8G" (default: 80% of RAM)')
+  .option("--cpu-overcommit <factor>", "vCPUs all VMs together may use, as a multiple of the host's cores (default 1)")
+  .addOption(new Option("--accel <accel>", "QEMU accelerator; auto probes KVM and falls back to TCG").choices(["auto", "kvm", "tcg"]).default(process.env.PROVIUM_ACCEL ?? "auto"))
   .option("--boot-timeout <duration>", "how long a guest agent may take to answer after boot (default 20s with KVM, 90s with TCG)")
-  .option("--config <file>", "provium.toml to use (default: found in the current directory or its parents)")
   .option("--json", "print events as JSON lines instead of the human report", false)
+  .option("--junit <file>", "also write a JUnit XML report")
+  .option("--save-events <file>", "also write every event as JSON lines (replay with `provium report`)")
+  .option("--events-socket <path>", "also stream events as JSON lines to a unix socket another program listens on")
+  .option("--watch", "rerun when test files or helpers change", false)
   .option("-v, --verbose", "show test logs and progress detail", false)
   .option("-q, --quiet", "print only failures and the summary", false)
-  .action(run);
-
-async function run(paths: string[], o: any) {
-  const out = (s: string) => process.stdout.write(s);
-  let config;
-  try {
-    const file = o.config ?? findConfig(process.cwd());
-    if (o.config && !existsSync(o.config)) throw new ConfigError(`--config: ${o.config} does not exist`);
-    config = loadConfig(file);
-  } catch (e) {
-    console.error(`provium: ${(e as Error).message}`);
-    process.exit(2);
-  }
-  const roots = paths.length ? paths : config.roots.length ? config.roots : ["."];
-  let files: string[];
-  try {
-    files = discover(roots);
-  } catch (e) {
-    console.error(`provium: ${(e as Error).message}`);
-    process.exit(2);
-  }
-  const cacheDir = config.cacheDir ?? cacheRoot();
-  const events: RunEvent[] = [];
-  const human = o.json ? null : new HumanReporter({ verbose: o.verbose, quiet: o.quiet, write: out, color: !!process.stdout.isTTY });
-  const emit = (e: RunEvent) => {
-    events.push(e);
-    trackVm(e);
-    if (o.json) out(JSON.stringify(e) + "\n");
-    else human!.onEvent(e);
-  };
-  emit(event("run_started", { files: files.length }));
-  if (!files.length) {
-    console.error(`provium: no *.test.lua files under ${roots.join(", ")}`);
-    process.exit(2);
-  }
-  let accel: "kvm" | "tcg";
-  try {
-    accel = await chooseAccel(o.accel, { cacheDir });
-  } catch (e) {
-    console.error(`provium: ${(e as Error).message}`);
-    process.exit(2);
-  }
-  const jobs = Number(o.jobs);
-  if (!Number.isInteger(jobs) || jobs < 1) {
-    console.error(`provium: --jobs must be a positive integer, got ${o.jobs}`);
-    process.exit(2);
-  }
-  const fileTimeoutS = o.timeout ? cliDuration("--timeout", o.timeout) : 300;
-  const agentDeadlineMs = 1000 * (o.bootTimeout ? cliDuration("--boot-timeout", o.bootTimeout) : accel === "kvm" ? 20 : 90);
-  const pool = new Pool({
-    files,
-    jobs,
-    failFast: o.failFast,
-    onEvent: emit,
-    init: { config, cacheDir, accel, fileTimeoutS, agentDeadlineMs, selection: { filter: o.filter, tags: o.tag ?? [], noTags: o.skipTag, includeSlow: o.includeSlow } },
-  });
-  let interrupted = 0;
-  process.on("SIGINT", () => {
-    if (++interrupted > 1) {
-      killTrackedVms();
-      process.exit(130);
-    }
-    process.stderr.write("\nprovium: interrupted; stopping (Ctrl-C again to exit at once)\n");
-    pool.stop();
-  });
-  await pool.run();
-  killTrackedVms();
-  emit(event("run_completed", {}));
-  const summary = summarize(events);
-  human?.finish(summary);
-  process.exit(interrupted ? 130 : summary.failed > 0 ? 1 : 0);
-}
-
-function cliDuration(flag: string, v: string) {
-  try {
-    return parseDurationSeconds(v);
-  } catch (e) {
-    console.error(`provium: ${flag}: ${(e as Error).message}`);
-    process.exit(2);
-  }
-}
-
-// Workers report every QEMU they start; whatever is left when the run ends (a worker was
-// stopped mid-file, Ctrl-C) is killed here, with its run directory.
-const liveVms = new Map<number, string>();
-function trackVm(e: RunEvent) {
-  if (e.kind === "vm_spawned") liveVms.set(e.pid as number, e.run_dir as string);
-  if (e.kind === "vm_shutdown") liveVms.delete(e.pid as number);
-}
-function killTrackedVms() {
-  for (const [pid, dir] of liveVms) {
+  .action(async (paths: string[], o: RunOptions & { watch: boolean }) => {
     try {
-      process.kill(pid, "SIGKILL");
-    } catch {}
-    rmSync(dir, { recursive: true, force: true });
+      if (o.watch) return await watchLoop({ ...o, paths });
+      const { summary, interrupted } = await runSuite({ ...o, paths });
+      process.exit(interrupted ? 130 : summary.failed > 0 ? 1 : 0);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+selectionOptions(program.command("list").description("list the tests that would run, without booting any VM")).action(async (paths: string[], o: RunOptions) => {
+  try {
+    const { events } = await runSuite({ ...o, paths, list: true, json: false, quiet: true }, () => {});
+    for (const e of events) {
+      if (e.kind === "test_listed") console.log(`${e.file} › ${e.test}${e.todo ? "  (todo)" : ""}`);
+      if (e.kind === "file_error") console.log(`${e.file}: cannot list: ${e.reason}`);
+    }
+  } catch (e) {
+    fail(e);
   }
-  liveVms.clear();
+});
+
+program
+  .command("report")
+  .description("replay events saved with --save-events through a reporter")
+  .argument("<events-file>")
+  .option("--junit <file>", "write a JUnit XML report instead of the human one")
+  .action((file: string, o: { junit?: string }) => {
+    try {
+      const events = readEvents(file);
+      if (o.junit) return writeFileSync(o.junit, junitXml(events));
+      const human = new HumanReporter({ verbose: false, quiet: false, write: (s) => process.stdout.write(s), color: !!process.stdout.isTTY, live: false });
+      for (const e of events) human.onEvent(e);
+      const summary = summarize(events);
+      human.finish(summary);
+      process.exit(summary.failed ? 1 : 0);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+// --watch: run, then rerun the changed test files (or everything when a helper changed).
+async function watchLoop(o: RunOptions) {
+  const all = o.paths.length ? o.paths : ["."];
+  let changed = new Set<string>();
+  let wake: (() => void) | null = null;
+  for (const p of all)
+    watch(resolve(p), { recursive: true }, (_, name) => {
+      if (!name || !String(name).endsWith(".lua")) return;
+      changed.add(resolve(p, String(name)));
+      wake?.();
+    });
+  let paths = o.paths;
+  for (;;) {
+    await runSuite({ ...o, paths }).catch((e) => console.error(`provium: ${(e as Error).message}`));
+    process.stdout.write("\nprovium: watching for changes (Ctrl-C to quit)\n");
+    await new Promise<void>((r) => (wake = r));
+    await Bun.sleep(100); // let a burst of saves settle
+    const files = [...changed];
+    changed = new Set();
+    paths = files.every((f) => f.endsWith(".test.lua")) ? files : o.paths;
+  }
 }
-process.on("exit", killTrackedVms);
 
 await program.parseAsync(process.argv.map((a) => (a === "--no-tag" ? "--skip-tag" : a)));

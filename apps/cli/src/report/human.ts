@@ -7,6 +7,8 @@ export interface HumanOptions {
   quiet: boolean;
   write: (s: string) => void;
   color: boolean;
+  /** Keep a live status line at the bottom (a TTY only). */
+  live: boolean;
 }
 
 export class HumanReporter {
@@ -17,35 +19,73 @@ export class HumanReporter {
     this.c = pc.createColors(o.color);
   }
 
+  // The live line: what is running now, redrawn under the per-test lines.
+  private running = new Map<string, string>();
+  private statusShown = false;
+
+  private print(text: string) {
+    if (this.statusShown) this.o.write("\r\x1b[2K");
+    this.statusShown = false;
+    this.o.write(text);
+  }
+
+  private status() {
+    if (!this.o.live || !this.running.size) return;
+    const parts = [...this.running].map(([file, what]) => `${file}: ${what}`);
+    const line = `… ${parts.join(" | ")}`;
+    const width = process.stdout.columns || 100;
+    this.o.write(this.c.dim(line.length > width - 1 ? line.slice(0, width - 2) + "…" : line));
+    this.statusShown = true;
+  }
+
   onEvent(e: RunEvent) {
+    this.show(e);
+    if (e.file) {
+      if (e.kind === "file_completed") this.running.delete(e.file);
+      else if (e.kind === "test_started") this.running.set(e.file, e.test!);
+      else if (e.kind === "progress") this.running.set(e.file, String(e.message));
+      else if (e.kind === "file_dispatched") this.running.set(e.file, "starting");
+      else if (e.kind === "vm_spawned") this.running.set(e.file, `booting ${e.vm}`);
+    }
+    if (this.o.live) {
+      this.print("");
+      this.status();
+    }
+  }
+
+  private show(e: RunEvent) {
     const { c } = this;
+    const out = (s: string) => this.print(s);
     const dur = e.duration_ms !== undefined ? c.dim(` (${fmtMs(e.duration_ms)})`) : "";
     switch (e.kind) {
       case "test_passed":
-        if (!this.o.quiet) this.o.write(`${c.green("✓")} ${e.file} › ${e.test}${dur}\n`);
+        if (!this.o.quiet) out(`${c.green("✓")} ${e.file} › ${e.test}${dur}\n`);
         break;
       case "test_failed":
         this.failures.push(e);
-        this.o.write(`${c.red("✗")} ${e.file} › ${e.test}${dur}\n`);
+        out(`${c.red("✗")} ${e.file} › ${e.test}${dur}\n`);
         break;
       case "file_error":
         this.failures.push(e);
-        this.o.write(`${c.red("✗")} ${e.file} ${c.red("(file failed)")}\n`);
+        out(`${c.red("✗")} ${e.file} ${c.red("(file failed)")}\n`);
         break;
       case "test_skipped":
-        if (!this.o.quiet) this.o.write(`${c.yellow("-")} ${e.file} › ${e.test} ${c.dim(`skipped: ${e.reason}`)}\n`);
+        if (!this.o.quiet) out(`${c.yellow("-")} ${e.file} › ${e.test} ${c.dim(`skipped: ${e.reason}`)}\n`);
         break;
       case "progress":
-        if (!this.o.quiet) this.o.write(c.dim(`  … ${e.message}\n`));
+        // On a TTY progress lives in the status line; elsewhere it is a line of its own.
+        if (!this.o.quiet && (!this.o.live || this.o.verbose)) out(c.dim(`  … ${e.message}\n`));
         break;
       case "log":
-        if (this.o.verbose) this.o.write(c.dim(`  ${e.file}${e.test ? ` › ${e.test}` : ""}: ${e.message}\n`));
+        if (this.o.verbose) out(c.dim(`  ${e.file}${e.test ? ` › ${e.test}` : ""}: ${e.message}\n`));
         break;
     }
   }
 
   finish(s: Summary) {
     const { c } = this;
+    if (this.statusShown) this.o.write("\r\x1b[2K");
+    this.statusShown = false;
     for (const f of this.failures) {
       this.o.write(`\n${c.red(c.bold(f.kind === "file_error" ? `FAIL ${f.file}` : `FAIL ${f.file} › ${f.test}`))}\n`);
       if (f.meta && Object.keys(f.meta).length) this.o.write(c.dim(`meta: ${JSON.stringify(f.meta)}\n`));

@@ -19,6 +19,7 @@ export class GuestVm {
   qemu: QemuVm | null = null;
   agent: AgentClient | null = null;
   private agentLost: Error | null = null;
+  private shutdownHooks: (() => void)[] = [];
 
   constructor(
     readonly spec: VmSpec,
@@ -34,9 +35,14 @@ export class GuestVm {
     return this.agent!;
   }
 
-  async boot(image: BootImage, accel: "kvm" | "tcg", agentDeadlineMs: number) {
+  /** Raises unless the VM can be booted now. */
+  checkBootable() {
     if (this.state === "booted" || this.state === "paused") throw new Error(`VM already booted (vm ${this.spec.name})`);
     if (this.state === "shutdown") throw new Error(`VM is shutdown; create a new one (vm ${this.spec.name})`);
+  }
+
+  async boot(image: BootImage, accel: "kvm" | "tcg", agentDeadlineMs: number) {
+    this.checkBootable();
     this.state = "booted";
     this.qemu = await QemuVm.launch({
       name: this.spec.name,
@@ -74,9 +80,23 @@ export class GuestVm {
     return tail ? `\n--- last lines of the guest console ---\n${tail}` : "";
   }
 
+  /** Runs `fn` once the VM is shut down (or at once if it already is). */
+  onShutdown(fn: () => void) {
+    if (this.state === "shutdown") fn();
+    else this.shutdownHooks.push(fn);
+  }
+
   async shutdown() {
     if (this.state === "shutdown") return;
     this.state = "shutdown";
+    try {
+      await this.stop();
+    } finally {
+      for (const fn of this.shutdownHooks.splice(0)) fn();
+    }
+  }
+
+  private async stop() {
     this.agent?.close(new Error("VM is shutdown"));
     if (!this.qemu) return;
     await this.qemu.shutdown();

@@ -10,6 +10,7 @@ import { event, type RunEvent } from "../events";
 import type { Config } from "../config";
 import { FileSession } from "./session";
 import { verdict, type Selection } from "./selection";
+import { acquireCapacity, onCapacityReply } from "./capacity-client";
 
 declare const self: Worker;
 
@@ -29,6 +30,7 @@ installExitCleanup();
 
 self.onmessage = async (m: MessageEvent) => {
   if (m.data.kind === "init") init = m.data.init;
+  else if (m.data.kind === "capacity_reply") onCapacityReply(m.data);
   else if (m.data.kind === "stop") {
     // The run is being interrupted: kill our VMs now, before the pool ends this thread.
     for (const vm of liveVms()) vm.killSync();
@@ -52,7 +54,8 @@ async function runFile(path: string) {
     clearTimeout(deadline);
     deadline = setTimeout(() => finish(`${what} timed out after ${seconds} s`), seconds * 1000);
   };
-  armDeadline(init.fileTimeoutS, "file");
+  let fileTimeoutS = init.fileTimeoutS;
+  armDeadline(fileTimeoutS, "file");
 
   const session = new FileSession({
     config: init.config,
@@ -60,9 +63,15 @@ async function runFile(path: string) {
     accel: init.accel,
     filePath: path,
     agentDeadlineMs: init.agentDeadlineMs,
-    plan: (tests) => tests.map((t) => verdict(init.selection, t)),
+    listOnly: init.selection.listOnly,
+    plan: (tests, timeoutS) => {
+      if (timeoutS) armDeadline(timeoutS, "file"); // provium.timeout at the file's top level
+      fileTimeoutS = timeoutS ?? fileTimeoutS;
+      return tests.map((t) => verdict(init.selection, path, t));
+    },
     onProgress: (message) => post(event("progress", { file, message })),
     onVmEvent: (kind, info) => post(event(kind, { file, ...info })),
+    acquire: (want) => acquireCapacity((msg) => self.postMessage(msg), want),
     onTestBegin: (name, timeoutS) => {
       current = { name, started: Date.now() };
       if (timeoutS) armDeadline(timeoutS, `test "${name}"`);
@@ -76,7 +85,7 @@ async function runFile(path: string) {
     if (kind === "test_passed" || kind === "test_failed") {
       out.duration_ms = current ? Date.now() - current.started : 0;
       current = null;
-      armDeadline(init.fileTimeoutS - (Date.now() - started) / 1000, "file");
+      armDeadline(fileTimeoutS - (Date.now() - started) / 1000, "file");
     }
     if (kind === "test_failed" || kind === "file_error") out.consoles = session.consoleTails();
     post(out);

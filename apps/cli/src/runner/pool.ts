@@ -4,6 +4,7 @@
 import { relative } from "node:path";
 import { event, type RunEvent } from "../events";
 import type { WorkerInit } from "./io-worker";
+import type { Amount, CapacityPool } from "./capacity";
 
 export interface PoolOptions {
   files: string[];
@@ -11,6 +12,7 @@ export interface PoolOptions {
   init: WorkerInit;
   onEvent: (e: RunEvent) => void;
   failFast?: boolean;
+  capacity: CapacityPool;
 }
 
 const workerEntry = new URL("./io-worker.ts", import.meta.url).href;
@@ -19,6 +21,7 @@ export class Pool {
   private queue: string[];
   private workers = new Set<Worker>();
   private stopped = false;
+  private held = new Map<Worker, Map<number, Amount>>();
 
   constructor(private readonly o: PoolOptions) {
     this.queue = [...o.files];
@@ -43,14 +46,41 @@ export class Pool {
           }),
       ),
     );
-    for (const w of this.workers) w.terminate();
+    for (const w of [...this.workers]) this.retire(w);
   }
 
   private spawn() {
     const w = new Worker(workerEntry);
     w.postMessage({ kind: "init", init: this.o.init });
     this.workers.add(w);
+    // Capacity requests are answered here; what a worker holds is returned when it goes.
+    const held = new Map<number, Amount>();
+    w.addEventListener("message", (m) => {
+      const d = m.data;
+      if (d.kind === "capacity_acquire") {
+        this.o.capacity.acquire(d.want).then(
+          () => {
+            if (!this.workers.has(w)) return this.o.capacity.release(d.want);
+            held.set(d.id, d.want);
+            w.postMessage({ kind: "capacity_reply", id: d.id });
+          },
+          (e) => w.postMessage({ kind: "capacity_reply", id: d.id, error: e.message }),
+        );
+      } else if (d.kind === "capacity_release" && held.has(d.id)) {
+        this.o.capacity.release(held.get(d.id)!);
+        held.delete(d.id);
+      }
+    });
+    this.held.set(w, held);
     return w;
+  }
+
+  // Ends a worker and returns the capacity its VMs held.
+  private retire(w: Worker) {
+    w.terminate();
+    this.workers.delete(w);
+    for (const a of this.held.get(w)?.values() ?? []) this.o.capacity.release(a);
+    this.held.delete(w);
   }
 
   // One lane runs files back to back on one worker, replacing the worker if it dies.
@@ -77,12 +107,10 @@ export class Pool {
         w.postMessage({ kind: "file", path });
       });
       if (!ok) {
-        w.terminate();
-        this.workers.delete(w);
+        this.retire(w);
         if (!this.stopped) w = this.spawn();
       }
     }
-    this.workers.delete(w);
-    w.terminate();
+    this.retire(w);
   }
 }

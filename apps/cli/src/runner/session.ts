@@ -10,6 +10,7 @@ import { prepareImage } from "./images";
 import { failure, type GuestOps, type OpContext } from "./ops/guest-op";
 import { agentOps, execOps } from "./ops/exec";
 import { streamOps } from "./ops/streams";
+import type { Amount } from "./capacity";
 
 // Every guest op family registers here; each op works alone and inside vm:batch.
 const guestOps: GuestOps = { ...execOps, ...agentOps, ...streamOps };
@@ -20,11 +21,15 @@ export interface SessionOptions {
   accel: "kvm" | "tcg";
   filePath: string;
   /** Which tests run: "run", "filtered" (silently dropped), or a reason to skip. */
-  plan: (tests: { name: string; meta: Record<string, unknown> }[]) => string[];
+  plan: (tests: { name: string; meta: Record<string, unknown> }[], fileTimeoutS?: number) => string[];
+  /** `provium list`: VMs are never booted and guest ops are refused. */
+  listOnly?: boolean;
   agentDeadlineMs: number;
   onProgress: (msg: string) => void;
   onTestBegin: (name: string, timeoutS?: number) => void;
   onVmEvent: (kind: "vm_spawned" | "vm_shutdown", info: { vm: string; pid: number; run_dir: string }) => void;
+  /** Reserves host capacity (the run's shared pool); resolves to its release. */
+  acquire: (want: Amount) => Promise<() => void>;
 }
 
 const DEFAULT_MEMORY_MIB = 512;
@@ -35,10 +40,12 @@ export class FileSession {
   private vms: GuestVm[] = [];
   private names = new Set<string>();
   private ops: Ops;
+  // lab:claim: capacity reserved up front for this file; boots draw from it first.
+  private claim: { left: Amount; release: () => void } | null = null;
 
   constructor(private readonly o: SessionOptions) {
     this.ops = {
-      "file.plan": ({ tests }) => ({ verdicts: o.plan(tests ?? []) }),
+      "file.plan": ({ tests, timeout }) => ({ verdicts: o.plan(tests ?? [], timeout ?? undefined) }),
       "test.begin": ({ name, timeout }) => o.onTestBegin(name, timeout),
       "module.find": ({ name }) => this.findModule(String(name)),
       "clock.now": () => performance.now() / 1000,
@@ -50,6 +57,7 @@ export class FileSession {
       "vm.shutdown": (a) => this.vm(a.vm).shutdown(),
       "vm.state": (a) => this.vm(a.vm).state,
       "vm.console": (a) => this.vm(a.vm).qemu?.consoleTail(10_000) ?? "",
+      "lab.claim": (a) => this.claimCapacity(a),
     };
   }
 
@@ -66,6 +74,32 @@ export class FileSession {
 
   async close() {
     await Promise.allSettled(this.vms.map((v) => v.shutdown()));
+    this.claim?.release();
+    this.claim = null;
+  }
+
+  private async claimCapacity(a: { memory?: unknown; cpus?: unknown }) {
+    if (this.claim) throw new Error("claim already taken for this file");
+    const want = { memoryMiB: a.memory == null ? 0 : parseMemory(a.memory), cpus: a.cpus == null ? 0 : Number(a.cpus) };
+    if (!Number.isInteger(want.cpus) || want.cpus < 0) throw new Error(`claim: cpus must be a non-negative integer, got ${a.cpus}`);
+    this.claim = { left: { ...want }, release: await this.o.acquire(want) };
+  }
+
+  // A boot takes its share from the file's claim when that has room, else from the pool.
+  private async reserve(want: Amount): Promise<() => void> {
+    const claim = this.claim;
+    if (claim && want.memoryMiB <= claim.left.memoryMiB && want.cpus <= claim.left.cpus) {
+      claim.left.memoryMiB -= want.memoryMiB;
+      claim.left.cpus -= want.cpus;
+      let done = false;
+      return () => {
+        if (done) return;
+        done = true;
+        claim.left.memoryMiB += want.memoryMiB;
+        claim.left.cpus += want.cpus;
+      };
+    }
+    return this.o.acquire(want);
   }
 
   private vm(id: unknown): GuestVm {
@@ -88,9 +122,13 @@ export class FileSession {
   private async boot(ids: unknown[], opts?: Record<string, unknown>) {
     if (opts && Object.keys(opts).length) throw new Error(`boot options are not supported yet: ${Object.keys(opts).join(", ")}`);
     const vms = ids.map((id) => this.vm(id));
+    for (const vm of vms) vm.checkBootable();
+    if (this.o.listOnly) return;
     const results = await Promise.allSettled(
       vms.map(async (vm) => {
         const image = await prepareImage(this.o.config.profiles[vm.spec.profile]!, this.o.cacheDir, this.o.onProgress);
+        const release = await this.reserve({ memoryMiB: vm.spec.memoryMiB, cpus: vm.spec.cpus });
+        vm.onShutdown(release);
         await vm.boot(image, this.o.accel, this.o.agentDeadlineMs);
       }),
     );
@@ -99,6 +137,7 @@ export class FileSession {
   }
 
   private target(t: { vm: number; worker?: number }): OpContext {
+    if (this.o.listOnly) throw new Error("guest ops do not run under `provium list`");
     return { vm: this.vm(t?.vm), worker: t?.worker ?? 0 };
   }
 

@@ -79,14 +79,18 @@ end
 -- Runs the file's tests in order. `select` (from the host) filters by name and meta;
 -- each test's resources are closed by P.close_scope before the next one starts.
 function P.run_tests()
-  local host = P.call("file.plan", { tests = (function()
-    local list = {}
-    for i, tc in ipairs(tests) do list[i] = { name = tc.name, meta = tc.meta } end
-    return list
-  end)() })
+  local list = {}
+  for i, tc in ipairs(tests) do list[i] = { name = tc.name, meta = tc.meta } end
+  local file_timeout = rawget(provium, "timeout")
+  local host = P.call("file.plan", {
+    tests = list,
+    timeout = file_timeout ~= nil and P.duration(file_timeout, "provium.timeout") or nil,
+  })
   for i, tc in ipairs(tests) do
     local verdict = host.verdicts[i]
-    if file_todo then
+    if verdict == "list" then
+      P.emit({ kind = "test_listed", test = tc.name, meta = tc.meta, todo = file_todo })
+    elseif file_todo then
       P.emit({ kind = "test_skipped", test = tc.name, meta = tc.meta, reason = "todo: " .. file_todo })
     elseif verdict ~= "run" then
       if verdict ~= "filtered" then P.emit({ kind = "test_skipped", test = tc.name, meta = tc.meta, reason = verdict }) end

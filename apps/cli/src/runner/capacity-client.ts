@@ -1,0 +1,27 @@
+// Runner-worker side of the capacity pool: asks the main thread and waits for the grant.
+import type { Amount } from "./capacity";
+
+let nextId = 1;
+const pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+
+export function onCapacityReply(m: { kind: string; id: number; error?: string }) {
+  const p = pending.get(m.id);
+  if (!p) return;
+  pending.delete(m.id);
+  m.error ? p.reject(new Error(m.error)) : p.resolve();
+}
+
+/** Reserves `want`; the returned function gives it back (idempotent). */
+export async function acquireCapacity(post: (m: unknown) => void, want: Amount): Promise<() => void> {
+  const id = nextId++;
+  await new Promise<void>((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    post({ kind: "capacity_acquire", id, want });
+  });
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    post({ kind: "capacity_release", id });
+  };
+}
