@@ -24,7 +24,7 @@ const SOURCE_EXT = /\.(ts|tsx|mts|cts|js|mjs|cjs|jsx|json|wasm|capnp|lua|txt|sh)
 export function findBun(explicit?: string): string {
   if (explicit) return explicit;
   if (/^bun(-debug|-profile)?$/.test(path.basename(process.execPath))) return process.execPath;
-  const onPath = Bun.which("bun");
+  const onPath = Bun.which("bun", { PATH: process.env.PATH ?? "" });
   if (!onPath) throw new Error("bun not found: it is needed to build the guest agent (https://bun.sh)");
   return onPath;
 }

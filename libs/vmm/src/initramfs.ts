@@ -18,7 +18,7 @@ export const VIRTIO_MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev",
 
 /** A static busybox (it runs before any library exists in the guest), else a clear error. */
 export function findStaticBusybox(explicit?: string): string {
-  const candidates = explicit ? [explicit] : [Bun.which("busybox"), "/bin/busybox", "/usr/bin/busybox"].filter((p): p is string => !!p);
+  const candidates = explicit ? [explicit] : [Bun.which("busybox", { PATH: process.env.PATH ?? "" }), "/bin/busybox", "/usr/bin/busybox"].filter((p): p is string => !!p);
   for (const c of candidates) {
     if (!fs.existsSync(c)) continue;
     if (!isElf(c) || elfInterpreter(c) === null) return fs.realpathSync(c);
@@ -77,7 +77,7 @@ export function agentLibraries(binary: string): { interp: string; libs: string[]
   if (!isElf(binary)) return null;
   const interp = elfInterpreter(binary);
   if (!interp) return null;
-  if (!Bun.which("ldd")) throw new Error("ldd not found: it is needed to collect the agent's libraries (part of glibc: libc-bin)");
+  if (!Bun.which("ldd", { PATH: process.env.PATH ?? "" })) throw new Error("ldd not found: it is needed to collect the agent's libraries (part of glibc: libc-bin)");
   const r = Bun.spawnSync(["ldd", binary], { stdout: "pipe", stderr: "pipe" });
   if (!r.success) throw new Error(`ldd ${binary} failed: ${r.stderr.toString().trim()}`);
   const libs: string[] = [];

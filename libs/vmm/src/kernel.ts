@@ -77,7 +77,8 @@ async function run(cmd: string[], cwd?: string): Promise<{ code: number; out: st
 }
 
 async function resolvePackage(meta: string): Promise<string> {
-  if (!Bun.which("apt-cache") || !Bun.which("apt-get") || !Bun.which("dpkg-deb")) {
+  const PATH = process.env.PATH ?? "";
+  if (!Bun.which("apt-cache", { PATH }) || !Bun.which("apt-get", { PATH }) || !Bun.which("dpkg-deb", { PATH })) {
     throw new Error("apt-get/apt-cache/dpkg-deb not found: the default kernel comes from Debian's linux-image-cloud-amd64; install it or set `kernel` in a profile");
   }
   // The meta package only depends on the versioned image package, which is what we download.
