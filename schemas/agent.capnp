@@ -25,6 +25,7 @@ struct Request {
     stats @5 :Void;
     streamRead @6 :StreamRead;
     streamClose @7 :UInt32;    # a stream handle; closing twice is fine
+    files @8 :FileOp;          # guest files, tails and raw calls (their own union below)
   }
 }
 
@@ -38,6 +39,7 @@ struct Response {
     stats @5 :AgentStats;
     streamData @6 :StreamData;
     done @7 :Void;             # an op that has nothing to return
+    files @8 :FileReply;
   }
 }
 
@@ -96,4 +98,178 @@ struct StreamRead {
 struct StreamData {
   data @0 :Data;
   eof @1 :Bool;          # no more data will ever come (after `data`)
+}
+
+# Guest files, tails and raw calls: one family, so its ops live in one struct of their own.
+# Paths are the guest's; handles name resources in the request's namespace.
+struct FileOp {
+  union {
+    readFile @0 :ReadFile;     # -> data
+    writeFile @1 :WriteFile;   # -> done
+    stat @2 :StatPath;         # -> stat
+    listdir @3 :Text;          # -> entries
+    mkdir @4 :Mkdir;           # -> done
+    unlink @5 :Text;           # a file, a symlink or an empty directory -> done
+    rename @6 :Rename;         # -> done
+    open @7 :Open;             # -> opened
+    read @8 :HandleRead;       # -> data
+    write @9 :HandleWrite;     # -> count
+    seek @10 :Seek;            # -> offset
+    close @11 :UInt32;         # a file handle; closing twice is fine -> done
+    tail @12 :Tail;            # -> stream
+    fdStream @13 :Int32;       # a file descriptor of the agent process -> stream
+    syscall @14 :RawCall;      # -> raw
+    ioctl @15 :RawCall;        # args: fd, request, argument -> raw
+  }
+}
+
+struct FileReply {
+  union {
+    data @0 :FileData;
+    stat @1 :Stat;
+    entries @2 :List(DirEntry);
+    opened @3 :Opened;
+    count @4 :UInt64;          # bytes written
+    offset @5 :Int64;          # the file offset after a seek
+    stream @6 :UInt32;         # a stream handle (see StreamRead)
+    raw @7 :RawResult;
+  }
+}
+
+# A whole file is read in pieces when it is large: each request reads from `offset`.
+struct ReadFile {
+  path @0 :Text;
+  offset @1 :UInt64;
+  maxBytes @2 :UInt32;       # 0 = the agent's default cap
+}
+
+struct FileData {
+  data @0 :Data;
+  eof @1 :Bool;              # nothing follows `data` (now)
+  size @2 :UInt64;           # st_size when the file was read (0 for pipes, /proc, ...)
+}
+
+# offset 0 creates or truncates the file and writes `data`; a later piece (offset > 0)
+# writes into the existing file at `offset`.
+struct WriteFile {
+  path @0 :Text;
+  data @1 :Data;
+  offset @2 :UInt64;
+}
+
+struct StatPath {
+  path @0 :Text;
+  follow @1 :Bool;           # stat the symlink's target instead of the link
+}
+
+enum EntryType {
+  other @0;
+  file @1;
+  directory @2;
+  symlink @3;
+  fifo @4;
+  socket @5;
+  blockDevice @6;
+  charDevice @7;
+}
+
+struct Stat {
+  size @0 :UInt64;
+  mtimeNs @1 :Int64;         # nanoseconds since the epoch
+  perm @2 :UInt32;           # st_mode & 0o7777
+  type @3 :EntryType;
+  uid @4 :UInt32;
+  gid @5 :UInt32;
+  nlink @6 :UInt64;
+  ino @7 :UInt64;
+}
+
+struct DirEntry {
+  name @0 :Text;
+  type @1 :EntryType;
+}
+
+struct Mkdir {
+  path @0 :Text;
+  parents @1 :Bool;
+  perm @2 :Int32 = -1;       # exact mode of the new directory; -1 = 0o777 less the umask
+}
+
+struct Rename {
+  from @0 :Text;
+  to @1 :Text;
+}
+
+struct Open {
+  path @0 :Text;
+  read @1 :Bool;
+  write @2 :Bool;
+  create @3 :Bool;
+  truncate @4 :Bool;
+  append @5 :Bool;
+  exclusive @6 :Bool;
+  perm @7 :Int32 = -1;       # exact mode of a file this open creates; -1 = 0o666 less the umask
+}
+
+struct Opened {
+  handle @0 :UInt32;
+  fd @1 :Int32;              # the descriptor inside the agent (for syscall/ioctl)
+}
+
+struct HandleRead {
+  handle @0 :UInt32;
+  maxBytes @1 :UInt32;
+  toEof @2 :Bool;            # keep reading until end of file (or the agent's cap)
+}
+
+struct HandleWrite {
+  handle @0 :UInt32;
+  data @1 :Data;
+}
+
+struct Seek {
+  handle @0 :UInt32;
+  offset @1 :Int64;
+  whence @2 :UInt8;          # 0 set, 1 cur, 2 end
+}
+
+# Bytes appended to a file, as a stream. start: -1 = the end now, else a byte offset.
+struct Tail {
+  path @0 :Text;
+  start @1 :Int64 = -1;
+}
+
+# A raw call through libc. Buffers live in the agent for the call; an argument is a value
+# or the address of a buffer; `ptrs` write buffer addresses into other buffers (structs
+# that point at buffers). Every buffer comes back as it is after the call.
+struct RawCall {
+  nr @0 :Int64;              # the syscall number (unused by ioctl)
+  args @1 :List(RawArg);
+  bufs @2 :List(RawBuf);
+  ptrs @3 :List(RawPtr);
+}
+
+struct RawArg {
+  union {
+    value @0 :Int64;
+    buf @1 :UInt32;          # index into bufs
+  }
+}
+
+struct RawBuf {
+  data @0 :Data;
+  size @1 :UInt32;           # at least this many bytes: data is zero-padded to it
+}
+
+struct RawPtr {
+  buf @0 :UInt32;            # the buffer to write into
+  offset @1 :UInt32;         # at this byte offset, as a native 64-bit pointer
+  target @2 :UInt32;         # the address of this buffer
+}
+
+struct RawResult {
+  result @0 :Int64;
+  errno @1 :Int32;           # 0 unless the call failed
+  errnoName @2 :Text;
+  bufs @3 :List(Data);
 }

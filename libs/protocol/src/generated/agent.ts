@@ -83,7 +83,12 @@ export const Request_Op_Which = {
 * a stream handle; closing twice is fine
 *
 */
-  STREAM_CLOSE: 5
+  STREAM_CLOSE: 5,
+  /**
+* guest files, tails and raw calls (their own union below)
+*
+*/
+  FILES: 6
 } as const;
 export type Request_Op_Which = (typeof Request_Op_Which)[keyof typeof Request_Op_Which];
 export class Request_Op extends $.Struct {
@@ -93,6 +98,7 @@ export class Request_Op extends $.Struct {
   static readonly STATS = Request_Op_Which.STATS;
   static readonly STREAM_READ = Request_Op_Which.STREAM_READ;
   static readonly STREAM_CLOSE = Request_Op_Which.STREAM_CLOSE;
+  static readonly FILES = Request_Op_Which.FILES;
   static readonly _capnp = {
     displayName: "op",
     id: "ea82c91985fda678",
@@ -224,6 +230,35 @@ export class Request_Op extends $.Struct {
     $.utils.setUint16(8, 5, this);
     $.utils.setUint32(12, value, this);
   }
+  _adoptFiles(value: $.Orphan<FileOp>): void {
+    $.utils.setUint16(8, 6, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownFiles(): $.Orphan<FileOp> {
+    return $.utils.disown(this.files);
+  }
+  /**
+* guest files, tails and raw calls (their own union below)
+*
+*/
+  get files(): FileOp {
+    $.utils.testWhich("files", $.utils.getUint16(8, this), 6, this);
+    return $.utils.getStruct(0, FileOp, this);
+  }
+  _hasFiles(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initFiles(): FileOp {
+    $.utils.setUint16(8, 6, this);
+    return $.utils.initStructAt(0, FileOp, this);
+  }
+  get _isFiles(): boolean {
+    return $.utils.getUint16(8, this) === 6;
+  }
+  set files(value: FileOp) {
+    $.utils.setUint16(8, 6, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
   toString(): string { return "Request_Op_" + super.toString(); }
   which(): Request_Op_Which {
     return $.utils.getUint16(8, this) as Request_Op_Which;
@@ -270,7 +305,8 @@ export const Response_Which = {
 * an op that has nothing to return
 *
 */
-  DONE: 6
+  DONE: 6,
+  FILES: 7
 } as const;
 export type Response_Which = (typeof Response_Which)[keyof typeof Response_Which];
 export class Response extends $.Struct {
@@ -281,6 +317,7 @@ export class Response extends $.Struct {
   static readonly STATS = Response_Which.STATS;
   static readonly STREAM_DATA = Response_Which.STREAM_DATA;
   static readonly DONE = Response_Which.DONE;
+  static readonly FILES = Response_Which.FILES;
   static readonly _capnp = {
     displayName: "Response",
     id: "fb829a2734c71059",
@@ -448,6 +485,31 @@ export class Response extends $.Struct {
   }
   set done(_: true) {
     $.utils.setUint16(4, 6, this);
+  }
+  _adoptFiles(value: $.Orphan<FileReply>): void {
+    $.utils.setUint16(4, 7, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownFiles(): $.Orphan<FileReply> {
+    return $.utils.disown(this.files);
+  }
+  get files(): FileReply {
+    $.utils.testWhich("files", $.utils.getUint16(4, this), 7, this);
+    return $.utils.getStruct(0, FileReply, this);
+  }
+  _hasFiles(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initFiles(): FileReply {
+    $.utils.setUint16(4, 7, this);
+    return $.utils.initStructAt(0, FileReply, this);
+  }
+  get _isFiles(): boolean {
+    return $.utils.getUint16(4, this) === 7;
+  }
+  set files(value: FileReply) {
+    $.utils.setUint16(4, 7, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   toString(): string { return "Response_" + super.toString(); }
   which(): Response_Which {
@@ -803,6 +865,1468 @@ export class StreamData extends $.Struct {
   }
   toString(): string { return "StreamData_" + super.toString(); }
 }
+export const FileOp_Which = {
+  /**
+* -> data
+*
+*/
+  READ_FILE: 0,
+  /**
+* -> done
+*
+*/
+  WRITE_FILE: 1,
+  /**
+* -> stat
+*
+*/
+  STAT: 2,
+  /**
+* -> entries
+*
+*/
+  LISTDIR: 3,
+  /**
+* -> done
+*
+*/
+  MKDIR: 4,
+  /**
+* a file, a symlink or an empty directory -> done
+*
+*/
+  UNLINK: 5,
+  /**
+* -> done
+*
+*/
+  RENAME: 6,
+  /**
+* -> opened
+*
+*/
+  OPEN: 7,
+  /**
+* -> data
+*
+*/
+  READ: 8,
+  /**
+* -> count
+*
+*/
+  WRITE: 9,
+  /**
+* -> offset
+*
+*/
+  SEEK: 10,
+  /**
+* a file handle; closing twice is fine -> done
+*
+*/
+  CLOSE: 11,
+  /**
+* -> stream
+*
+*/
+  TAIL: 12,
+  /**
+* a file descriptor of the agent process -> stream
+*
+*/
+  FD_STREAM: 13,
+  /**
+* -> raw
+*
+*/
+  SYSCALL: 14,
+  /**
+* args: fd, request, argument -> raw
+*
+*/
+  IOCTL: 15
+} as const;
+export type FileOp_Which = (typeof FileOp_Which)[keyof typeof FileOp_Which];
+export class FileOp extends $.Struct {
+  static readonly READ_FILE = FileOp_Which.READ_FILE;
+  static readonly WRITE_FILE = FileOp_Which.WRITE_FILE;
+  static readonly STAT = FileOp_Which.STAT;
+  static readonly LISTDIR = FileOp_Which.LISTDIR;
+  static readonly MKDIR = FileOp_Which.MKDIR;
+  static readonly UNLINK = FileOp_Which.UNLINK;
+  static readonly RENAME = FileOp_Which.RENAME;
+  static readonly OPEN = FileOp_Which.OPEN;
+  static readonly READ = FileOp_Which.READ;
+  static readonly WRITE = FileOp_Which.WRITE;
+  static readonly SEEK = FileOp_Which.SEEK;
+  static readonly CLOSE = FileOp_Which.CLOSE;
+  static readonly TAIL = FileOp_Which.TAIL;
+  static readonly FD_STREAM = FileOp_Which.FD_STREAM;
+  static readonly SYSCALL = FileOp_Which.SYSCALL;
+  static readonly IOCTL = FileOp_Which.IOCTL;
+  static readonly _capnp = {
+    displayName: "FileOp",
+    id: "bb289fb241637c51",
+    size: new $.ObjectSize(8, 1),
+  };
+  _adoptReadFile(value: $.Orphan<ReadFile>): void {
+    $.utils.setUint16(0, 0, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownReadFile(): $.Orphan<ReadFile> {
+    return $.utils.disown(this.readFile);
+  }
+  /**
+* -> data
+*
+*/
+  get readFile(): ReadFile {
+    $.utils.testWhich("readFile", $.utils.getUint16(0, this), 0, this);
+    return $.utils.getStruct(0, ReadFile, this);
+  }
+  _hasReadFile(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initReadFile(): ReadFile {
+    $.utils.setUint16(0, 0, this);
+    return $.utils.initStructAt(0, ReadFile, this);
+  }
+  get _isReadFile(): boolean {
+    return $.utils.getUint16(0, this) === 0;
+  }
+  set readFile(value: ReadFile) {
+    $.utils.setUint16(0, 0, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptWriteFile(value: $.Orphan<WriteFile>): void {
+    $.utils.setUint16(0, 1, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownWriteFile(): $.Orphan<WriteFile> {
+    return $.utils.disown(this.writeFile);
+  }
+  /**
+* -> done
+*
+*/
+  get writeFile(): WriteFile {
+    $.utils.testWhich("writeFile", $.utils.getUint16(0, this), 1, this);
+    return $.utils.getStruct(0, WriteFile, this);
+  }
+  _hasWriteFile(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initWriteFile(): WriteFile {
+    $.utils.setUint16(0, 1, this);
+    return $.utils.initStructAt(0, WriteFile, this);
+  }
+  get _isWriteFile(): boolean {
+    return $.utils.getUint16(0, this) === 1;
+  }
+  set writeFile(value: WriteFile) {
+    $.utils.setUint16(0, 1, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptStat(value: $.Orphan<StatPath>): void {
+    $.utils.setUint16(0, 2, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownStat(): $.Orphan<StatPath> {
+    return $.utils.disown(this.stat);
+  }
+  /**
+* -> stat
+*
+*/
+  get stat(): StatPath {
+    $.utils.testWhich("stat", $.utils.getUint16(0, this), 2, this);
+    return $.utils.getStruct(0, StatPath, this);
+  }
+  _hasStat(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initStat(): StatPath {
+    $.utils.setUint16(0, 2, this);
+    return $.utils.initStructAt(0, StatPath, this);
+  }
+  get _isStat(): boolean {
+    return $.utils.getUint16(0, this) === 2;
+  }
+  set stat(value: StatPath) {
+    $.utils.setUint16(0, 2, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  /**
+* -> entries
+*
+*/
+  get listdir(): string {
+    $.utils.testWhich("listdir", $.utils.getUint16(0, this), 3, this);
+    return $.utils.getText(0, this);
+  }
+  get _isListdir(): boolean {
+    return $.utils.getUint16(0, this) === 3;
+  }
+  set listdir(value: string) {
+    $.utils.setUint16(0, 3, this);
+    $.utils.setText(0, value, this);
+  }
+  _adoptMkdir(value: $.Orphan<Mkdir>): void {
+    $.utils.setUint16(0, 4, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownMkdir(): $.Orphan<Mkdir> {
+    return $.utils.disown(this.mkdir);
+  }
+  /**
+* -> done
+*
+*/
+  get mkdir(): Mkdir {
+    $.utils.testWhich("mkdir", $.utils.getUint16(0, this), 4, this);
+    return $.utils.getStruct(0, Mkdir, this);
+  }
+  _hasMkdir(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initMkdir(): Mkdir {
+    $.utils.setUint16(0, 4, this);
+    return $.utils.initStructAt(0, Mkdir, this);
+  }
+  get _isMkdir(): boolean {
+    return $.utils.getUint16(0, this) === 4;
+  }
+  set mkdir(value: Mkdir) {
+    $.utils.setUint16(0, 4, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  /**
+* a file, a symlink or an empty directory -> done
+*
+*/
+  get unlink(): string {
+    $.utils.testWhich("unlink", $.utils.getUint16(0, this), 5, this);
+    return $.utils.getText(0, this);
+  }
+  get _isUnlink(): boolean {
+    return $.utils.getUint16(0, this) === 5;
+  }
+  set unlink(value: string) {
+    $.utils.setUint16(0, 5, this);
+    $.utils.setText(0, value, this);
+  }
+  _adoptRename(value: $.Orphan<Rename>): void {
+    $.utils.setUint16(0, 6, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownRename(): $.Orphan<Rename> {
+    return $.utils.disown(this.rename);
+  }
+  /**
+* -> done
+*
+*/
+  get rename(): Rename {
+    $.utils.testWhich("rename", $.utils.getUint16(0, this), 6, this);
+    return $.utils.getStruct(0, Rename, this);
+  }
+  _hasRename(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initRename(): Rename {
+    $.utils.setUint16(0, 6, this);
+    return $.utils.initStructAt(0, Rename, this);
+  }
+  get _isRename(): boolean {
+    return $.utils.getUint16(0, this) === 6;
+  }
+  set rename(value: Rename) {
+    $.utils.setUint16(0, 6, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptOpen(value: $.Orphan<Open>): void {
+    $.utils.setUint16(0, 7, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownOpen(): $.Orphan<Open> {
+    return $.utils.disown(this.open);
+  }
+  /**
+* -> opened
+*
+*/
+  get open(): Open {
+    $.utils.testWhich("open", $.utils.getUint16(0, this), 7, this);
+    return $.utils.getStruct(0, Open, this);
+  }
+  _hasOpen(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initOpen(): Open {
+    $.utils.setUint16(0, 7, this);
+    return $.utils.initStructAt(0, Open, this);
+  }
+  get _isOpen(): boolean {
+    return $.utils.getUint16(0, this) === 7;
+  }
+  set open(value: Open) {
+    $.utils.setUint16(0, 7, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptRead(value: $.Orphan<HandleRead>): void {
+    $.utils.setUint16(0, 8, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownRead(): $.Orphan<HandleRead> {
+    return $.utils.disown(this.read);
+  }
+  /**
+* -> data
+*
+*/
+  get read(): HandleRead {
+    $.utils.testWhich("read", $.utils.getUint16(0, this), 8, this);
+    return $.utils.getStruct(0, HandleRead, this);
+  }
+  _hasRead(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initRead(): HandleRead {
+    $.utils.setUint16(0, 8, this);
+    return $.utils.initStructAt(0, HandleRead, this);
+  }
+  get _isRead(): boolean {
+    return $.utils.getUint16(0, this) === 8;
+  }
+  set read(value: HandleRead) {
+    $.utils.setUint16(0, 8, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptWrite(value: $.Orphan<HandleWrite>): void {
+    $.utils.setUint16(0, 9, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownWrite(): $.Orphan<HandleWrite> {
+    return $.utils.disown(this.write);
+  }
+  /**
+* -> count
+*
+*/
+  get write(): HandleWrite {
+    $.utils.testWhich("write", $.utils.getUint16(0, this), 9, this);
+    return $.utils.getStruct(0, HandleWrite, this);
+  }
+  _hasWrite(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initWrite(): HandleWrite {
+    $.utils.setUint16(0, 9, this);
+    return $.utils.initStructAt(0, HandleWrite, this);
+  }
+  get _isWrite(): boolean {
+    return $.utils.getUint16(0, this) === 9;
+  }
+  set write(value: HandleWrite) {
+    $.utils.setUint16(0, 9, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptSeek(value: $.Orphan<Seek>): void {
+    $.utils.setUint16(0, 10, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownSeek(): $.Orphan<Seek> {
+    return $.utils.disown(this.seek);
+  }
+  /**
+* -> offset
+*
+*/
+  get seek(): Seek {
+    $.utils.testWhich("seek", $.utils.getUint16(0, this), 10, this);
+    return $.utils.getStruct(0, Seek, this);
+  }
+  _hasSeek(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initSeek(): Seek {
+    $.utils.setUint16(0, 10, this);
+    return $.utils.initStructAt(0, Seek, this);
+  }
+  get _isSeek(): boolean {
+    return $.utils.getUint16(0, this) === 10;
+  }
+  set seek(value: Seek) {
+    $.utils.setUint16(0, 10, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  /**
+* a file handle; closing twice is fine -> done
+*
+*/
+  get close(): number {
+    $.utils.testWhich("close", $.utils.getUint16(0, this), 11, this);
+    return $.utils.getUint32(4, this);
+  }
+  get _isClose(): boolean {
+    return $.utils.getUint16(0, this) === 11;
+  }
+  set close(value: number) {
+    $.utils.setUint16(0, 11, this);
+    $.utils.setUint32(4, value, this);
+  }
+  _adoptTail(value: $.Orphan<Tail>): void {
+    $.utils.setUint16(0, 12, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownTail(): $.Orphan<Tail> {
+    return $.utils.disown(this.tail);
+  }
+  /**
+* -> stream
+*
+*/
+  get tail(): Tail {
+    $.utils.testWhich("tail", $.utils.getUint16(0, this), 12, this);
+    return $.utils.getStruct(0, Tail, this);
+  }
+  _hasTail(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initTail(): Tail {
+    $.utils.setUint16(0, 12, this);
+    return $.utils.initStructAt(0, Tail, this);
+  }
+  get _isTail(): boolean {
+    return $.utils.getUint16(0, this) === 12;
+  }
+  set tail(value: Tail) {
+    $.utils.setUint16(0, 12, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  /**
+* a file descriptor of the agent process -> stream
+*
+*/
+  get fdStream(): number {
+    $.utils.testWhich("fdStream", $.utils.getUint16(0, this), 13, this);
+    return $.utils.getInt32(4, this);
+  }
+  get _isFdStream(): boolean {
+    return $.utils.getUint16(0, this) === 13;
+  }
+  set fdStream(value: number) {
+    $.utils.setUint16(0, 13, this);
+    $.utils.setInt32(4, value, this);
+  }
+  _adoptSyscall(value: $.Orphan<RawCall>): void {
+    $.utils.setUint16(0, 14, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownSyscall(): $.Orphan<RawCall> {
+    return $.utils.disown(this.syscall);
+  }
+  /**
+* -> raw
+*
+*/
+  get syscall(): RawCall {
+    $.utils.testWhich("syscall", $.utils.getUint16(0, this), 14, this);
+    return $.utils.getStruct(0, RawCall, this);
+  }
+  _hasSyscall(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initSyscall(): RawCall {
+    $.utils.setUint16(0, 14, this);
+    return $.utils.initStructAt(0, RawCall, this);
+  }
+  get _isSyscall(): boolean {
+    return $.utils.getUint16(0, this) === 14;
+  }
+  set syscall(value: RawCall) {
+    $.utils.setUint16(0, 14, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptIoctl(value: $.Orphan<RawCall>): void {
+    $.utils.setUint16(0, 15, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownIoctl(): $.Orphan<RawCall> {
+    return $.utils.disown(this.ioctl);
+  }
+  /**
+* args: fd, request, argument -> raw
+*
+*/
+  get ioctl(): RawCall {
+    $.utils.testWhich("ioctl", $.utils.getUint16(0, this), 15, this);
+    return $.utils.getStruct(0, RawCall, this);
+  }
+  _hasIoctl(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initIoctl(): RawCall {
+    $.utils.setUint16(0, 15, this);
+    return $.utils.initStructAt(0, RawCall, this);
+  }
+  get _isIoctl(): boolean {
+    return $.utils.getUint16(0, this) === 15;
+  }
+  set ioctl(value: RawCall) {
+    $.utils.setUint16(0, 15, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "FileOp_" + super.toString(); }
+  which(): FileOp_Which {
+    return $.utils.getUint16(0, this) as FileOp_Which;
+  }
+}
+export const FileReply_Which = {
+  DATA: 0,
+  STAT: 1,
+  ENTRIES: 2,
+  OPENED: 3,
+  /**
+* bytes written
+*
+*/
+  COUNT: 4,
+  /**
+* the file offset after a seek
+*
+*/
+  OFFSET: 5,
+  /**
+* a stream handle (see StreamRead)
+*
+*/
+  STREAM: 6,
+  RAW: 7
+} as const;
+export type FileReply_Which = (typeof FileReply_Which)[keyof typeof FileReply_Which];
+export class FileReply extends $.Struct {
+  static readonly DATA = FileReply_Which.DATA;
+  static readonly STAT = FileReply_Which.STAT;
+  static readonly ENTRIES = FileReply_Which.ENTRIES;
+  static readonly OPENED = FileReply_Which.OPENED;
+  static readonly COUNT = FileReply_Which.COUNT;
+  static readonly OFFSET = FileReply_Which.OFFSET;
+  static readonly STREAM = FileReply_Which.STREAM;
+  static readonly RAW = FileReply_Which.RAW;
+  static readonly _capnp = {
+    displayName: "FileReply",
+    id: "c6ffac631bef2312",
+    size: new $.ObjectSize(16, 1),
+  };
+  static _Entries: $.ListCtor<DirEntry>;
+  _adoptData(value: $.Orphan<FileData>): void {
+    $.utils.setUint16(0, 0, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownData(): $.Orphan<FileData> {
+    return $.utils.disown(this.data);
+  }
+  get data(): FileData {
+    $.utils.testWhich("data", $.utils.getUint16(0, this), 0, this);
+    return $.utils.getStruct(0, FileData, this);
+  }
+  _hasData(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initData(): FileData {
+    $.utils.setUint16(0, 0, this);
+    return $.utils.initStructAt(0, FileData, this);
+  }
+  get _isData(): boolean {
+    return $.utils.getUint16(0, this) === 0;
+  }
+  set data(value: FileData) {
+    $.utils.setUint16(0, 0, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptStat(value: $.Orphan<Stat>): void {
+    $.utils.setUint16(0, 1, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownStat(): $.Orphan<Stat> {
+    return $.utils.disown(this.stat);
+  }
+  get stat(): Stat {
+    $.utils.testWhich("stat", $.utils.getUint16(0, this), 1, this);
+    return $.utils.getStruct(0, Stat, this);
+  }
+  _hasStat(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initStat(): Stat {
+    $.utils.setUint16(0, 1, this);
+    return $.utils.initStructAt(0, Stat, this);
+  }
+  get _isStat(): boolean {
+    return $.utils.getUint16(0, this) === 1;
+  }
+  set stat(value: Stat) {
+    $.utils.setUint16(0, 1, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptEntries(value: $.Orphan<$.List<DirEntry>>): void {
+    $.utils.setUint16(0, 2, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownEntries(): $.Orphan<$.List<DirEntry>> {
+    return $.utils.disown(this.entries);
+  }
+  get entries(): $.List<DirEntry> {
+    $.utils.testWhich("entries", $.utils.getUint16(0, this), 2, this);
+    return $.utils.getList(0, FileReply._Entries, this);
+  }
+  _hasEntries(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initEntries(length: number): $.List<DirEntry> {
+    $.utils.setUint16(0, 2, this);
+    return $.utils.initList(0, FileReply._Entries, length, this);
+  }
+  get _isEntries(): boolean {
+    return $.utils.getUint16(0, this) === 2;
+  }
+  set entries(value: $.List<DirEntry>) {
+    $.utils.setUint16(0, 2, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptOpened(value: $.Orphan<Opened>): void {
+    $.utils.setUint16(0, 3, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownOpened(): $.Orphan<Opened> {
+    return $.utils.disown(this.opened);
+  }
+  get opened(): Opened {
+    $.utils.testWhich("opened", $.utils.getUint16(0, this), 3, this);
+    return $.utils.getStruct(0, Opened, this);
+  }
+  _hasOpened(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initOpened(): Opened {
+    $.utils.setUint16(0, 3, this);
+    return $.utils.initStructAt(0, Opened, this);
+  }
+  get _isOpened(): boolean {
+    return $.utils.getUint16(0, this) === 3;
+  }
+  set opened(value: Opened) {
+    $.utils.setUint16(0, 3, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  /**
+* bytes written
+*
+*/
+  get count(): bigint {
+    $.utils.testWhich("count", $.utils.getUint16(0, this), 4, this);
+    return $.utils.getUint64(8, this);
+  }
+  get _isCount(): boolean {
+    return $.utils.getUint16(0, this) === 4;
+  }
+  set count(value: bigint) {
+    $.utils.setUint16(0, 4, this);
+    $.utils.setUint64(8, value, this);
+  }
+  /**
+* the file offset after a seek
+*
+*/
+  get offset(): bigint {
+    $.utils.testWhich("offset", $.utils.getUint16(0, this), 5, this);
+    return $.utils.getInt64(8, this);
+  }
+  get _isOffset(): boolean {
+    return $.utils.getUint16(0, this) === 5;
+  }
+  set offset(value: bigint) {
+    $.utils.setUint16(0, 5, this);
+    $.utils.setInt64(8, value, this);
+  }
+  /**
+* a stream handle (see StreamRead)
+*
+*/
+  get stream(): number {
+    $.utils.testWhich("stream", $.utils.getUint16(0, this), 6, this);
+    return $.utils.getUint32(8, this);
+  }
+  get _isStream(): boolean {
+    return $.utils.getUint16(0, this) === 6;
+  }
+  set stream(value: number) {
+    $.utils.setUint16(0, 6, this);
+    $.utils.setUint32(8, value, this);
+  }
+  _adoptRaw(value: $.Orphan<RawResult>): void {
+    $.utils.setUint16(0, 7, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownRaw(): $.Orphan<RawResult> {
+    return $.utils.disown(this.raw);
+  }
+  get raw(): RawResult {
+    $.utils.testWhich("raw", $.utils.getUint16(0, this), 7, this);
+    return $.utils.getStruct(0, RawResult, this);
+  }
+  _hasRaw(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initRaw(): RawResult {
+    $.utils.setUint16(0, 7, this);
+    return $.utils.initStructAt(0, RawResult, this);
+  }
+  get _isRaw(): boolean {
+    return $.utils.getUint16(0, this) === 7;
+  }
+  set raw(value: RawResult) {
+    $.utils.setUint16(0, 7, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "FileReply_" + super.toString(); }
+  which(): FileReply_Which {
+    return $.utils.getUint16(0, this) as FileReply_Which;
+  }
+}
+export class ReadFile extends $.Struct {
+  static readonly _capnp = {
+    displayName: "ReadFile",
+    id: "c1296067793d0853",
+    size: new $.ObjectSize(16, 1),
+  };
+  get path(): string {
+    return $.utils.getText(0, this);
+  }
+  set path(value: string) {
+    $.utils.setText(0, value, this);
+  }
+  get offset(): bigint {
+    return $.utils.getUint64(0, this);
+  }
+  set offset(value: bigint) {
+    $.utils.setUint64(0, value, this);
+  }
+  /**
+* 0 = the agent's default cap
+*
+*/
+  get maxBytes(): number {
+    return $.utils.getUint32(8, this);
+  }
+  set maxBytes(value: number) {
+    $.utils.setUint32(8, value, this);
+  }
+  toString(): string { return "ReadFile_" + super.toString(); }
+}
+export class FileData extends $.Struct {
+  static readonly _capnp = {
+    displayName: "FileData",
+    id: "dcdd20e7eb38927d",
+    size: new $.ObjectSize(16, 1),
+  };
+  _adoptData(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownData(): $.Orphan<$.Data> {
+    return $.utils.disown(this.data);
+  }
+  get data(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasData(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initData(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set data(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  /**
+* nothing follows `data` (now)
+*
+*/
+  get eof(): boolean {
+    return $.utils.getBit(0, this);
+  }
+  set eof(value: boolean) {
+    $.utils.setBit(0, value, this);
+  }
+  /**
+* st_size when the file was read (0 for pipes, /proc, ...)
+*
+*/
+  get size(): bigint {
+    return $.utils.getUint64(8, this);
+  }
+  set size(value: bigint) {
+    $.utils.setUint64(8, value, this);
+  }
+  toString(): string { return "FileData_" + super.toString(); }
+}
+export class WriteFile extends $.Struct {
+  static readonly _capnp = {
+    displayName: "WriteFile",
+    id: "e2ca40697968ac82",
+    size: new $.ObjectSize(8, 2),
+  };
+  get path(): string {
+    return $.utils.getText(0, this);
+  }
+  set path(value: string) {
+    $.utils.setText(0, value, this);
+  }
+  _adoptData(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownData(): $.Orphan<$.Data> {
+    return $.utils.disown(this.data);
+  }
+  get data(): $.Data {
+    return $.utils.getData(1, this);
+  }
+  _hasData(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initData(length: number): $.Data {
+    return $.utils.initData(1, length, this);
+  }
+  set data(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  get offset(): bigint {
+    return $.utils.getUint64(0, this);
+  }
+  set offset(value: bigint) {
+    $.utils.setUint64(0, value, this);
+  }
+  toString(): string { return "WriteFile_" + super.toString(); }
+}
+export class StatPath extends $.Struct {
+  static readonly _capnp = {
+    displayName: "StatPath",
+    id: "cc41eb905b8e7f60",
+    size: new $.ObjectSize(8, 1),
+  };
+  get path(): string {
+    return $.utils.getText(0, this);
+  }
+  set path(value: string) {
+    $.utils.setText(0, value, this);
+  }
+  /**
+* stat the symlink's target instead of the link
+*
+*/
+  get follow(): boolean {
+    return $.utils.getBit(0, this);
+  }
+  set follow(value: boolean) {
+    $.utils.setBit(0, value, this);
+  }
+  toString(): string { return "StatPath_" + super.toString(); }
+}
+export const EntryType = {
+  OTHER: 0,
+  FILE: 1,
+  DIRECTORY: 2,
+  SYMLINK: 3,
+  FIFO: 4,
+  SOCKET: 5,
+  BLOCK_DEVICE: 6,
+  CHAR_DEVICE: 7
+} as const;
+export type EntryType = (typeof EntryType)[keyof typeof EntryType];
+export class Stat extends $.Struct {
+  static readonly _capnp = {
+    displayName: "Stat",
+    id: "ba814eadbf986bc9",
+    size: new $.ObjectSize(48, 0),
+  };
+  get size(): bigint {
+    return $.utils.getUint64(0, this);
+  }
+  set size(value: bigint) {
+    $.utils.setUint64(0, value, this);
+  }
+  /**
+* nanoseconds since the epoch
+*
+*/
+  get mtimeNs(): bigint {
+    return $.utils.getInt64(8, this);
+  }
+  set mtimeNs(value: bigint) {
+    $.utils.setInt64(8, value, this);
+  }
+  /**
+* st_mode & 0o7777
+*
+*/
+  get perm(): number {
+    return $.utils.getUint32(16, this);
+  }
+  set perm(value: number) {
+    $.utils.setUint32(16, value, this);
+  }
+  get type(): EntryType {
+    return $.utils.getUint16(20, this) as EntryType;
+  }
+  set type(value: EntryType) {
+    $.utils.setUint16(20, value, this);
+  }
+  get uid(): number {
+    return $.utils.getUint32(24, this);
+  }
+  set uid(value: number) {
+    $.utils.setUint32(24, value, this);
+  }
+  get gid(): number {
+    return $.utils.getUint32(28, this);
+  }
+  set gid(value: number) {
+    $.utils.setUint32(28, value, this);
+  }
+  get nlink(): bigint {
+    return $.utils.getUint64(32, this);
+  }
+  set nlink(value: bigint) {
+    $.utils.setUint64(32, value, this);
+  }
+  get ino(): bigint {
+    return $.utils.getUint64(40, this);
+  }
+  set ino(value: bigint) {
+    $.utils.setUint64(40, value, this);
+  }
+  toString(): string { return "Stat_" + super.toString(); }
+}
+export class DirEntry extends $.Struct {
+  static readonly _capnp = {
+    displayName: "DirEntry",
+    id: "b38808bc8b857194",
+    size: new $.ObjectSize(8, 1),
+  };
+  get name(): string {
+    return $.utils.getText(0, this);
+  }
+  set name(value: string) {
+    $.utils.setText(0, value, this);
+  }
+  get type(): EntryType {
+    return $.utils.getUint16(0, this) as EntryType;
+  }
+  set type(value: EntryType) {
+    $.utils.setUint16(0, value, this);
+  }
+  toString(): string { return "DirEntry_" + super.toString(); }
+}
+export class Mkdir extends $.Struct {
+  static readonly _capnp = {
+    displayName: "Mkdir",
+    id: "93d094f259b027fa",
+    size: new $.ObjectSize(8, 1),
+    defaultPerm: $.getInt32Mask(-1)
+  };
+  get path(): string {
+    return $.utils.getText(0, this);
+  }
+  set path(value: string) {
+    $.utils.setText(0, value, this);
+  }
+  get parents(): boolean {
+    return $.utils.getBit(0, this);
+  }
+  set parents(value: boolean) {
+    $.utils.setBit(0, value, this);
+  }
+  /**
+* exact mode of the new directory; -1 = 0o777 less the umask
+*
+*/
+  get perm(): number {
+    return $.utils.getInt32(4, this, Mkdir._capnp.defaultPerm);
+  }
+  set perm(value: number) {
+    $.utils.setInt32(4, value, this, Mkdir._capnp.defaultPerm);
+  }
+  toString(): string { return "Mkdir_" + super.toString(); }
+}
+export class Rename extends $.Struct {
+  static readonly _capnp = {
+    displayName: "Rename",
+    id: "d5cae9edfc166e89",
+    size: new $.ObjectSize(0, 2),
+  };
+  get from(): string {
+    return $.utils.getText(0, this);
+  }
+  set from(value: string) {
+    $.utils.setText(0, value, this);
+  }
+  get to(): string {
+    return $.utils.getText(1, this);
+  }
+  set to(value: string) {
+    $.utils.setText(1, value, this);
+  }
+  toString(): string { return "Rename_" + super.toString(); }
+}
+export class Open extends $.Struct {
+  static readonly _capnp = {
+    displayName: "Open",
+    id: "86c652902b2e7d77",
+    size: new $.ObjectSize(8, 1),
+    defaultPerm: $.getInt32Mask(-1)
+  };
+  get path(): string {
+    return $.utils.getText(0, this);
+  }
+  set path(value: string) {
+    $.utils.setText(0, value, this);
+  }
+  get read(): boolean {
+    return $.utils.getBit(0, this);
+  }
+  set read(value: boolean) {
+    $.utils.setBit(0, value, this);
+  }
+  get write(): boolean {
+    return $.utils.getBit(1, this);
+  }
+  set write(value: boolean) {
+    $.utils.setBit(1, value, this);
+  }
+  get create(): boolean {
+    return $.utils.getBit(2, this);
+  }
+  set create(value: boolean) {
+    $.utils.setBit(2, value, this);
+  }
+  get truncate(): boolean {
+    return $.utils.getBit(3, this);
+  }
+  set truncate(value: boolean) {
+    $.utils.setBit(3, value, this);
+  }
+  get append(): boolean {
+    return $.utils.getBit(4, this);
+  }
+  set append(value: boolean) {
+    $.utils.setBit(4, value, this);
+  }
+  get exclusive(): boolean {
+    return $.utils.getBit(5, this);
+  }
+  set exclusive(value: boolean) {
+    $.utils.setBit(5, value, this);
+  }
+  /**
+* exact mode of a file this open creates; -1 = 0o666 less the umask
+*
+*/
+  get perm(): number {
+    return $.utils.getInt32(4, this, Open._capnp.defaultPerm);
+  }
+  set perm(value: number) {
+    $.utils.setInt32(4, value, this, Open._capnp.defaultPerm);
+  }
+  toString(): string { return "Open_" + super.toString(); }
+}
+export class Opened extends $.Struct {
+  static readonly _capnp = {
+    displayName: "Opened",
+    id: "ac63eb17b351494b",
+    size: new $.ObjectSize(8, 0),
+  };
+  get handle(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set handle(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  /**
+* the descriptor inside the agent (for syscall/ioctl)
+*
+*/
+  get fd(): number {
+    return $.utils.getInt32(4, this);
+  }
+  set fd(value: number) {
+    $.utils.setInt32(4, value, this);
+  }
+  toString(): string { return "Opened_" + super.toString(); }
+}
+export class HandleRead extends $.Struct {
+  static readonly _capnp = {
+    displayName: "HandleRead",
+    id: "b0c2614b72d70fcb",
+    size: new $.ObjectSize(16, 0),
+  };
+  get handle(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set handle(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  get maxBytes(): number {
+    return $.utils.getUint32(4, this);
+  }
+  set maxBytes(value: number) {
+    $.utils.setUint32(4, value, this);
+  }
+  /**
+* keep reading until end of file (or the agent's cap)
+*
+*/
+  get toEof(): boolean {
+    return $.utils.getBit(64, this);
+  }
+  set toEof(value: boolean) {
+    $.utils.setBit(64, value, this);
+  }
+  toString(): string { return "HandleRead_" + super.toString(); }
+}
+export class HandleWrite extends $.Struct {
+  static readonly _capnp = {
+    displayName: "HandleWrite",
+    id: "91ea25f74bcdb602",
+    size: new $.ObjectSize(8, 1),
+  };
+  get handle(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set handle(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  _adoptData(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownData(): $.Orphan<$.Data> {
+    return $.utils.disown(this.data);
+  }
+  get data(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasData(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initData(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set data(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "HandleWrite_" + super.toString(); }
+}
+export class Seek extends $.Struct {
+  static readonly _capnp = {
+    displayName: "Seek",
+    id: "bba17cbd474ccb59",
+    size: new $.ObjectSize(16, 0),
+  };
+  get handle(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set handle(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  get offset(): bigint {
+    return $.utils.getInt64(8, this);
+  }
+  set offset(value: bigint) {
+    $.utils.setInt64(8, value, this);
+  }
+  /**
+* 0 set, 1 cur, 2 end
+*
+*/
+  get whence(): number {
+    return $.utils.getUint8(4, this);
+  }
+  set whence(value: number) {
+    $.utils.setUint8(4, value, this);
+  }
+  toString(): string { return "Seek_" + super.toString(); }
+}
+export class Tail extends $.Struct {
+  static readonly _capnp = {
+    displayName: "Tail",
+    id: "f835cd85b61ad5ea",
+    size: new $.ObjectSize(8, 1),
+    defaultStart: $.getInt64Mask(-0x1n)
+  };
+  get path(): string {
+    return $.utils.getText(0, this);
+  }
+  set path(value: string) {
+    $.utils.setText(0, value, this);
+  }
+  get start(): bigint {
+    return $.utils.getInt64(0, this, Tail._capnp.defaultStart);
+  }
+  set start(value: bigint) {
+    $.utils.setInt64(0, value, this, Tail._capnp.defaultStart);
+  }
+  toString(): string { return "Tail_" + super.toString(); }
+}
+export class RawCall extends $.Struct {
+  static readonly _capnp = {
+    displayName: "RawCall",
+    id: "9df67027b476181d",
+    size: new $.ObjectSize(8, 3),
+  };
+  static _Args: $.ListCtor<RawArg>;
+  static _Bufs: $.ListCtor<RawBuf>;
+  static _Ptrs: $.ListCtor<RawPtr>;
+  /**
+* the syscall number (unused by ioctl)
+*
+*/
+  get nr(): bigint {
+    return $.utils.getInt64(0, this);
+  }
+  set nr(value: bigint) {
+    $.utils.setInt64(0, value, this);
+  }
+  _adoptArgs(value: $.Orphan<$.List<RawArg>>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownArgs(): $.Orphan<$.List<RawArg>> {
+    return $.utils.disown(this.args);
+  }
+  get args(): $.List<RawArg> {
+    return $.utils.getList(0, RawCall._Args, this);
+  }
+  _hasArgs(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initArgs(length: number): $.List<RawArg> {
+    return $.utils.initList(0, RawCall._Args, length, this);
+  }
+  set args(value: $.List<RawArg>) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptBufs(value: $.Orphan<$.List<RawBuf>>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownBufs(): $.Orphan<$.List<RawBuf>> {
+    return $.utils.disown(this.bufs);
+  }
+  get bufs(): $.List<RawBuf> {
+    return $.utils.getList(1, RawCall._Bufs, this);
+  }
+  _hasBufs(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initBufs(length: number): $.List<RawBuf> {
+    return $.utils.initList(1, RawCall._Bufs, length, this);
+  }
+  set bufs(value: $.List<RawBuf>) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  _adoptPtrs(value: $.Orphan<$.List<RawPtr>>): void {
+    $.utils.adopt(value, $.utils.getPointer(2, this));
+  }
+  _disownPtrs(): $.Orphan<$.List<RawPtr>> {
+    return $.utils.disown(this.ptrs);
+  }
+  get ptrs(): $.List<RawPtr> {
+    return $.utils.getList(2, RawCall._Ptrs, this);
+  }
+  _hasPtrs(): boolean {
+    return !$.utils.isNull($.utils.getPointer(2, this));
+  }
+  _initPtrs(length: number): $.List<RawPtr> {
+    return $.utils.initList(2, RawCall._Ptrs, length, this);
+  }
+  set ptrs(value: $.List<RawPtr>) {
+    $.utils.copyFrom(value, $.utils.getPointer(2, this));
+  }
+  toString(): string { return "RawCall_" + super.toString(); }
+}
+export const RawArg_Which = {
+  VALUE: 0,
+  /**
+* index into bufs
+*
+*/
+  BUF: 1
+} as const;
+export type RawArg_Which = (typeof RawArg_Which)[keyof typeof RawArg_Which];
+export class RawArg extends $.Struct {
+  static readonly VALUE = RawArg_Which.VALUE;
+  static readonly BUF = RawArg_Which.BUF;
+  static readonly _capnp = {
+    displayName: "RawArg",
+    id: "f1fc25b5308101e1",
+    size: new $.ObjectSize(16, 0),
+  };
+  get value(): bigint {
+    $.utils.testWhich("value", $.utils.getUint16(8, this), 0, this);
+    return $.utils.getInt64(0, this);
+  }
+  get _isValue(): boolean {
+    return $.utils.getUint16(8, this) === 0;
+  }
+  set value(value: bigint) {
+    $.utils.setUint16(8, 0, this);
+    $.utils.setInt64(0, value, this);
+  }
+  /**
+* index into bufs
+*
+*/
+  get buf(): number {
+    $.utils.testWhich("buf", $.utils.getUint16(8, this), 1, this);
+    return $.utils.getUint32(0, this);
+  }
+  get _isBuf(): boolean {
+    return $.utils.getUint16(8, this) === 1;
+  }
+  set buf(value: number) {
+    $.utils.setUint16(8, 1, this);
+    $.utils.setUint32(0, value, this);
+  }
+  toString(): string { return "RawArg_" + super.toString(); }
+  which(): RawArg_Which {
+    return $.utils.getUint16(8, this) as RawArg_Which;
+  }
+}
+export class RawBuf extends $.Struct {
+  static readonly _capnp = {
+    displayName: "RawBuf",
+    id: "f72ed2743b19a625",
+    size: new $.ObjectSize(8, 1),
+  };
+  _adoptData(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownData(): $.Orphan<$.Data> {
+    return $.utils.disown(this.data);
+  }
+  get data(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasData(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initData(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set data(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  /**
+* at least this many bytes: data is zero-padded to it
+*
+*/
+  get size(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set size(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  toString(): string { return "RawBuf_" + super.toString(); }
+}
+export class RawPtr extends $.Struct {
+  static readonly _capnp = {
+    displayName: "RawPtr",
+    id: "eda8b53e276f93f4",
+    size: new $.ObjectSize(16, 0),
+  };
+  /**
+* the buffer to write into
+*
+*/
+  get buf(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set buf(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  /**
+* at this byte offset, as a native 64-bit pointer
+*
+*/
+  get offset(): number {
+    return $.utils.getUint32(4, this);
+  }
+  set offset(value: number) {
+    $.utils.setUint32(4, value, this);
+  }
+  /**
+* the address of this buffer
+*
+*/
+  get target(): number {
+    return $.utils.getUint32(8, this);
+  }
+  set target(value: number) {
+    $.utils.setUint32(8, value, this);
+  }
+  toString(): string { return "RawPtr_" + super.toString(); }
+}
+export class RawResult extends $.Struct {
+  static readonly _capnp = {
+    displayName: "RawResult",
+    id: "e3ee005a22c54a6d",
+    size: new $.ObjectSize(16, 2),
+  };
+  get result(): bigint {
+    return $.utils.getInt64(0, this);
+  }
+  set result(value: bigint) {
+    $.utils.setInt64(0, value, this);
+  }
+  /**
+* 0 unless the call failed
+*
+*/
+  get errno(): number {
+    return $.utils.getInt32(8, this);
+  }
+  set errno(value: number) {
+    $.utils.setInt32(8, value, this);
+  }
+  get errnoName(): string {
+    return $.utils.getText(0, this);
+  }
+  set errnoName(value: string) {
+    $.utils.setText(0, value, this);
+  }
+  _adoptBufs(value: $.Orphan<$.List<$.Data>>): void {
+    $.utils.adopt(value, $.utils.getPointer(1, this));
+  }
+  _disownBufs(): $.Orphan<$.List<$.Data>> {
+    return $.utils.disown(this.bufs);
+  }
+  get bufs(): $.List<$.Data> {
+    return $.utils.getList(1, $.DataList, this);
+  }
+  _hasBufs(): boolean {
+    return !$.utils.isNull($.utils.getPointer(1, this));
+  }
+  _initBufs(length: number): $.List<$.Data> {
+    return $.utils.initList(1, $.DataList, length, this);
+  }
+  set bufs(value: $.List<$.Data>) {
+    $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  toString(): string { return "RawResult_" + super.toString(); }
+}
 Request_Op._Batch = $.CompositeList(Request);
 Response._Batch = $.CompositeList(Response);
 Exec._Env = $.CompositeList(EnvVar);
+FileReply._Entries = $.CompositeList(DirEntry);
+RawCall._Args = $.CompositeList(RawArg);
+RawCall._Bufs = $.CompositeList(RawBuf);
+RawCall._Ptrs = $.CompositeList(RawPtr);
