@@ -10,6 +10,7 @@ command -v qemu-system-x86_64 >/dev/null || need+=(qemu-system-x86)
 command -v capnpc >/dev/null || need+=(capnproto)
 command -v dpkg-deb >/dev/null || need+=(dpkg)
 command -v zstd >/dev/null || need+=(zstd)
+command -v xmllint >/dev/null || need+=(libxml2-utils)   # validates JUnit output in the tests
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   $SUDO apt-get update -qq

@@ -63,10 +63,15 @@ const program = selectionOptions(new Command())
 selectionOptions(program.command("list").description("list the tests that would run, without booting any VM")).action(async (paths: string[], o: RunOptions) => {
   try {
     const { events } = await runSuite({ ...o, paths, list: true, json: false, quiet: true }, () => {});
+    // Files run in parallel; print them in path order, tests in declaration order.
+    const byFile = new Map<string, string[]>();
     for (const e of events) {
-      if (e.kind === "test_listed") console.log(`${e.file} › ${e.test}${e.todo ? "  (todo)" : ""}`);
-      if (e.kind === "file_error") console.log(`${e.file}: cannot list: ${e.reason}`);
+      const lines = byFile.get(e.file ?? "") ?? [];
+      if (e.kind === "test_listed") lines.push(`${e.file} › ${e.test}${e.todo ? "  (todo)" : ""}`);
+      if (e.kind === "file_error") lines.push(`${e.file}: cannot list: ${e.reason}`);
+      byFile.set(e.file ?? "", lines);
     }
+    for (const file of [...byFile.keys()].sort()) for (const line of byFile.get(file)!) console.log(line);
   } catch (e) {
     fail(e);
   }

@@ -41,26 +41,26 @@ export function junitXml(events: RunEvent[]): string {
       });
     } else if (e.kind === "file_completed") s.time = time;
   }
-  let total = 0, failures = 0, skipped = 0, time = 0;
+  let total = 0, failures = 0, time = 0;
   const body: string[] = [];
   for (const [file, s] of suites) {
     const f = s.cases.filter((c) => c.failure).length;
     const sk = s.cases.filter((c) => c.skipped !== undefined).length;
     total += s.cases.length;
     failures += f;
-    skipped += sk;
     time += s.time;
     body.push(
       `  <testsuite name="${esc(file)}" tests="${s.cases.length}" failures="${f}" errors="0" skipped="${sk}" time="${s.time.toFixed(3)}" timestamp="${new Date(s.ts).toISOString().slice(0, 19)}">`,
     );
+    // CI schemas allow properties on suites only: each test's meta is "<test> › <key>".
+    const props = s.cases.flatMap((c) => Object.entries(c.meta ?? {}).map(([k, v]) => [`${c.name} › ${k}`, typeof v === "string" ? v : JSON.stringify(v)]));
+    if (props.length) {
+      body.push("    <properties>");
+      for (const [k, v] of props) body.push(`      <property name="${esc(k!)}" value="${esc(v!)}"/>`);
+      body.push("    </properties>");
+    }
     for (const c of s.cases) {
       body.push(`    <testcase classname="${esc(file)}" name="${esc(c.name)}" time="${c.time.toFixed(3)}">`);
-      const props = Object.entries(c.meta ?? {});
-      if (props.length) {
-        body.push("      <properties>");
-        for (const [k, v] of props) body.push(`        <property name="${esc(k)}" value="${esc(typeof v === "string" ? v : JSON.stringify(v))}"/>`);
-        body.push("      </properties>");
-      }
       if (c.failure) body.push(`      <failure message="${esc(c.failure.message)}" type="failure">${esc(c.failure.text)}</failure>`);
       if (c.skipped !== undefined) body.push(`      <skipped message="${esc(c.skipped)}"/>`);
       body.push("    </testcase>");
@@ -69,7 +69,7 @@ export function junitXml(events: RunEvent[]): string {
   }
   return [
     `<?xml version="1.0" encoding="UTF-8"?>`,
-    `<testsuites name="provium" tests="${total}" failures="${failures}" errors="0" skipped="${skipped}" time="${time.toFixed(3)}">`,
+    `<testsuites name="provium" tests="${total}" failures="${failures}" errors="0" time="${time.toFixed(3)}">`,
     ...body,
     `</testsuites>`,
     "",

@@ -58,6 +58,14 @@ export class FileSession {
       "vm.state": (a) => this.vm(a.vm).state,
       "vm.console": (a) => this.vm(a.vm).qemu?.consoleTail(10_000) ?? "",
       "lab.claim": (a) => this.claimCapacity(a),
+      // The runner's own tests (PROVIUM_TEST_HOOKS=1) check that a crashed worker fails one file.
+      "debug.crash_worker": () => {
+        if (process.env.PROVIUM_TEST_HOOKS !== "1") throw new Error("unknown host op 'debug.crash_worker'");
+        setTimeout(() => {
+          throw new Error("runner worker crashed on purpose (test hook)");
+        });
+        return new Promise(() => {});
+      },
     };
   }
 

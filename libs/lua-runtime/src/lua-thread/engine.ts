@@ -50,6 +50,7 @@ export async function createEngine(caller: SyncCaller): Promise<LuaEngine> {
       return 0;
     }),
   );
+  if (process.env.PROVIUM_TEST_HOOKS === "1") engine.global.set("__provium_test_hooks", true);
   // Each prelude chunk receives the shared private table P as `...`.
   engine.global.set("__prelude", preludeChunks.map(([, src]) => src));
   engine.doStringSync(`

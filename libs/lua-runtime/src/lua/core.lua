@@ -30,6 +30,12 @@ end
 
 P.emit = host_emit
 
+-- PROVIUM_TEST_HOOKS=1 (the runner's own tests only): a way to crash the runner worker.
+if __provium_test_hooks then
+  function __provium_test_crash_worker() P.call("debug.crash_worker") end
+end
+__provium_test_hooks = nil
+
 -- Durations: a number of seconds, or "500ms" / "5s" / "5m" / "2h".
 local units = { ms = 0.001, s = 1, m = 60, h = 3600 }
 function P.duration(v, what)

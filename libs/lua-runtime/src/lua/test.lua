@@ -70,10 +70,18 @@ function T:log(msg)
   P.emit({ kind = "log", test = self.name, message = tostring(msg) })
 end
 
+-- The traceback of a failure, without the runner's own frames: the user's code only.
 local function traceback(err)
   if getmetatable(err) == Skip then return err end
   local msg = type(err) == "string" and err or P.repr(err)
-  return { message = msg, traceback = debug.traceback(msg, 2) }
+  local lines = {}
+  for line in debug.traceback(msg, 2):gmatch("[^\n]+") do
+    if line:find("in function 'xpcall'", 1, true) then break end
+    if not line:find("[provium]/", 1, true) and not line:find("[C]: in function 'error'", 1, true) then
+      lines[#lines + 1] = line
+    end
+  end
+  return { message = msg, traceback = table.concat(lines, "\n") }
 end
 
 -- Runs the file's tests in order. `select` (from the host) filters by name and meta;

@@ -248,3 +248,10 @@ function Lab:shutdown()
 end
 
 provium = new_lab("provium")
+
+-- lab:claim({memory, cpus}): reserve host capacity for this file up front; boots draw on it.
+function Lab:claim(want)
+  P.check(want, "table", "claim")
+  P.call("lab.claim", { memory = want.memory, cpus = want.cpus })
+  return self
+end
