@@ -26,6 +26,7 @@ struct Request {
     streamRead @6 :StreamRead;
     streamClose @7 :UInt32;    # a stream handle; closing twice is fine
     files @8 :FileOp;          # guest files, tails and raw calls (their own union below)
+    process @9 :ProcessOp;     # processes, workers (their own union below)
   }
 }
 
@@ -40,6 +41,7 @@ struct Response {
     streamData @6 :StreamData;
     done @7 :Void;             # an op that has nothing to return
     files @8 :FileReply;
+    process @9 :ProcessReply;
   }
 }
 
@@ -81,6 +83,10 @@ struct ExecResult {
   timedOut @2 :Bool;
   stdout @3 :Data;
   stderr @4 :Data;
+  # Output too large for one reply stays in the agent as a stream (a handle, 0 = none):
+  # the host reads it to the end, then closes it. stdout/stderr are then empty.
+  stdoutRest @5 :UInt32;
+  stderrRest @6 :UInt32;
 }
 
 struct AgentStats {
@@ -272,4 +278,90 @@ struct RawResult {
   errno @1 :Int32;           # 0 unless the call failed
   errnoName @2 :Text;
   bufs @3 :List(Data);
+}
+
+# Processes and workers: one family, so its ops live in one struct of their own.
+# A process is a resource in the request's namespace (its handle); a worker is a namespace
+# of its own (Request.worker): workerKill/workerJoin/workerClose act on the request's worker.
+struct ProcessOp {
+  union {
+    spawn @0 :Exec;              # start without waiting (timeoutMs must be 0) -> spawned
+    signal @1 :ProcessSignal;    # to the process group -> delivered
+    pid @2 :UInt32;              # a process handle -> pid (0 once it has exited)
+    status @3 :UInt32;           # a process handle -> status
+    wait @4 :ProcessWait;        # -> waited
+    stdinWrite @5 :StdinWrite;   # -> done
+    closeStdin @6 :UInt32;       # a process handle -> done
+    openStream @7 :OpenStream;   # the process's stdout or stderr as a stream -> stream
+    close @8 :UInt32;            # kill (SIGKILL) if running, reap, release -> done
+    spawnWorker @9 :Void;        # a new namespace -> worker
+    workerKill @10 :UInt8;       # a signal to every running process of the worker -> count
+    workerJoin @11 :UInt32;      # wait (timeout ms, 0 = none) for the worker's processes -> joined
+    workerClose @12 :Void;       # terminate, join and drop the worker -> joined
+    census @13 :Void;            # what the agent holds, for tests -> census
+  }
+}
+
+struct ProcessReply {
+  union {
+    spawned @0 :Spawned;
+    delivered @1 :Bool;          # false: the process had already exited
+    pid @2 :UInt32;
+    status @3 :ProcessStatus;
+    waited @4 :Waited;
+    stream @5 :UInt32;           # a stream handle (see StreamRead)
+    worker @6 :UInt32;           # the new worker's namespace id
+    count @7 :UInt32;
+    joined @8 :Joined;
+    census @9 :Census;
+    done @10 :Void;
+  }
+}
+
+struct Spawned {
+  handle @0 :UInt32;
+  pid @1 :UInt32;
+}
+
+struct ProcessSignal {
+  handle @0 :UInt32;
+  signal @1 :UInt8;
+}
+
+struct ProcessStatus {
+  running @0 :Bool;
+}
+
+struct ProcessWait {
+  handle @0 :UInt32;
+  timeoutMs @1 :UInt32;          # 0 = no limit
+}
+
+# exited false: the timeout passed first; the process keeps running.
+struct Waited {
+  exited @0 :Bool;
+  result @1 :ExecResult;         # output not taken by an opened stream
+}
+
+struct StdinWrite {
+  handle @0 :UInt32;
+  data @1 :Data;
+}
+
+struct OpenStream {
+  handle @0 :UInt32;
+  stderr @1 :Bool;               # false: stdout
+}
+
+struct Joined {
+  done @0 :Bool;                 # false: the timeout passed with processes still running
+  worst @1 :Int32;               # the worst exit code of the reaped processes (-1 signalled, -2 timed out)
+  reaped @2 :UInt32;
+  running @3 :UInt32;
+}
+
+struct Census {
+  processes @0 :UInt32;          # live process resources, all namespaces
+  streams @1 :UInt32;
+  workers @2 :UInt32;            # namespaces other than the root
 }

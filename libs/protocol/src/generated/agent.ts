@@ -88,7 +88,12 @@ export const Request_Op_Which = {
 * guest files, tails and raw calls (their own union below)
 *
 */
-  FILES: 6
+  FILES: 6,
+  /**
+* processes, workers (their own union below)
+*
+*/
+  PROCESS: 7
 } as const;
 export type Request_Op_Which = (typeof Request_Op_Which)[keyof typeof Request_Op_Which];
 export class Request_Op extends $.Struct {
@@ -99,6 +104,7 @@ export class Request_Op extends $.Struct {
   static readonly STREAM_READ = Request_Op_Which.STREAM_READ;
   static readonly STREAM_CLOSE = Request_Op_Which.STREAM_CLOSE;
   static readonly FILES = Request_Op_Which.FILES;
+  static readonly PROCESS = Request_Op_Which.PROCESS;
   static readonly _capnp = {
     displayName: "op",
     id: "ea82c91985fda678",
@@ -259,6 +265,35 @@ export class Request_Op extends $.Struct {
     $.utils.setUint16(8, 6, this);
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
+  _adoptProcess(value: $.Orphan<ProcessOp>): void {
+    $.utils.setUint16(8, 7, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownProcess(): $.Orphan<ProcessOp> {
+    return $.utils.disown(this.process);
+  }
+  /**
+* processes, workers (their own union below)
+*
+*/
+  get process(): ProcessOp {
+    $.utils.testWhich("process", $.utils.getUint16(8, this), 7, this);
+    return $.utils.getStruct(0, ProcessOp, this);
+  }
+  _hasProcess(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initProcess(): ProcessOp {
+    $.utils.setUint16(8, 7, this);
+    return $.utils.initStructAt(0, ProcessOp, this);
+  }
+  get _isProcess(): boolean {
+    return $.utils.getUint16(8, this) === 7;
+  }
+  set process(value: ProcessOp) {
+    $.utils.setUint16(8, 7, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
   toString(): string { return "Request_Op_" + super.toString(); }
   which(): Request_Op_Which {
     return $.utils.getUint16(8, this) as Request_Op_Which;
@@ -306,7 +341,8 @@ export const Response_Which = {
 *
 */
   DONE: 6,
-  FILES: 7
+  FILES: 7,
+  PROCESS: 8
 } as const;
 export type Response_Which = (typeof Response_Which)[keyof typeof Response_Which];
 export class Response extends $.Struct {
@@ -318,6 +354,7 @@ export class Response extends $.Struct {
   static readonly STREAM_DATA = Response_Which.STREAM_DATA;
   static readonly DONE = Response_Which.DONE;
   static readonly FILES = Response_Which.FILES;
+  static readonly PROCESS = Response_Which.PROCESS;
   static readonly _capnp = {
     displayName: "Response",
     id: "fb829a2734c71059",
@@ -509,6 +546,31 @@ export class Response extends $.Struct {
   }
   set files(value: FileReply) {
     $.utils.setUint16(4, 7, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptProcess(value: $.Orphan<ProcessReply>): void {
+    $.utils.setUint16(4, 8, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownProcess(): $.Orphan<ProcessReply> {
+    return $.utils.disown(this.process);
+  }
+  get process(): ProcessReply {
+    $.utils.testWhich("process", $.utils.getUint16(4, this), 8, this);
+    return $.utils.getStruct(0, ProcessReply, this);
+  }
+  _hasProcess(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initProcess(): ProcessReply {
+    $.utils.setUint16(4, 8, this);
+    return $.utils.initStructAt(0, ProcessReply, this);
+  }
+  get _isProcess(): boolean {
+    return $.utils.getUint16(4, this) === 8;
+  }
+  set process(value: ProcessReply) {
+    $.utils.setUint16(4, 8, this);
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   toString(): string { return "Response_" + super.toString(); }
@@ -711,7 +773,7 @@ export class ExecResult extends $.Struct {
   static readonly _capnp = {
     displayName: "ExecResult",
     id: "8170d3e82d8cdbde",
-    size: new $.ObjectSize(8, 2),
+    size: new $.ObjectSize(16, 2),
   };
   /**
 * meaningful when neither signal nor timedOut
@@ -763,6 +825,11 @@ export class ExecResult extends $.Struct {
   _disownStderr(): $.Orphan<$.Data> {
     return $.utils.disown(this.stderr);
   }
+  /**
+* Output too large for one reply stays in the agent as a stream (a handle, 0 = none):
+* the host reads it to the end, then closes it. stdout/stderr are then empty.
+*
+*/
   get stderr(): $.Data {
     return $.utils.getData(1, this);
   }
@@ -774,6 +841,18 @@ export class ExecResult extends $.Struct {
   }
   set stderr(value: $.Data) {
     $.utils.copyFrom(value, $.utils.getPointer(1, this));
+  }
+  get stdoutRest(): number {
+    return $.utils.getUint32(8, this);
+  }
+  set stdoutRest(value: number) {
+    $.utils.setUint32(8, value, this);
+  }
+  get stderrRest(): number {
+    return $.utils.getUint32(12, this);
+  }
+  set stderrRest(value: number) {
+    $.utils.setUint32(12, value, this);
   }
   toString(): string { return "ExecResult_" + super.toString(); }
 }
@@ -2322,6 +2401,847 @@ export class RawResult extends $.Struct {
     $.utils.copyFrom(value, $.utils.getPointer(1, this));
   }
   toString(): string { return "RawResult_" + super.toString(); }
+}
+export const ProcessOp_Which = {
+  /**
+* start without waiting (timeoutMs must be 0) -> spawned
+*
+*/
+  SPAWN: 0,
+  /**
+* to the process group -> delivered
+*
+*/
+  SIGNAL: 1,
+  /**
+* a process handle -> pid (0 once it has exited)
+*
+*/
+  PID: 2,
+  /**
+* a process handle -> status
+*
+*/
+  STATUS: 3,
+  /**
+* -> waited
+*
+*/
+  WAIT: 4,
+  /**
+* -> done
+*
+*/
+  STDIN_WRITE: 5,
+  /**
+* a process handle -> done
+*
+*/
+  CLOSE_STDIN: 6,
+  /**
+* the process's stdout or stderr as a stream -> stream
+*
+*/
+  OPEN_STREAM: 7,
+  /**
+* kill (SIGKILL) if running, reap, release -> done
+*
+*/
+  CLOSE: 8,
+  /**
+* a new namespace -> worker
+*
+*/
+  SPAWN_WORKER: 9,
+  /**
+* a signal to every running process of the worker -> count
+*
+*/
+  WORKER_KILL: 10,
+  /**
+* wait (timeout ms, 0 = none) for the worker's processes -> joined
+*
+*/
+  WORKER_JOIN: 11,
+  /**
+* terminate, join and drop the worker -> joined
+*
+*/
+  WORKER_CLOSE: 12,
+  /**
+* what the agent holds, for tests -> census
+*
+*/
+  CENSUS: 13
+} as const;
+export type ProcessOp_Which = (typeof ProcessOp_Which)[keyof typeof ProcessOp_Which];
+export class ProcessOp extends $.Struct {
+  static readonly SPAWN = ProcessOp_Which.SPAWN;
+  static readonly SIGNAL = ProcessOp_Which.SIGNAL;
+  static readonly PID = ProcessOp_Which.PID;
+  static readonly STATUS = ProcessOp_Which.STATUS;
+  static readonly WAIT = ProcessOp_Which.WAIT;
+  static readonly STDIN_WRITE = ProcessOp_Which.STDIN_WRITE;
+  static readonly CLOSE_STDIN = ProcessOp_Which.CLOSE_STDIN;
+  static readonly OPEN_STREAM = ProcessOp_Which.OPEN_STREAM;
+  static readonly CLOSE = ProcessOp_Which.CLOSE;
+  static readonly SPAWN_WORKER = ProcessOp_Which.SPAWN_WORKER;
+  static readonly WORKER_KILL = ProcessOp_Which.WORKER_KILL;
+  static readonly WORKER_JOIN = ProcessOp_Which.WORKER_JOIN;
+  static readonly WORKER_CLOSE = ProcessOp_Which.WORKER_CLOSE;
+  static readonly CENSUS = ProcessOp_Which.CENSUS;
+  static readonly _capnp = {
+    displayName: "ProcessOp",
+    id: "aa6436e9809370dd",
+    size: new $.ObjectSize(8, 1),
+  };
+  _adoptSpawn(value: $.Orphan<Exec>): void {
+    $.utils.setUint16(0, 0, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownSpawn(): $.Orphan<Exec> {
+    return $.utils.disown(this.spawn);
+  }
+  /**
+* start without waiting (timeoutMs must be 0) -> spawned
+*
+*/
+  get spawn(): Exec {
+    $.utils.testWhich("spawn", $.utils.getUint16(0, this), 0, this);
+    return $.utils.getStruct(0, Exec, this);
+  }
+  _hasSpawn(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initSpawn(): Exec {
+    $.utils.setUint16(0, 0, this);
+    return $.utils.initStructAt(0, Exec, this);
+  }
+  get _isSpawn(): boolean {
+    return $.utils.getUint16(0, this) === 0;
+  }
+  set spawn(value: Exec) {
+    $.utils.setUint16(0, 0, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptSignal(value: $.Orphan<ProcessSignal>): void {
+    $.utils.setUint16(0, 1, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownSignal(): $.Orphan<ProcessSignal> {
+    return $.utils.disown(this.signal);
+  }
+  /**
+* to the process group -> delivered
+*
+*/
+  get signal(): ProcessSignal {
+    $.utils.testWhich("signal", $.utils.getUint16(0, this), 1, this);
+    return $.utils.getStruct(0, ProcessSignal, this);
+  }
+  _hasSignal(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initSignal(): ProcessSignal {
+    $.utils.setUint16(0, 1, this);
+    return $.utils.initStructAt(0, ProcessSignal, this);
+  }
+  get _isSignal(): boolean {
+    return $.utils.getUint16(0, this) === 1;
+  }
+  set signal(value: ProcessSignal) {
+    $.utils.setUint16(0, 1, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  /**
+* a process handle -> pid (0 once it has exited)
+*
+*/
+  get pid(): number {
+    $.utils.testWhich("pid", $.utils.getUint16(0, this), 2, this);
+    return $.utils.getUint32(4, this);
+  }
+  get _isPid(): boolean {
+    return $.utils.getUint16(0, this) === 2;
+  }
+  set pid(value: number) {
+    $.utils.setUint16(0, 2, this);
+    $.utils.setUint32(4, value, this);
+  }
+  /**
+* a process handle -> status
+*
+*/
+  get status(): number {
+    $.utils.testWhich("status", $.utils.getUint16(0, this), 3, this);
+    return $.utils.getUint32(4, this);
+  }
+  get _isStatus(): boolean {
+    return $.utils.getUint16(0, this) === 3;
+  }
+  set status(value: number) {
+    $.utils.setUint16(0, 3, this);
+    $.utils.setUint32(4, value, this);
+  }
+  _adoptWait(value: $.Orphan<ProcessWait>): void {
+    $.utils.setUint16(0, 4, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownWait(): $.Orphan<ProcessWait> {
+    return $.utils.disown(this.wait);
+  }
+  /**
+* -> waited
+*
+*/
+  get wait(): ProcessWait {
+    $.utils.testWhich("wait", $.utils.getUint16(0, this), 4, this);
+    return $.utils.getStruct(0, ProcessWait, this);
+  }
+  _hasWait(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initWait(): ProcessWait {
+    $.utils.setUint16(0, 4, this);
+    return $.utils.initStructAt(0, ProcessWait, this);
+  }
+  get _isWait(): boolean {
+    return $.utils.getUint16(0, this) === 4;
+  }
+  set wait(value: ProcessWait) {
+    $.utils.setUint16(0, 4, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptStdinWrite(value: $.Orphan<StdinWrite>): void {
+    $.utils.setUint16(0, 5, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownStdinWrite(): $.Orphan<StdinWrite> {
+    return $.utils.disown(this.stdinWrite);
+  }
+  /**
+* -> done
+*
+*/
+  get stdinWrite(): StdinWrite {
+    $.utils.testWhich("stdinWrite", $.utils.getUint16(0, this), 5, this);
+    return $.utils.getStruct(0, StdinWrite, this);
+  }
+  _hasStdinWrite(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initStdinWrite(): StdinWrite {
+    $.utils.setUint16(0, 5, this);
+    return $.utils.initStructAt(0, StdinWrite, this);
+  }
+  get _isStdinWrite(): boolean {
+    return $.utils.getUint16(0, this) === 5;
+  }
+  set stdinWrite(value: StdinWrite) {
+    $.utils.setUint16(0, 5, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  /**
+* a process handle -> done
+*
+*/
+  get closeStdin(): number {
+    $.utils.testWhich("closeStdin", $.utils.getUint16(0, this), 6, this);
+    return $.utils.getUint32(4, this);
+  }
+  get _isCloseStdin(): boolean {
+    return $.utils.getUint16(0, this) === 6;
+  }
+  set closeStdin(value: number) {
+    $.utils.setUint16(0, 6, this);
+    $.utils.setUint32(4, value, this);
+  }
+  _adoptOpenStream(value: $.Orphan<OpenStream>): void {
+    $.utils.setUint16(0, 7, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownOpenStream(): $.Orphan<OpenStream> {
+    return $.utils.disown(this.openStream);
+  }
+  /**
+* the process's stdout or stderr as a stream -> stream
+*
+*/
+  get openStream(): OpenStream {
+    $.utils.testWhich("openStream", $.utils.getUint16(0, this), 7, this);
+    return $.utils.getStruct(0, OpenStream, this);
+  }
+  _hasOpenStream(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initOpenStream(): OpenStream {
+    $.utils.setUint16(0, 7, this);
+    return $.utils.initStructAt(0, OpenStream, this);
+  }
+  get _isOpenStream(): boolean {
+    return $.utils.getUint16(0, this) === 7;
+  }
+  set openStream(value: OpenStream) {
+    $.utils.setUint16(0, 7, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  /**
+* kill (SIGKILL) if running, reap, release -> done
+*
+*/
+  get close(): number {
+    $.utils.testWhich("close", $.utils.getUint16(0, this), 8, this);
+    return $.utils.getUint32(4, this);
+  }
+  get _isClose(): boolean {
+    return $.utils.getUint16(0, this) === 8;
+  }
+  set close(value: number) {
+    $.utils.setUint16(0, 8, this);
+    $.utils.setUint32(4, value, this);
+  }
+  get _isSpawnWorker(): boolean {
+    return $.utils.getUint16(0, this) === 9;
+  }
+  set spawnWorker(_: true) {
+    $.utils.setUint16(0, 9, this);
+  }
+  /**
+* a signal to every running process of the worker -> count
+*
+*/
+  get workerKill(): number {
+    $.utils.testWhich("workerKill", $.utils.getUint16(0, this), 10, this);
+    return $.utils.getUint8(4, this);
+  }
+  get _isWorkerKill(): boolean {
+    return $.utils.getUint16(0, this) === 10;
+  }
+  set workerKill(value: number) {
+    $.utils.setUint16(0, 10, this);
+    $.utils.setUint8(4, value, this);
+  }
+  /**
+* wait (timeout ms, 0 = none) for the worker's processes -> joined
+*
+*/
+  get workerJoin(): number {
+    $.utils.testWhich("workerJoin", $.utils.getUint16(0, this), 11, this);
+    return $.utils.getUint32(4, this);
+  }
+  get _isWorkerJoin(): boolean {
+    return $.utils.getUint16(0, this) === 11;
+  }
+  set workerJoin(value: number) {
+    $.utils.setUint16(0, 11, this);
+    $.utils.setUint32(4, value, this);
+  }
+  get _isWorkerClose(): boolean {
+    return $.utils.getUint16(0, this) === 12;
+  }
+  set workerClose(_: true) {
+    $.utils.setUint16(0, 12, this);
+  }
+  get _isCensus(): boolean {
+    return $.utils.getUint16(0, this) === 13;
+  }
+  set census(_: true) {
+    $.utils.setUint16(0, 13, this);
+  }
+  toString(): string { return "ProcessOp_" + super.toString(); }
+  which(): ProcessOp_Which {
+    return $.utils.getUint16(0, this) as ProcessOp_Which;
+  }
+}
+export const ProcessReply_Which = {
+  SPAWNED: 0,
+  /**
+* false: the process had already exited
+*
+*/
+  DELIVERED: 1,
+  PID: 2,
+  STATUS: 3,
+  WAITED: 4,
+  /**
+* a stream handle (see StreamRead)
+*
+*/
+  STREAM: 5,
+  /**
+* the new worker's namespace id
+*
+*/
+  WORKER: 6,
+  COUNT: 7,
+  JOINED: 8,
+  CENSUS: 9,
+  DONE: 10
+} as const;
+export type ProcessReply_Which = (typeof ProcessReply_Which)[keyof typeof ProcessReply_Which];
+export class ProcessReply extends $.Struct {
+  static readonly SPAWNED = ProcessReply_Which.SPAWNED;
+  static readonly DELIVERED = ProcessReply_Which.DELIVERED;
+  static readonly PID = ProcessReply_Which.PID;
+  static readonly STATUS = ProcessReply_Which.STATUS;
+  static readonly WAITED = ProcessReply_Which.WAITED;
+  static readonly STREAM = ProcessReply_Which.STREAM;
+  static readonly WORKER = ProcessReply_Which.WORKER;
+  static readonly COUNT = ProcessReply_Which.COUNT;
+  static readonly JOINED = ProcessReply_Which.JOINED;
+  static readonly CENSUS = ProcessReply_Which.CENSUS;
+  static readonly DONE = ProcessReply_Which.DONE;
+  static readonly _capnp = {
+    displayName: "ProcessReply",
+    id: "a8f00559d666b68c",
+    size: new $.ObjectSize(8, 1),
+  };
+  _adoptSpawned(value: $.Orphan<Spawned>): void {
+    $.utils.setUint16(0, 0, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownSpawned(): $.Orphan<Spawned> {
+    return $.utils.disown(this.spawned);
+  }
+  get spawned(): Spawned {
+    $.utils.testWhich("spawned", $.utils.getUint16(0, this), 0, this);
+    return $.utils.getStruct(0, Spawned, this);
+  }
+  _hasSpawned(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initSpawned(): Spawned {
+    $.utils.setUint16(0, 0, this);
+    return $.utils.initStructAt(0, Spawned, this);
+  }
+  get _isSpawned(): boolean {
+    return $.utils.getUint16(0, this) === 0;
+  }
+  set spawned(value: Spawned) {
+    $.utils.setUint16(0, 0, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  /**
+* false: the process had already exited
+*
+*/
+  get delivered(): boolean {
+    $.utils.testWhich("delivered", $.utils.getUint16(0, this), 1, this);
+    return $.utils.getBit(16, this);
+  }
+  get _isDelivered(): boolean {
+    return $.utils.getUint16(0, this) === 1;
+  }
+  set delivered(value: boolean) {
+    $.utils.setUint16(0, 1, this);
+    $.utils.setBit(16, value, this);
+  }
+  get pid(): number {
+    $.utils.testWhich("pid", $.utils.getUint16(0, this), 2, this);
+    return $.utils.getUint32(4, this);
+  }
+  get _isPid(): boolean {
+    return $.utils.getUint16(0, this) === 2;
+  }
+  set pid(value: number) {
+    $.utils.setUint16(0, 2, this);
+    $.utils.setUint32(4, value, this);
+  }
+  _adoptStatus(value: $.Orphan<ProcessStatus>): void {
+    $.utils.setUint16(0, 3, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownStatus(): $.Orphan<ProcessStatus> {
+    return $.utils.disown(this.status);
+  }
+  get status(): ProcessStatus {
+    $.utils.testWhich("status", $.utils.getUint16(0, this), 3, this);
+    return $.utils.getStruct(0, ProcessStatus, this);
+  }
+  _hasStatus(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initStatus(): ProcessStatus {
+    $.utils.setUint16(0, 3, this);
+    return $.utils.initStructAt(0, ProcessStatus, this);
+  }
+  get _isStatus(): boolean {
+    return $.utils.getUint16(0, this) === 3;
+  }
+  set status(value: ProcessStatus) {
+    $.utils.setUint16(0, 3, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptWaited(value: $.Orphan<Waited>): void {
+    $.utils.setUint16(0, 4, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownWaited(): $.Orphan<Waited> {
+    return $.utils.disown(this.waited);
+  }
+  get waited(): Waited {
+    $.utils.testWhich("waited", $.utils.getUint16(0, this), 4, this);
+    return $.utils.getStruct(0, Waited, this);
+  }
+  _hasWaited(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initWaited(): Waited {
+    $.utils.setUint16(0, 4, this);
+    return $.utils.initStructAt(0, Waited, this);
+  }
+  get _isWaited(): boolean {
+    return $.utils.getUint16(0, this) === 4;
+  }
+  set waited(value: Waited) {
+    $.utils.setUint16(0, 4, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  /**
+* a stream handle (see StreamRead)
+*
+*/
+  get stream(): number {
+    $.utils.testWhich("stream", $.utils.getUint16(0, this), 5, this);
+    return $.utils.getUint32(4, this);
+  }
+  get _isStream(): boolean {
+    return $.utils.getUint16(0, this) === 5;
+  }
+  set stream(value: number) {
+    $.utils.setUint16(0, 5, this);
+    $.utils.setUint32(4, value, this);
+  }
+  /**
+* the new worker's namespace id
+*
+*/
+  get worker(): number {
+    $.utils.testWhich("worker", $.utils.getUint16(0, this), 6, this);
+    return $.utils.getUint32(4, this);
+  }
+  get _isWorker(): boolean {
+    return $.utils.getUint16(0, this) === 6;
+  }
+  set worker(value: number) {
+    $.utils.setUint16(0, 6, this);
+    $.utils.setUint32(4, value, this);
+  }
+  get count(): number {
+    $.utils.testWhich("count", $.utils.getUint16(0, this), 7, this);
+    return $.utils.getUint32(4, this);
+  }
+  get _isCount(): boolean {
+    return $.utils.getUint16(0, this) === 7;
+  }
+  set count(value: number) {
+    $.utils.setUint16(0, 7, this);
+    $.utils.setUint32(4, value, this);
+  }
+  _adoptJoined(value: $.Orphan<Joined>): void {
+    $.utils.setUint16(0, 8, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownJoined(): $.Orphan<Joined> {
+    return $.utils.disown(this.joined);
+  }
+  get joined(): Joined {
+    $.utils.testWhich("joined", $.utils.getUint16(0, this), 8, this);
+    return $.utils.getStruct(0, Joined, this);
+  }
+  _hasJoined(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initJoined(): Joined {
+    $.utils.setUint16(0, 8, this);
+    return $.utils.initStructAt(0, Joined, this);
+  }
+  get _isJoined(): boolean {
+    return $.utils.getUint16(0, this) === 8;
+  }
+  set joined(value: Joined) {
+    $.utils.setUint16(0, 8, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptCensus(value: $.Orphan<Census>): void {
+    $.utils.setUint16(0, 9, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownCensus(): $.Orphan<Census> {
+    return $.utils.disown(this.census);
+  }
+  get census(): Census {
+    $.utils.testWhich("census", $.utils.getUint16(0, this), 9, this);
+    return $.utils.getStruct(0, Census, this);
+  }
+  _hasCensus(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initCensus(): Census {
+    $.utils.setUint16(0, 9, this);
+    return $.utils.initStructAt(0, Census, this);
+  }
+  get _isCensus(): boolean {
+    return $.utils.getUint16(0, this) === 9;
+  }
+  set census(value: Census) {
+    $.utils.setUint16(0, 9, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  get _isDone(): boolean {
+    return $.utils.getUint16(0, this) === 10;
+  }
+  set done(_: true) {
+    $.utils.setUint16(0, 10, this);
+  }
+  toString(): string { return "ProcessReply_" + super.toString(); }
+  which(): ProcessReply_Which {
+    return $.utils.getUint16(0, this) as ProcessReply_Which;
+  }
+}
+export class Spawned extends $.Struct {
+  static readonly _capnp = {
+    displayName: "Spawned",
+    id: "e511073f83a4f507",
+    size: new $.ObjectSize(8, 0),
+  };
+  get handle(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set handle(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  get pid(): number {
+    return $.utils.getUint32(4, this);
+  }
+  set pid(value: number) {
+    $.utils.setUint32(4, value, this);
+  }
+  toString(): string { return "Spawned_" + super.toString(); }
+}
+export class ProcessSignal extends $.Struct {
+  static readonly _capnp = {
+    displayName: "ProcessSignal",
+    id: "f67fd6d93f04c9d2",
+    size: new $.ObjectSize(8, 0),
+  };
+  get handle(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set handle(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  get signal(): number {
+    return $.utils.getUint8(4, this);
+  }
+  set signal(value: number) {
+    $.utils.setUint8(4, value, this);
+  }
+  toString(): string { return "ProcessSignal_" + super.toString(); }
+}
+export class ProcessStatus extends $.Struct {
+  static readonly _capnp = {
+    displayName: "ProcessStatus",
+    id: "94e9715e64c99a84",
+    size: new $.ObjectSize(8, 0),
+  };
+  get running(): boolean {
+    return $.utils.getBit(0, this);
+  }
+  set running(value: boolean) {
+    $.utils.setBit(0, value, this);
+  }
+  toString(): string { return "ProcessStatus_" + super.toString(); }
+}
+export class ProcessWait extends $.Struct {
+  static readonly _capnp = {
+    displayName: "ProcessWait",
+    id: "e53333e8f9806730",
+    size: new $.ObjectSize(8, 0),
+  };
+  get handle(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set handle(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  /**
+* 0 = no limit
+*
+*/
+  get timeoutMs(): number {
+    return $.utils.getUint32(4, this);
+  }
+  set timeoutMs(value: number) {
+    $.utils.setUint32(4, value, this);
+  }
+  toString(): string { return "ProcessWait_" + super.toString(); }
+}
+export class Waited extends $.Struct {
+  static readonly _capnp = {
+    displayName: "Waited",
+    id: "b3dc45105650c7b8",
+    size: new $.ObjectSize(8, 1),
+  };
+  get exited(): boolean {
+    return $.utils.getBit(0, this);
+  }
+  set exited(value: boolean) {
+    $.utils.setBit(0, value, this);
+  }
+  _adoptResult(value: $.Orphan<ExecResult>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownResult(): $.Orphan<ExecResult> {
+    return $.utils.disown(this.result);
+  }
+  /**
+* output not taken by an opened stream
+*
+*/
+  get result(): ExecResult {
+    return $.utils.getStruct(0, ExecResult, this);
+  }
+  _hasResult(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initResult(): ExecResult {
+    return $.utils.initStructAt(0, ExecResult, this);
+  }
+  set result(value: ExecResult) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "Waited_" + super.toString(); }
+}
+export class StdinWrite extends $.Struct {
+  static readonly _capnp = {
+    displayName: "StdinWrite",
+    id: "f1438b6447158376",
+    size: new $.ObjectSize(8, 1),
+  };
+  get handle(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set handle(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  _adoptData(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownData(): $.Orphan<$.Data> {
+    return $.utils.disown(this.data);
+  }
+  get data(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasData(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initData(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set data(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  toString(): string { return "StdinWrite_" + super.toString(); }
+}
+export class OpenStream extends $.Struct {
+  static readonly _capnp = {
+    displayName: "OpenStream",
+    id: "9b1085e250956b11",
+    size: new $.ObjectSize(8, 0),
+  };
+  get handle(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set handle(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  /**
+* false: stdout
+*
+*/
+  get stderr(): boolean {
+    return $.utils.getBit(32, this);
+  }
+  set stderr(value: boolean) {
+    $.utils.setBit(32, value, this);
+  }
+  toString(): string { return "OpenStream_" + super.toString(); }
+}
+export class Joined extends $.Struct {
+  static readonly _capnp = {
+    displayName: "Joined",
+    id: "f965938821a58025",
+    size: new $.ObjectSize(16, 0),
+  };
+  /**
+* false: the timeout passed with processes still running
+*
+*/
+  get done(): boolean {
+    return $.utils.getBit(0, this);
+  }
+  set done(value: boolean) {
+    $.utils.setBit(0, value, this);
+  }
+  /**
+* the worst exit code of the reaped processes (-1 signalled, -2 timed out)
+*
+*/
+  get worst(): number {
+    return $.utils.getInt32(4, this);
+  }
+  set worst(value: number) {
+    $.utils.setInt32(4, value, this);
+  }
+  get reaped(): number {
+    return $.utils.getUint32(8, this);
+  }
+  set reaped(value: number) {
+    $.utils.setUint32(8, value, this);
+  }
+  get running(): number {
+    return $.utils.getUint32(12, this);
+  }
+  set running(value: number) {
+    $.utils.setUint32(12, value, this);
+  }
+  toString(): string { return "Joined_" + super.toString(); }
+}
+export class Census extends $.Struct {
+  static readonly _capnp = {
+    displayName: "Census",
+    id: "f17fd1108216f08e",
+    size: new $.ObjectSize(16, 0),
+  };
+  /**
+* live process resources, all namespaces
+*
+*/
+  get processes(): number {
+    return $.utils.getUint32(0, this);
+  }
+  set processes(value: number) {
+    $.utils.setUint32(0, value, this);
+  }
+  get streams(): number {
+    return $.utils.getUint32(4, this);
+  }
+  set streams(value: number) {
+    $.utils.setUint32(4, value, this);
+  }
+  /**
+* namespaces other than the root
+*
+*/
+  get workers(): number {
+    return $.utils.getUint32(8, this);
+  }
+  set workers(value: number) {
+    $.utils.setUint32(8, value, this);
+  }
+  toString(): string { return "Census_" + super.toString(); }
 }
 Request_Op._Batch = $.CompositeList(Request);
 Response._Batch = $.CompositeList(Response);
