@@ -33,7 +33,8 @@ async function readAll(stream: ReadableStream<Uint8Array>, until: Promise<unknow
   return Buffer.concat(chunks);
 }
 
-export async function exec(e: Exec) {
+/** `onSpawn` learns the pid of the started process (workers track their children). */
+export async function exec(e: Exec, onSpawn?: (pid: number) => void) {
   if (!e.argv?.length) throw Object.assign(new Error("exec: empty argv"), { code: "EINVAL" });
   let proc;
   try {
@@ -44,6 +45,7 @@ export async function exec(e: Exec) {
     const msg = `provium-agent: ${e.argv[0]}: ${code === "ENOENT" ? "command not found" : (err as Error).message}\n`;
     return { exitCode: code === "EACCES" ? 126 : 127, signal: 0, timedOut: false, stdout: new Uint8Array(), stderr: Buffer.from(msg) };
   }
+  onSpawn?.(proc.pid);
   let timedOut = false;
   const timer = e.timeoutMs
     ? setTimeout(() => {

@@ -3,7 +3,7 @@ import { AgentServer, type PlainRequest } from "@provium/protocol";
 import { readFileSync } from "node:fs";
 import { findPort, Port } from "./port";
 import { toFailure } from "./errors";
-import { exec } from "./exec";
+import { processOp, execIn } from "./process";
 import { namespace, type Namespace } from "./namespace";
 import type { ByteStream } from "./streams";
 
@@ -15,9 +15,10 @@ type Handler = (arg: any, ns: Namespace, req: PlainRequest) => Promise<object> |
 // One handler per op (the member name of Request.op); each family registers its own.
 export const handlers: Partial<Record<keyof Op, Handler>> = {
   hello: () => ({ hello: { agentVersion: AGENT_VERSION, bootMs: uptimeMs() } }),
-  exec: async (e) => ({ exec: await exec(e) }),
+  exec: async (e, ns) => ({ exec: await execIn(ns, e) }),
   streamRead: async (r, ns) => ({ streamData: await ns.get<ByteStream>(r.handle, "stream").read(r.maxBytes, r.timeoutMs) }),
   streamClose: async (handle, ns) => (await ns.close(handle), { done: true }),
+  process: (op, ns) => processOp(op, ns),
 };
 
 function uptimeMs() {

@@ -39,6 +39,11 @@ export class Namespace {
   get size() {
     return this.resources.size;
   }
+
+  /** The open resources of one kind, oldest first. */
+  list<T extends Resource>(kind: string): [number, T][] {
+    return [...this.resources].filter(([, r]) => r.kind === kind) as [number, T][];
+  }
 }
 
 const namespaces = new Map<number, Namespace>([[0, new Namespace(0)]]);
@@ -60,4 +65,9 @@ export async function dropNamespace(id: number) {
   if (!ns || id === 0) return;
   namespaces.delete(id);
   await ns.closeAll();
+}
+
+/** Every namespace, the root first. */
+export function allNamespaces(): Namespace[] {
+  return [...namespaces.values()];
 }

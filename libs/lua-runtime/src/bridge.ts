@@ -46,6 +46,26 @@ export class SyncCaller {
     Atomics.wait(this.counter, 0, seen, timeoutMs);
   }
 
+  /** The replies among `ids` that have arrived, taken (for the Lua task scheduler). */
+  takeArrived(ids: number[]): [number, HostReply][] {
+    this.drain();
+    const out: [number, HostReply][] = [];
+    for (const id of ids) {
+      const r = this.replies.get(id);
+      if (r) {
+        this.replies.delete(id);
+        out.push([id, r]);
+      }
+    }
+    return out;
+  }
+
+  /** Blocks until a reply arrives, unless one of `ids` has already arrived. */
+  waitFor(ids: number[], timeoutMs = 100) {
+    if (ids.some((id) => this.replies.has(id))) return;
+    this.waitAny(timeoutMs);
+  }
+
   call(op: string, args: unknown): HostReply {
     const id = this.submit(op, args);
     for (;;) {

@@ -10,10 +10,12 @@ import { prepareImage } from "./images";
 import { failure, type GuestOps, type OpContext } from "./ops/guest-op";
 import { agentOps, execOps } from "./ops/exec";
 import { streamOps } from "./ops/streams";
+import { processOps } from "./ops/process";
+import { Barriers } from "./barriers";
 import type { Amount } from "./capacity";
 
 // Every guest op family registers here; each op works alone and inside vm:batch.
-const guestOps: GuestOps = { ...execOps, ...agentOps, ...streamOps };
+const guestOps: GuestOps = { ...execOps, ...agentOps, ...streamOps, ...processOps };
 
 export interface SessionOptions {
   config: Config;
@@ -40,6 +42,7 @@ export class FileSession {
   private vms: GuestVm[] = [];
   private names = new Set<string>();
   private ops: Ops;
+  private barriers = new Barriers();
   // lab:claim: capacity reserved up front for this file; boots draw from it first.
   private claim: { left: Amount; release: () => void } | null = null;
 
@@ -57,6 +60,7 @@ export class FileSession {
       "vm.shutdown": (a) => this.vm(a.vm).shutdown(),
       "vm.state": (a) => this.vm(a.vm).state,
       "vm.console": (a) => this.vm(a.vm).qemu?.consoleTail(10_000) ?? "",
+      "lab.barrier": (a) => this.barriers.arrive(a),
       "lab.claim": (a) => this.claimCapacity(a),
       // The runner's own tests (PROVIUM_TEST_HOOKS=1) check that a crashed worker fails one file.
       "debug.crash_worker": () => {
@@ -81,6 +85,7 @@ export class FileSession {
   }
 
   async close() {
+    this.barriers.close();
     await Promise.allSettled(this.vms.map((v) => v.shutdown()));
     this.claim?.release();
     this.claim = null;
@@ -182,16 +187,16 @@ export class FileSession {
     const r = await this.send(ctx, { batch: items.map((it, i) => ({ id: i + 1, worker: ctx.worker, op: ops[i]!.request(it.args, ctx) })) }, "batch");
     const err = failure(r, "batch");
     if (err) throw err;
-    return r.batch!.map((sub, i) => {
+    return Promise.all(r.batch!.map(async (sub, i) => {
       const what = ops[i]!.describe(items[i]!.args);
       const e = failure(sub, what);
       if (e) return { err: e.message };
       try {
-        return { ok: ops[i]!.reply(sub, items[i]!.args, ctx) };
+        return { ok: await ops[i]!.reply(sub, items[i]!.args, ctx) };
       } catch (x) {
         return { err: `${what}: ${(x as Error).message}` };
       }
-    });
+    }));
   }
 
   // Helpers are looked up next to the test file, then under each root.

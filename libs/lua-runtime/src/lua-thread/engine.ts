@@ -9,6 +9,9 @@ import vmLua from "../lua/vm.lua" with { type: "text" };
 import jsonLua from "../lua/json.lua" with { type: "text" };
 import waitLua from "../lua/wait.lua" with { type: "text" };
 import streamLua from "../lua/stream.lua" with { type: "text" };
+import spawnLua from "../lua/spawn.lua" with { type: "text" };
+import processLua from "../lua/process.lua" with { type: "text" };
+import workerLua from "../lua/worker.lua" with { type: "text" };
 import { Marshal } from "./marshal";
 import type { SyncCaller } from "../bridge";
 
@@ -20,6 +23,9 @@ const preludeChunks: [string, string][] = [
   ["json.lua", jsonLua],
   ["wait.lua", waitLua],
   ["stream.lua", streamLua],
+  ["spawn.lua", spawnLua],
+  ["process.lua", processLua],
+  ["worker.lua", workerLua],
 ];
 
 let factory: LuaFactory | null = null;
@@ -41,6 +47,30 @@ export async function createEngine(caller: SyncCaller): Promise<LuaEngine> {
       const reply = caller.call(marshal.read(L, 1) as string, marshal.read(L, 2));
       marshal.push(L, reply);
       return 1;
+    }),
+  );
+  // Non-blocking host calls for lab:spawn's tasks (spawn.lua): submit, take what arrived, wait.
+  engine.global.set(
+    "__host_submit",
+    raw((L) => {
+      marshal.push(L, caller.submit(marshal.read(L, 1) as string, marshal.read(L, 2)));
+      return 1;
+    }),
+  );
+  engine.global.set(
+    "__host_take",
+    raw((L) => {
+      const ids = (marshal.read(L, 1) as number[] | null) ?? [];
+      marshal.push(L, caller.takeArrived(Array.isArray(ids) ? ids : Object.values(ids)).map(([id, reply]) => ({ id, reply })));
+      return 1;
+    }),
+  );
+  engine.global.set(
+    "__host_wait",
+    raw((L) => {
+      const ids = (marshal.read(L, 1) as number[] | null) ?? [];
+      caller.waitFor(Array.isArray(ids) ? ids : Object.values(ids), Number(marshal.read(L, 2) ?? 100));
+      return 0;
     }),
   );
   engine.global.set(

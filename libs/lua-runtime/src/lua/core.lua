@@ -22,8 +22,11 @@ function P.raise(msg)
   error(P.where(2) .. msg, 0)
 end
 
+-- The one way Lua reaches the host: blocking unless spawn.lua's tasks are running.
+P.host_call = host_call
+
 function P.call(op, args)
-  local r = host_call(op, args or {})
+  local r = P.host_call(op, args or {})
   if r.err ~= nil then P.raise(r.err) end
   return r.ok
 end

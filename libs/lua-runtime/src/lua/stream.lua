@@ -14,7 +14,7 @@ function P.new_stream(owner, handle, label)
     _chunks = {}, _eof = false, _closed = false,
   }, Stream)
   P.open_streams[s] = true
-  P.on_scope_end(function() s:close() end)
+  P.on_scope_end(function() s:close() end, "stream")
   return s
 end
 
@@ -70,10 +70,10 @@ function Stream:read_until(delim, timeout, verb)
   local deadline = deadline_of(timeout)
   while true do
     local buf = table.concat(self._chunks)
-    self._chunks = { buf }
+    self._chunks = buf ~= "" and { buf } or {} -- never an empty chunk: next() would return ""
     local _, stop = buf:find(delim, 1, true)
     if stop then
-      self._chunks = { buf:sub(stop + 1) }
+      self._chunks = stop < #buf and { buf:sub(stop + 1) } or {}
       return buf:sub(1, stop)
     end
     if not self:_fill(deadline) then
@@ -106,5 +106,6 @@ function Stream:close()
   if self._closed then return end
   self._closed = true
   P.open_streams[self] = nil
+  if self._owner._closed then return end -- a closed worker took its streams with it
   pcall(P.call, "guest", { target = self._owner:_target(), op = "stream_close", args = { handle = self._handle } })
 end

@@ -105,9 +105,10 @@ function P.run_tests()
     else
       P.emit({ kind = "test_started", test = tc.name, meta = tc.meta })
       P.call("test.begin", { name = tc.name, timeout = tc.meta.timeout and P.duration(tc.meta.timeout, "meta timeout") or nil })
+      P.open_scope()
       local t = setmetatable({ name = tc.name, meta = tc.meta }, T)
       local ok, err = xpcall(tc.fn, traceback, t)
-      local closed_ok, close_err = pcall(P.close_scope)
+      local closed_ok, close_err = pcall(P.close_scope, ok)
       if ok and not closed_ok then ok, err = false, traceback(close_err) end
       if ok then
         P.emit({ kind = "test_passed", test = tc.name, meta = tc.meta })
@@ -118,19 +119,44 @@ function P.run_tests()
       end
     end
   end
+  local ok, err = pcall(P.close_file_scope)
+  if not ok then P.emit({ kind = "file_error", reason = tostring(err) }) end
 end
 
--- Scopes: what a test opens registers a closer here; they run in reverse order.
-local scope = {}
-function P.on_scope_end(closer)
-  scope[#scope + 1] = closer
+-- Scopes: what code opens registers a closer with its kind. At the end of a test its
+-- closers run kind by kind -- tasks, processes, streams, other resources (files, ...),
+-- workers -- and within a kind newest first, whatever the order of creation. What the
+-- file's top level opens lives until the file ends, then is closed the same way.
+-- A closer gets `ok`: false when the test failed.
+local ranks = { task = 1, process = 2, stream = 3, worker = 5 }
+local OTHER = 4
+local file_scope, test_scope = {}, nil
+function P.on_scope_end(closer, kind)
+  local scope = test_scope or file_scope
+  scope[#scope + 1] = { fn = closer, rank = ranks[kind] or OTHER, seq = #scope + 1 }
 end
-function P.close_scope()
+local function close(scope, ok)
+  table.sort(scope, function(a, b)
+    if a.rank ~= b.rank then return a.rank < b.rank end
+    return a.seq > b.seq
+  end)
   local first_err
-  while #scope > 0 do
-    local closer = table.remove(scope)
-    local ok, err = pcall(closer)
-    if not ok and not first_err then first_err = err end
+  for _, c in ipairs(scope) do
+    local good, err = pcall(c.fn, ok)
+    if not good and not first_err then first_err = err end
   end
   if first_err then error(first_err, 0) end
+end
+function P.open_scope()
+  test_scope = {}
+end
+function P.close_scope(ok)
+  local scope = test_scope or {}
+  test_scope = nil
+  close(scope, ok ~= false)
+end
+function P.close_file_scope()
+  local scope = file_scope
+  file_scope = {}
+  close(scope, true)
 end

@@ -117,14 +117,21 @@ P.guest_classes = { VM }
 
 local function identity(x) return x end
 
+-- `shape(result, owner, args)`: owner is the VM or worker the op ran on.
 function P.define_guest_op(name, build, shape)
   shape = shape or identity
-  P.guest_ops[name] = { build = build, shape = shape }
   local method = function(self, ...)
     local args = build(...)
-    return shape(P.call("guest", { target = self:_target(), op = name, args = args }), self)
+    return shape(P.call("guest", { target = self:_target(), op = name, args = args }), self, args)
   end
+  P.guest_ops[name] = { build = build, shape = shape, method = method }
   for _, class in ipairs(P.guest_classes) do class[name] = method end
+end
+
+-- Another class with the VM's guest ops (workers): it gets those defined so far and later.
+function P.add_guest_class(class)
+  P.guest_classes[#P.guest_classes + 1] = class
+  for name, def in pairs(P.guest_ops) do class[name] = def.method end
 end
 
 P.define_guest_op("run", function(cmd, opts)
@@ -153,7 +160,7 @@ function VM:batch(fn)
   for i, q in ipairs(queue) do wire[i] = { op = q.op, args = q.args } end
   local results = P.call("guest.batch", { target = self:_target(), ops = wire })
   for i, r in ipairs(results) do
-    if r.err == nil then r.ok = queue[i].shape(r.ok, self) end
+    if r.err == nil then r.ok = queue[i].shape(r.ok, self, queue[i].args) end
   end
   return results
 end

@@ -1,7 +1,8 @@
 // Commands: `vm:run` to completion.
-import type { GuestOps } from "./guest-op";
+import type { Reply } from "@provium/protocol";
+import type { GuestOps, OpContext } from "./guest-op";
 
-interface Command {
+export interface Command {
   argv: string[];
   env?: { name: string; value: string }[];
   env_clear?: boolean;
@@ -19,15 +20,54 @@ export const execOps: GuestOps = {
     request: ({ cmd }: { cmd: Command }) => ({
       exec: { argv: cmd.argv, env: cmd.env, envClear: cmd.env_clear, cwd: cmd.cwd, stdin: bytes(cmd.stdin), timeoutMs: cmd.timeout_ms },
     }),
-    reply: (r) => {
-      const x = r.exec!;
-      const base = { stdout: x.stdout ?? new Uint8Array(), stderr: x.stderr ?? new Uint8Array() };
-      if (x.timedOut) return { ...base, exit_code: -2, status: "timed_out", timed_out: true };
-      if (x.signal) return { ...base, exit_code: -1, status: "signalled", signal: x.signal, timed_out: false };
-      return { ...base, exit_code: x.exitCode, status: "exited", timed_out: false };
-    },
+    reply: (r, _args, ctx) => runResult(r.exec!, ctx),
   },
 };
+
+type ExecResult = NonNullable<Reply["exec"]>;
+
+/** The Lua RunResult of an ExecResult: -1 signalled, -2 timed out. */
+export async function runResult(x: ExecResult, ctx: OpContext) {
+  const [stdout, stderr] = await Promise.all([
+    x.stdoutRest ? drain(ctx, x.stdoutRest) : (x.stdout ?? new Uint8Array()),
+    x.stderrRest ? drain(ctx, x.stderrRest) : (x.stderr ?? new Uint8Array()),
+  ]);
+  const base = { stdout, stderr };
+  if (x.timedOut) return { ...base, exit_code: -2, status: "timed_out", timed_out: true };
+  if (x.signal) return { ...base, exit_code: -1, status: "signalled", signal: x.signal, timed_out: false };
+  return { ...base, exit_code: x.exitCode ?? 0, status: "exited", timed_out: false };
+}
+
+// Output too large for one reply was left in the agent as an ended stream: read it in
+// pieces (other requests interleave with them), then close it.
+const DRAIN_CHUNK = 8 * 1024 * 1024;
+async function drain(ctx: OpContext, handle: number) {
+  const agent = ctx.vm.ready();
+  const parts: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const r = await agent.request({ streamRead: { handle, maxBytes: DRAIN_CHUNK, timeoutMs: 0 } }, ctx.worker);
+      if (r.error) throw new Error(`reading command output: ${r.error.message}`);
+      const d = r.streamData!;
+      if (d.data?.byteLength) {
+        parts.push(d.data);
+        total += d.data.byteLength;
+      }
+      if (d.eof) break;
+    }
+  } finally {
+    void agent.request({ streamClose: handle }, ctx.worker).catch(() => {});
+  }
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
 
 export const agentOps: GuestOps = {
   agent_requests: {
