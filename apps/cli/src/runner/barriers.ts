@@ -1,6 +1,7 @@
 // lab:barrier(name, count, timeout): parties of one test file meet. Each party is one host
 // call that resolves when `count` parties have arrived; the barrier then resets, so the
-// same name can be used again. A party that times out leaves, and raises.
+// same name can be used again. When a party's timeout passes, the barrier breaks: every
+// party waiting on it raises, naming how many had arrived.
 interface Party {
   resolve: (v: number) => void;
   reject: (e: Error) => void;
@@ -30,11 +31,14 @@ export class Barriers {
       const party: Party = {
         resolve,
         reject,
+        // A timeout breaks the barrier: every party waiting on it raises the same error.
         timer: setTimeout(() => {
-          const arrived = barrier.parties.length;
-          barrier.parties.splice(barrier.parties.indexOf(party), 1);
-          if (!barrier.parties.length && this.open.get(key) === barrier) this.open.delete(key);
-          reject(new Error(`barrier '${a.name}' timed out after ${a.timeout} s: ${arrived} of ${count} parties arrived`));
+          const why = new Error(`barrier '${a.name}' timed out after ${a.timeout} s: ${barrier.parties.length} of ${count} parties arrived`);
+          if (this.open.get(key) === barrier) this.open.delete(key);
+          for (const p of barrier.parties.splice(0)) {
+            clearTimeout(p.timer);
+            p.reject(why);
+          }
         }, a.timeout * 1000),
       };
       barrier.parties.push(party);

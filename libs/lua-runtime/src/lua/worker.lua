@@ -5,7 +5,10 @@ local P = ...
 local Worker = P.class("Worker")
 P.Worker = Worker
 P.add_guest_class(Worker)
-Worker.batch = P.VM.batch
+function Worker:batch(fn)
+  self:_target()
+  return P.VM.batch(self, fn)
+end
 
 Worker.__tostring = function(w) return "Worker(" .. w.name .. (w._closed and ", closed" or "") .. ")" end
 
