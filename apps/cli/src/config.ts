@@ -11,6 +11,9 @@ export interface Profile {
   injectAgent: boolean;
   build?: string; // a command run once before the profile's first boot; `{out}` expanded
   origin: string; // where it was defined, for messages
+  base?: string; // recipes: the recipe this one extends (built-in `debian` or another recipe)
+  packages?: string[]; // recipes: packages this one adds
+  rootfs?: { packages: string[] }; // Debian images: the whole package list, bases included
 }
 
 export interface Config {
@@ -24,9 +27,12 @@ export interface Config {
 
 export const builtinProfiles: Record<string, Profile> = {
   minimal: { name: "minimal", cmdline: "", injectAgent: true, origin: "built in" },
+  // The host's Debian release on a copy-on-write root disk (see images.ts).
+  debian: { name: "debian", cmdline: "", injectAgent: true, origin: "built in", rootfs: { packages: ["python3", "curl", "procps"] } },
 };
 
-const profileKeys = new Set(["kernel", "initrd", "cmdline", "cmdline_file", "inject_agent", "build"]);
+const profileKeys = new Set(["kernel", "initrd", "cmdline", "cmdline_file", "inject_agent", "build", "base", "packages"]);
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/;
 const topKeys = new Set(["roots", "cache_dir", "cache_max_size"]);
 
 export class ConfigError extends Error {}
@@ -77,6 +83,20 @@ export function loadConfig(file: string | null, cwd = process.cwd()): Config {
         throw new ConfigError(`${where}.cmdline_file: cannot read ${cmdlineFile}: ${(e as NodeJS.ErrnoException).code}`);
       }
     }
+    const base = str("base");
+    let packages: string[] | undefined;
+    if (p.packages !== undefined) {
+      if (!Array.isArray(p.packages)) throw new ConfigError(`${where}.packages must be an array of package names`);
+      for (const n of p.packages)
+        if (typeof n !== "string" || !PACKAGE_NAME.test(n)) throw new ConfigError(`${where}.packages: ${JSON.stringify(n)} is not a Debian package name`);
+      packages = p.packages;
+      if (base === undefined) throw new ConfigError(`${where}: packages needs a base to add them to (e.g. base = "debian")`);
+    }
+    if (base !== undefined) {
+      const clash = ["kernel", "initrd", "build"].filter((k) => p[k] !== undefined);
+      if (p.inject_agent === false) clash.push("inject_agent");
+      if (clash.length) throw new ConfigError(`${where}: base (a Debian image recipe) cannot be combined with ${clash.join(", ")}`);
+    }
     cfg.profiles[name] = {
       name,
       kernel: path(str("kernel")),
@@ -85,9 +105,28 @@ export function loadConfig(file: string | null, cwd = process.cwd()): Config {
       injectAgent: p.inject_agent ?? true,
       build: str("build"),
       origin: where,
+      ...(base !== undefined ? { base } : {}),
+      ...(packages ? { packages } : {}),
     };
   }
+  for (const prof of Object.values(cfg.profiles)) resolveRecipe(cfg, prof, []);
   return cfg;
+}
+
+// A recipe's package list and command line are its base's plus its own, down to a built-in image.
+function resolveRecipe(cfg: Config, prof: Profile, chain: string[]): void {
+  if (prof.rootfs || prof.base === undefined) return;
+  const where = `${prof.origin}.base`;
+  if (chain.includes(prof.name)) throw new ConfigError(`${where}: recipes form a cycle: ${[...chain, prof.name].join(" -> ")}`);
+  const base = cfg.profiles[prof.base];
+  if (!base) {
+    const known = Object.values(cfg.profiles).filter((q) => q.rootfs || q.base !== undefined).map((q) => q.name).sort();
+    throw new ConfigError(`${where}: unknown base '${prof.base}' (known: ${known.join(", ")})`);
+  }
+  resolveRecipe(cfg, base, [...chain, prof.name]);
+  if (!base.rootfs) throw new ConfigError(`${where}: '${prof.base}' is not an image recipe (a base is 'debian' or a profile that has a base)`);
+  prof.rootfs = { packages: [...new Set([...base.rootfs.packages, ...(prof.packages ?? [])])] };
+  prof.cmdline = [base.cmdline, prof.cmdline].filter(Boolean).join(" ");
 }
 
 export function unknownProfile(cfg: Config, name: string) {

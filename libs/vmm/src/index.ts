@@ -12,6 +12,7 @@ export {
   agentLibraries,
   GUEST_INIT_SCRIPT,
   VIRTIO_MODULES,
+  DISK_MODULES,
   type AgentOverlayOptions,
   type EnsureImageOptions,
   type GuestImage,
@@ -19,6 +20,8 @@ export {
 } from "./initramfs";
 export { chooseAccel, accelArgs, kvmUsable, probeAccel, resetAccelCache, type Accel, type AccelRequest, type ChooseAccelOptions } from "./accel";
 export { QmpClient, QmpError, type QmpEvent, type QmpConnectOptions } from "./qmp";
-export { QemuVm, liveVms, type LaunchOptions, type VmExit } from "./qemu";
+export { QemuVm, liveVms, type LaunchOptions, type VmExit, type DriveOptions, type VmDrive } from "./qemu";
+export { ensureRootfs, hostRelease, hostAptSources, checkPackageName, type EnsureRootfsOptions, type Rootfs } from "./rootfs";
 export { installExitCleanup, onProcessExit } from "./exit-cleanup";
 export { findQemu, QEMU_MISSING } from "./qemu-binary";
+export { saveMemory, loadMemory, INCOMING_ARGS, type SaveOptions } from "./migration";

@@ -13,14 +13,21 @@ export class CapacityPool {
     this.free = { ...total };
   }
 
-  /** Resolves when granted; rejects at once if `want` exceeds the whole pool. */
-  acquire(want: Amount): Promise<void> {
-    if (want.memoryMiB > this.total.memoryMiB || want.cpus > this.total.cpus)
+  /**
+   * Resolves when granted. Rejects at once when `want`, on top of what the same holder
+   * already has (a file's VMs live until the file ends), could never fit the pool.
+   */
+  acquire(want: Amount, heldBySameHolder: Amount = { memoryMiB: 0, cpus: 0 }): Promise<void> {
+    const mem = want.memoryMiB + heldBySameHolder.memoryMiB;
+    const cpus = want.cpus + heldBySameHolder.cpus;
+    if (mem > this.total.memoryMiB || cpus > this.total.cpus) {
+      const already = heldBySameHolder.memoryMiB || heldBySameHolder.cpus ? ` (with the ${heldBySameHolder.memoryMiB} MiB and ${heldBySameHolder.cpus} vCPUs this file already holds)` : "";
       return Promise.reject(
         new Error(
-          `needs ${want.memoryMiB} MiB and ${want.cpus} vCPUs but the host pool has ${this.total.memoryMiB} MiB and ${this.total.cpus} vCPUs in all (see --mem and --cpu-overcommit)`,
+          `needs ${want.memoryMiB} MiB and ${want.cpus} vCPUs${already} but the host pool has ${this.total.memoryMiB} MiB and ${this.total.cpus} vCPUs in all (see --mem and --cpu-overcommit)`,
         ),
       );
+    }
     return new Promise((grant) => {
       this.waiting.push({ want, grant });
       this.pump();

@@ -1,6 +1,8 @@
 // One guest VM as the host sees it: a QEMU process, its control plane (QMP) and the
 // agent connection, with the lifecycle and the error wording existing tests match on.
-import { QemuVm } from "@provium/vmm";
+import { INCOMING_ARGS, loadMemory, QemuVm, saveMemory } from "@provium/vmm";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import type { AgentClient } from "@provium/protocol";
 import { connectAgent } from "./agent-socket";
 import type { BootImage } from "./images";
@@ -14,8 +16,21 @@ export interface VmSpec {
   cpus: number;
 }
 
+/** One VM's saved state: what a restore needs to rebuild it. */
+export interface VmSnapshot {
+  vm: string;
+  spec: VmSpec;
+  image: BootImage;
+  accel: "kvm" | "tcg";
+  memory: string; // the migration stream
+  compressed: boolean;
+  bytes: number;
+}
+
 export class GuestVm {
   state: VmState = "created";
+  private image: BootImage | null = null;
+  private accel: "kvm" | "tcg" | null = null;
   qemu: QemuVm | null = null;
   agent: AgentClient | null = null;
   private agentLost: Error | null = null;
@@ -44,6 +59,16 @@ export class GuestVm {
   async boot(image: BootImage, accel: "kvm" | "tcg", agentDeadlineMs: number) {
     this.checkBootable();
     this.state = "booted";
+    await this.start(image, accel, []);
+    await this.awaitAgent(agentDeadlineMs, "of boot");
+  }
+
+  // Launches QEMU (booting, or waiting for a snapshot with INCOMING_ARGS) and connects
+  // the agent socket, so nothing the agent sends is missed.
+  private async start(image: BootImage, accel: "kvm" | "tcg", extraArgs: string[]) {
+    this.agentLost = null;
+    this.image = image;
+    this.accel = accel;
     this.qemu = await QemuVm.launch({
       name: this.spec.name,
       kernel: image.kernel,
@@ -52,27 +77,75 @@ export class GuestVm {
       memoryMiB: this.spec.memoryMiB,
       cpus: this.spec.cpus,
       accel,
+      drives: image.drives,
+      extraArgs,
     });
     this.onLifecycle("vm_spawned", { vm: this.spec.name, pid: this.qemu.pid, run_dir: this.qemu.runDir });
     this.agent = await connectAgent(this.qemu.agentSocket, (why) => (this.agentLost ??= why));
+  }
+
+  private async awaitAgent(deadlineMs: number, what: string) {
     let timer: Timer | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`the agent of vm ${this.spec.name} did not answer within ${agentDeadlineMs / 1000} s of boot${this.consoleExcerpt()}`)),
-        agentDeadlineMs,
+        () => reject(new Error(`the agent of vm ${this.spec.name} did not answer within ${deadlineMs / 1000} s ${what}${this.consoleExcerpt()}`)),
+        deadlineMs,
       );
     });
-    const died = this.qemu.exited.then((x) => {
-      throw new Error(`QEMU for vm ${this.spec.name} exited during boot (${x.signal ?? "code " + x.code})${this.consoleExcerpt()}`);
+    const died = this.qemu!.exited.then((x) => {
+      throw new Error(`QEMU for vm ${this.spec.name} exited (${x.signal ?? "code " + x.code})${this.consoleExcerpt()}`);
     });
+    died.catch(() => {}); // QEMU exits later too, at shutdown: not an error then
     try {
-      await Promise.race([this.agent.hello(), deadline, died]);
+      await Promise.race([this.agent!.hello(), deadline, died]);
     } catch (e) {
       await this.shutdown();
       throw e;
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  pause() {
+    this.ready();
+    this.state = "paused";
+    return this.qemu!.qmp.execute("stop");
+  }
+
+  resume() {
+    if (this.state !== "paused") throw new Error(`VM is not paused (vm ${this.spec.name} is ${this.state})`);
+    this.state = "booted";
+    return this.qemu!.qmp.execute("cont");
+  }
+
+  /** Saves memory and device state to `dir`; the VM carries on (or stays paused if it was). */
+  async snapshot(dir: string, opts: { compress?: boolean } = {}): Promise<VmSnapshot> {
+    const wasPaused = this.state === "paused";
+    if (!wasPaused) this.ready();
+    if (this.agent!.inFlight) throw new Error(`vm ${this.spec.name} has ${this.agent!.inFlight} guest ops in flight; a snapshot needs it idle`);
+    mkdirSync(dir, { recursive: true });
+    const memory = join(dir, `${this.spec.name}.mem${opts.compress ? ".zst" : ""}`);
+    const bytes = await saveMemory(this.qemu!, memory, opts);
+    if (!wasPaused) await this.qemu!.qmp.execute("cont");
+    return { vm: this.spec.name, spec: { ...this.spec }, image: this.image!, accel: this.accel!, memory, compressed: !!opts.compress, bytes };
+  }
+
+  /** Replaces this VM's state with a snapshot's: a new QEMU loads it, then runs on. */
+  async restore(snap: VmSnapshot, agentDeadlineMs: number) {
+    if (this.state === "shutdown") throw new Error(`VM is shutdown; create a new one (vm ${this.spec.name})`);
+    await this.stop();
+    this.spec.memoryMiB = snap.spec.memoryMiB;
+    this.spec.cpus = snap.spec.cpus;
+    this.state = "booted";
+    try {
+      await this.start(snap.image, snap.accel, INCOMING_ARGS);
+      await loadMemory(this.qemu!, snap.memory, { compressed: snap.compressed });
+      await this.qemu!.qmp.execute("cont");
+    } catch (e) {
+      await this.shutdown();
+      throw e;
+    }
+    await this.awaitAgent(agentDeadlineMs, "after restore");
   }
 
   consoleExcerpt(lines = 20) {
@@ -96,10 +169,13 @@ export class GuestVm {
     }
   }
 
+  // Ends the current QEMU (shutdown, or before a restore replaces it).
   private async stop() {
     this.agent?.close(new Error("VM is shutdown"));
-    if (!this.qemu) return;
-    await this.qemu.shutdown();
-    this.onLifecycle("vm_shutdown", { vm: this.spec.name, pid: this.qemu.pid, run_dir: this.qemu.runDir });
+    const qemu = this.qemu;
+    if (!qemu) return;
+    this.qemu = null;
+    await qemu.shutdown();
+    this.onLifecycle("vm_shutdown", { vm: this.spec.name, pid: qemu.pid, run_dir: qemu.runDir });
   }
 }

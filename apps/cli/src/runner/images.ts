@@ -1,6 +1,6 @@
 // Turns a profile into what QEMU boots: kernel, initrd (with the agent overlaid) and
 // command line. Each profile is prepared once per process; the vmm caches across runs.
-import { ensureAgentBinary, ensureDebianKernel, ensureImage } from "@provium/vmm";
+import { DISK_MODULES, ensureAgentBinary, ensureDebianKernel, ensureImage, ensureRootfs, type DriveOptions } from "@provium/vmm";
 import { fileURLToPath } from "node:url";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -10,6 +10,8 @@ export interface BootImage {
   kernel: string;
   initrd: string;
   cmdline: string;
+  /** disks (the root disk of a Debian image: a shared base behind a per-VM overlay) */
+  drives?: DriveOptions[];
 }
 
 export const agentEntry = fileURLToPath(new URL("../../../agent/src/main.ts", import.meta.url));
@@ -27,6 +29,7 @@ export function prepareImage(profile: Profile, cacheDir: string, onProgress: (ms
 }
 
 async function build(profile: Profile, cacheDir: string, onProgress: (msg: string) => void): Promise<BootImage> {
+  if (profile.rootfs) return buildDebian(profile, profile.rootfs.packages, cacheDir, onProgress);
   let { kernel, initrd } = profile;
   if (profile.build) {
     const out = join(cacheDir, "profiles", profile.name);
@@ -49,4 +52,23 @@ async function build(profile: Profile, cacheDir: string, onProgress: (msg: strin
   const agentBinary = await ensureAgentBinary({ cacheDir, entry: agentEntry, onProgress });
   const image = await ensureImage({ cacheDir, kernel, initrd, injectAgent: true, agentBinary, moduleDir, onProgress });
   return { kernel: image.kernel, initrd: image.initrd, cmdline: profile.cmdline };
+}
+
+// A Debian image: the usual kernel and agent initramfs (plus virtio_blk), which mounts the
+// root disk and switches into it (guest-init.sh, provium.root=). The root filesystem is built
+// meanwhile; both halves are cached by their own inputs.
+async function buildDebian(profile: Profile, packages: string[], cacheDir: string, onProgress: (msg: string) => void): Promise<BootImage> {
+  const initramfs = (async () => {
+    const { kernel, moduleDir } = await ensureDebianKernel({ cacheDir, onProgress });
+    const agentBinary = await ensureAgentBinary({ cacheDir, entry: agentEntry, onProgress });
+    return ensureImage({ cacheDir, kernel, injectAgent: true, agentBinary, moduleDir, extraModules: DISK_MODULES, onProgress });
+  })();
+  const rootfs = ensureRootfs({ cacheDir, packages, label: `profile ${profile.name}`, onProgress });
+  const [image, root] = await Promise.all([initramfs, rootfs]);
+  return {
+    kernel: image.kernel,
+    initrd: image.initrd!,
+    cmdline: ["provium.root=/dev/vda", profile.cmdline].filter(Boolean).join(" "),
+    drives: [{ file: root.image, format: "raw", overlay: true }],
+  };
 }

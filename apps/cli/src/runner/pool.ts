@@ -58,7 +58,8 @@ export class Pool {
     w.addEventListener("message", (m) => {
       const d = m.data;
       if (d.kind === "capacity_acquire") {
-        this.o.capacity.acquire(d.want).then(
+        const mine = [...held.values()].reduce((a, b) => ({ memoryMiB: a.memoryMiB + b.memoryMiB, cpus: a.cpus + b.cpus }), { memoryMiB: 0, cpus: 0 });
+        this.o.capacity.acquire(d.want, mine).then(
           () => {
             if (!this.workers.has(w)) return this.o.capacity.release(d.want);
             held.set(d.id, d.want);

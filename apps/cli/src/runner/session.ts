@@ -5,17 +5,21 @@ import { dirname, join, relative } from "node:path";
 import type { Reply } from "@provium/protocol";
 import type { Config } from "../config";
 import { unknownProfile } from "../config";
-import { GuestVm } from "./guest";
+import { GuestVm, type VmSnapshot } from "./guest";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { prepareImage } from "./images";
 import { failure, type GuestOps, type OpContext } from "./ops/guest-op";
 import { agentOps, execOps } from "./ops/exec";
 import { streamOps } from "./ops/streams";
 import { processOps } from "./ops/process";
 import { Barriers } from "./barriers";
+import { fileOps } from "./ops/files";
+import { createHash } from "node:crypto";
 import type { Amount } from "./capacity";
 
 // Every guest op family registers here; each op works alone and inside vm:batch.
-const guestOps: GuestOps = { ...execOps, ...agentOps, ...streamOps, ...processOps };
+const guestOps: GuestOps = { ...execOps, ...agentOps, ...streamOps, ...processOps, ...fileOps };
 
 export interface SessionOptions {
   config: Config;
@@ -43,6 +47,10 @@ export class FileSession {
   private names = new Set<string>();
   private ops: Ops;
   private barriers = new Barriers();
+  // Snapshots taken in this file: one entry per VM, by VM name. Deleted when the file ends.
+  private snapshots = new Map<number, Map<string, VmSnapshot>>();
+  private nextSnapshot = 1;
+  private snapshotDir: string | null = null;
   // lab:claim: capacity reserved up front for this file; boots draw from it first.
   private claim: { left: Amount; release: () => void } | null = null;
 
@@ -62,6 +70,12 @@ export class FileSession {
       "vm.console": (a) => this.vm(a.vm).qemu?.consoleTail(10_000) ?? "",
       "lab.barrier": (a) => this.barriers.arrive(a),
       "lab.claim": (a) => this.claimCapacity(a),
+      "vm.pause": (a) => this.vm(a.vm).pause().then(() => true),
+      "vm.resume": (a) => this.vm(a.vm).resume().then(() => true),
+      "snapshot.create": (a) => this.createSnapshot(a.vms),
+      "snapshot.restore": (a) => this.restoreSnapshot(a.snap, a.vms),
+      "snapshot.size": (a) => [...this.snapshot(a.snap).values()].reduce((n, s) => n + s.bytes, 0),
+      "snapshot.delete": (a) => this.deleteSnapshot(a.snap),
       // The runner's own tests (PROVIUM_TEST_HOOKS=1) check that a crashed worker fails one file.
       "debug.crash_worker": () => {
         if (process.env.PROVIUM_TEST_HOOKS !== "1") throw new Error("unknown host op 'debug.crash_worker'");
@@ -87,8 +101,56 @@ export class FileSession {
   async close() {
     this.barriers.close();
     await Promise.allSettled(this.vms.map((v) => v.shutdown()));
+    if (this.snapshotDir) rmSync(this.snapshotDir, { recursive: true, force: true });
     this.claim?.release();
     this.claim = null;
+  }
+
+  private snapshot(id: unknown) {
+    const snap = this.snapshots.get(Number(id));
+    if (!snap) throw new Error("snapshot was deleted");
+    return snap;
+  }
+
+  // VMs are saved one after another: each pauses only for its own save.
+  private async createSnapshot(ids: unknown[]) {
+    this.snapshotDir ??= mkdtempSync(join(tmpdir(), "provium-snap-"));
+    const id = this.nextSnapshot++;
+    const dir = join(this.snapshotDir, String(id));
+    const parts = new Map<string, VmSnapshot>();
+    try {
+      for (const vmId of ids) {
+        const vm = this.vm(vmId);
+        parts.set(vm.spec.name, await vm.snapshot(dir));
+      }
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    this.snapshots.set(id, parts);
+    return id;
+  }
+
+  private async restoreSnapshot(snapId: unknown, ids: unknown[]) {
+    const snap = this.snapshot(snapId);
+    const vms = ids.map((id) => this.vm(id));
+    await Promise.all(
+      vms.map((vm) => {
+        // A one-VM snapshot restores into any VM; a lab's goes by name.
+        const part = snap.size === 1 ? [...snap.values()][0]! : snap.get(vm.spec.name);
+        if (!part) throw new Error(`the snapshot has no state for vm ${vm.spec.name} (it holds ${[...snap.keys()].join(", ")})`);
+        return vm.restore(part, this.o.agentDeadlineMs);
+      }),
+    );
+    return true;
+  }
+
+  private deleteSnapshot(id: unknown) {
+    const snap = this.snapshots.get(Number(id));
+    if (!snap) return true;
+    this.snapshots.delete(Number(id));
+    for (const part of snap.values()) rmSync(part.memory, { force: true });
+    return true;
   }
 
   private async claimCapacity(a: { memory?: unknown; cpus?: unknown }) {
@@ -151,8 +213,27 @@ export class FileSession {
 
   private target(t: { vm: number; worker?: number }): OpContext {
     if (this.o.listOnly) throw new Error("guest ops do not run under `provium list`");
-    return { vm: this.vm(t?.vm), worker: t?.worker ?? 0 };
+    return { vm: this.vm(t?.vm), worker: t?.worker ?? 0, hostFile: this.hostFile };
   }
+
+  // Host files pushed into guests (push_file), for the fixture cache key: path and sha256.
+  private pushed = new Map<string, string>();
+
+  /** The host files this test file's push_file calls read (unless auto_dep = false). */
+  hostDependencies(): { path: string; sha256: string }[] {
+    return [...this.pushed].map(([path, sha256]) => ({ path, sha256 }));
+  }
+
+  private hostFile = (path: string, record: boolean): Uint8Array => {
+    let data: Uint8Array;
+    try {
+      data = readFileSync(path);
+    } catch (e) {
+      throw new Error(`cannot read host file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    if (record) this.pushed.set(path, createHash("sha256").update(data).digest("hex"));
+    return data;
+  };
 
   private op(name: string) {
     const op = guestOps[name];
@@ -174,6 +255,13 @@ export class FileSession {
   private async guest(target: { vm: number; worker?: number }, name: string, args: any) {
     const op = this.op(name);
     const ctx = this.target(target);
+    if (op.run)
+      return op.run(args, ctx, async (req) => {
+        const r = await this.send(ctx, req, op.describe(args));
+        const err = failure(r, op.describe(args));
+        if (err) throw err;
+        return r;
+      });
     const r = await this.send(ctx, op.request(args, ctx), op.describe(args));
     const err = failure(r, op.describe(args));
     if (err) throw err;

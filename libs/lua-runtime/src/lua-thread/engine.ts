@@ -12,6 +12,9 @@ import streamLua from "../lua/stream.lua" with { type: "text" };
 import spawnLua from "../lua/spawn.lua" with { type: "text" };
 import processLua from "../lua/process.lua" with { type: "text" };
 import workerLua from "../lua/worker.lua" with { type: "text" };
+import filesLua from "../lua/files.lua" with { type: "text" };
+import fileLua from "../lua/file.lua" with { type: "text" };
+import snapshotLua from "../lua/snapshot.lua" with { type: "text" };
 import { Marshal } from "./marshal";
 import type { SyncCaller } from "../bridge";
 
@@ -26,6 +29,9 @@ const preludeChunks: [string, string][] = [
   ["spawn.lua", spawnLua],
   ["process.lua", processLua],
   ["worker.lua", workerLua],
+  ["snapshot.lua", snapshotLua],
+  ["file.lua", fileLua],
+  ["files.lua", filesLua],
 ];
 
 let factory: LuaFactory | null = null;

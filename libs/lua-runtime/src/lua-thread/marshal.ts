@@ -1,13 +1,15 @@
 // Moves values across the Lua/JS boundary on the raw stack API, so that Lua strings stay
 // bytes: wasmoon's own conversion goes through UTF-8 and would mangle binary data.
 //
-// Lua -> JS: nil -> null, integers and floats -> number, strings -> string when short and
-// valid UTF-8, else Uint8Array; tables -> arrays (keys 1..n) or objects.
+// Lua -> JS: nil -> null, integers and floats -> number (an integer beyond 2^53: bigint),
+// strings -> string when short and valid UTF-8, else Uint8Array; tables -> arrays (keys
+// 1..n) or objects.
 // JS -> Lua: string -> its UTF-8 bytes, Uint8Array -> the same bytes, arrays and objects -> tables.
 import type { LuaWasm } from "wasmoon";
 
 const LUA_TNIL = 0, LUA_TBOOLEAN = 1, LUA_TNUMBER = 3, LUA_TSTRING = 4, LUA_TTABLE = 5;
 const MAX_DEPTH = 100;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 // Longer strings cross as bytes without a UTF-8 check: big payloads are data, not names.
 const TEXT_PROBE_LIMIT = 64 * 1024;
 
@@ -36,8 +38,12 @@ export class Marshal {
         return null;
       case LUA_TBOOLEAN:
         return this.lua.lua_toboolean(L, idx) !== 0;
-      case LUA_TNUMBER:
-        return this.lua.lua_isinteger(L, idx) ? Number(this.lua.lua_tointegerx(L, idx, 0 as any)) : this.lua.lua_tonumberx(L, idx, 0 as any);
+      case LUA_TNUMBER: {
+        if (!this.lua.lua_isinteger(L, idx)) return this.lua.lua_tonumberx(L, idx, 0 as any);
+        // Integers beyond 2^53 stay exact as bigint (raw call arguments, nanosecond times).
+        const i = BigInt(this.lua.lua_tointegerx(L, idx, 0 as any));
+        return i >= -MAX_SAFE && i <= MAX_SAFE ? Number(i) : i;
+      }
       case LUA_TSTRING: {
         const b = this.bytesAt(L, idx);
         if (b.byteLength > TEXT_PROBE_LIMIT) return b;

@@ -107,7 +107,8 @@ function P.run_tests()
       P.call("test.begin", { name = tc.name, timeout = tc.meta.timeout and P.duration(tc.meta.timeout, "meta timeout") or nil })
       P.open_scope()
       local t = setmetatable({ name = tc.name, meta = tc.meta }, T)
-      local ok, err = xpcall(tc.fn, traceback, t)
+      local ok, err = xpcall(P.before_test, traceback, i)
+      if ok then ok, err = xpcall(tc.fn, traceback, t) end
       local closed_ok, close_err = pcall(P.close_scope, ok)
       if ok and not closed_ok then ok, err = false, traceback(close_err) end
       if ok then

@@ -7,6 +7,8 @@ import type { GuestVm } from "../guest";
 export interface OpContext {
   vm: GuestVm;
   worker: number; // 0 = the agent's root namespace
+  /** Reads a host file for the guest (push_file) and records it as a dependency of the file. */
+  hostFile?(path: string, record: boolean): Uint8Array;
 }
 
 export interface GuestOp<A = any> {
@@ -14,6 +16,9 @@ export interface GuestOp<A = any> {
   reply(r: Reply, args: A, ctx: OpContext): unknown;
   /** Describes the op in error messages, e.g. "read_file /etc/x". */
   describe(args: A): string;
+  /** Alone (not in a batch), an op may take several round trips (e.g. a large file in pieces);
+   *  `send` raises for a failed reply. */
+  run?(args: A, ctx: OpContext, send: (op: Op) => Promise<Reply>): Promise<unknown>;
 }
 
 export type GuestOps = Record<string, GuestOp>;

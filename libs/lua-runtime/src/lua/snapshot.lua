@@ -1,0 +1,92 @@
+-- Snapshots of VMs and labs, pause/resume, and reset_between_tests.
+local P = ...
+local VM, Lab = P.VM, P.Lab
+
+local Snapshot = P.class("Snapshot")
+P.Snapshot = Snapshot
+Snapshot.__tostring = function(s) return "Snapshot(" .. s._what .. ")" end
+
+function Snapshot:size()
+  return P.call("snapshot.size", { snap = self._id })
+end
+
+function Snapshot:delete()
+  P.call("snapshot.delete", { snap = self._id })
+end
+
+-- A snapshot of a guest with open streams would resume with readers that no longer match
+-- the guest's buffers: refuse, naming each stream and where the test opened it.
+local function refuse_open_streams()
+  local open = {}
+  for s in pairs(P.open_streams) do
+    open[#open + 1] = "  " .. s._label .. " opened at " .. (s._where ~= "" and s._where:sub(1, -3) or "?")
+  end
+  if #open > 0 then
+    table.sort(open)
+    P.raise("cannot snapshot while streams are open (close them first):\n" .. table.concat(open, "\n"))
+  end
+end
+
+local function vm_ids(lab, out)
+  for _, m in ipairs(lab._order) do
+    if getmetatable(m) == VM then out[#out + 1] = m._id elseif getmetatable(m) == Lab then vm_ids(m, out) end
+  end
+  return out
+end
+
+function VM:snapshot()
+  refuse_open_streams()
+  local id = P.call("snapshot.create", { vms = { self._id } })
+  return setmetatable({ _id = id, _what = "vm " .. self.name }, Snapshot)
+end
+
+function VM:restore(snap)
+  if getmetatable(snap) ~= Snapshot then P.raise("restore needs a snapshot, got " .. P.repr(snap)) end
+  refuse_open_streams()
+  P.call("snapshot.restore", { snap = snap._id, vms = { self._id } })
+  return self
+end
+
+function VM:pause()
+  P.call("vm.pause", { vm = self._id })
+  return self
+end
+
+function VM:resume()
+  P.call("vm.resume", { vm = self._id })
+  return self
+end
+
+function Lab:snapshot()
+  refuse_open_streams()
+  local id = P.call("snapshot.create", { vms = vm_ids(self, {}) })
+  return setmetatable({ _id = id, _what = "lab " .. tostring(self._name) }, Snapshot)
+end
+
+function Lab:restore(snap)
+  if getmetatable(snap) ~= Snapshot then P.raise("restore needs a snapshot, got " .. P.repr(snap)) end
+  refuse_open_streams()
+  P.call("snapshot.restore", { snap = snap._id, vms = vm_ids(self, {}) })
+  return self
+end
+
+function Lab:pause()
+  for _, id in ipairs(vm_ids(self, {})) do P.call("vm.pause", { vm = id }) end
+  return self
+end
+
+function Lab:resume()
+  for _, id in ipairs(vm_ids(self, {})) do P.call("vm.resume", { vm = id }) end
+  return self
+end
+
+-- provium.reset_between_tests = true: every test starts from the state the top level left.
+local base
+function P.before_test(index)
+  if not rawget(provium, "reset_between_tests") then return end
+  if index == 1 or base == nil then
+    base = provium:snapshot()
+  else
+    provium:restore(base)
+  end
+end
