@@ -198,7 +198,8 @@ struct DirEntry {
 struct Mkdir {
   path @0 :Text;
   parents @1 :Bool;
-  perm @2 :Int32 = -1;       # exact mode of the new directory; -1 = 0o777 less the umask
+  perm @2 :UInt32;           # with hasPerm: the exact mode of the new directory
+  hasPerm @3 :Bool;          # else 0o777 less the umask
 }
 
 struct Rename {
@@ -214,7 +215,8 @@ struct Open {
   truncate @4 :Bool;
   append @5 :Bool;
   exclusive @6 :Bool;
-  perm @7 :Int32 = -1;       # exact mode of a file this open creates; -1 = 0o666 less the umask
+  perm @7 :UInt32;           # with hasPerm: the exact mode of a file this open creates
+  hasPerm @8 :Bool;          # else 0o666 less the umask
 }
 
 struct Opened {
@@ -239,10 +241,12 @@ struct Seek {
   whence @2 :UInt8;          # 0 set, 1 cur, 2 end
 }
 
-# Bytes appended to a file, as a stream. start: -1 = the end now, else a byte offset.
+# Bytes appended to a file, as a stream: from its end now, or from byte `start`.
+# (No non-zero defaults in this schema: capnp-es mishandles them.)
 struct Tail {
   path @0 :Text;
-  start @1 :Int64 = -1;
+  fromEnd @1 :Bool;
+  start @2 :UInt64;
 }
 
 # A raw call through libc. Buffers live in the agent for the call; an argument is a value
@@ -277,7 +281,7 @@ struct RawResult {
   result @0 :Int64;
   errno @1 :Int32;           # 0 unless the call failed
   errnoName @2 :Text;
-  bufs @3 :List(Data);
+  bufs @3 :List(RawBuf);     # data only
 }
 
 # Processes and workers: one family, so its ops live in one struct of their own.

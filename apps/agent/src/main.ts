@@ -6,6 +6,7 @@ import { toFailure } from "./errors";
 import { processOp, execIn } from "./process";
 import { namespace, type Namespace } from "./namespace";
 import type { ByteStream } from "./streams";
+import { files } from "./files";
 
 export const AGENT_VERSION = "0.1.0";
 
@@ -19,6 +20,7 @@ export const handlers: Partial<Record<keyof Op, Handler>> = {
   streamRead: async (r, ns) => ({ streamData: await ns.get<ByteStream>(r.handle, "stream").read(r.maxBytes, r.timeoutMs) }),
   streamClose: async (handle, ns) => (await ns.close(handle), { done: true }),
   process: (op, ns) => processOp(op, ns),
+  files: (op, ns) => files(op, ns),
 };
 
 function uptimeMs() {

@@ -54,7 +54,14 @@ export class AgentServer {
     if (!req) throw new Error("expected a request frame");
     this.requests++;
     void this.answer(req).then((body) => {
-      if (!this.conn.closed) this.conn.send({ response: { id: req.id, ...body } as never });
+      if (this.conn.closed) return;
+      try {
+        this.conn.send({ response: { id: req.id, ...body } as never });
+      } catch (e) {
+        // A reply that cannot be encoded still answers its request, as a failure.
+        const why = Object.assign(new Error(`the agent could not encode its reply: ${(e as Error).message}`), { code: "EPROTO" });
+        this.conn.send({ response: { id: req.id, error: this.toFailure(why) } });
+      }
     });
   }
 }

@@ -1913,7 +1913,6 @@ export class Mkdir extends $.Struct {
     displayName: "Mkdir",
     id: "93d094f259b027fa",
     size: new $.ObjectSize(8, 1),
-    defaultPerm: $.getInt32Mask(-1)
   };
   get path(): string {
     return $.utils.getText(0, this);
@@ -1928,14 +1927,24 @@ export class Mkdir extends $.Struct {
     $.utils.setBit(0, value, this);
   }
   /**
-* exact mode of the new directory; -1 = 0o777 less the umask
+* with hasPerm: the exact mode of the new directory
 *
 */
   get perm(): number {
-    return $.utils.getInt32(4, this, Mkdir._capnp.defaultPerm);
+    return $.utils.getUint32(4, this);
   }
   set perm(value: number) {
-    $.utils.setInt32(4, value, this, Mkdir._capnp.defaultPerm);
+    $.utils.setUint32(4, value, this);
+  }
+  /**
+* else 0o777 less the umask
+*
+*/
+  get hasPerm(): boolean {
+    return $.utils.getBit(1, this);
+  }
+  set hasPerm(value: boolean) {
+    $.utils.setBit(1, value, this);
   }
   toString(): string { return "Mkdir_" + super.toString(); }
 }
@@ -1964,7 +1973,6 @@ export class Open extends $.Struct {
     displayName: "Open",
     id: "86c652902b2e7d77",
     size: new $.ObjectSize(8, 1),
-    defaultPerm: $.getInt32Mask(-1)
   };
   get path(): string {
     return $.utils.getText(0, this);
@@ -2009,14 +2017,24 @@ export class Open extends $.Struct {
     $.utils.setBit(5, value, this);
   }
   /**
-* exact mode of a file this open creates; -1 = 0o666 less the umask
+* with hasPerm: the exact mode of a file this open creates
 *
 */
   get perm(): number {
-    return $.utils.getInt32(4, this, Open._capnp.defaultPerm);
+    return $.utils.getUint32(4, this);
   }
   set perm(value: number) {
-    $.utils.setInt32(4, value, this, Open._capnp.defaultPerm);
+    $.utils.setUint32(4, value, this);
+  }
+  /**
+* else 0o666 less the umask
+*
+*/
+  get hasPerm(): boolean {
+    return $.utils.getBit(6, this);
+  }
+  set hasPerm(value: boolean) {
+    $.utils.setBit(6, value, this);
   }
   toString(): string { return "Open_" + super.toString(); }
 }
@@ -2140,8 +2158,7 @@ export class Tail extends $.Struct {
   static readonly _capnp = {
     displayName: "Tail",
     id: "f835cd85b61ad5ea",
-    size: new $.ObjectSize(8, 1),
-    defaultStart: $.getInt64Mask(-0x1n)
+    size: new $.ObjectSize(16, 1),
   };
   get path(): string {
     return $.utils.getText(0, this);
@@ -2149,11 +2166,17 @@ export class Tail extends $.Struct {
   set path(value: string) {
     $.utils.setText(0, value, this);
   }
+  get fromEnd(): boolean {
+    return $.utils.getBit(0, this);
+  }
+  set fromEnd(value: boolean) {
+    $.utils.setBit(0, value, this);
+  }
   get start(): bigint {
-    return $.utils.getInt64(0, this, Tail._capnp.defaultStart);
+    return $.utils.getUint64(8, this);
   }
   set start(value: bigint) {
-    $.utils.setInt64(0, value, this, Tail._capnp.defaultStart);
+    $.utils.setUint64(8, value, this);
   }
   toString(): string { return "Tail_" + super.toString(); }
 }
@@ -2360,6 +2383,7 @@ export class RawResult extends $.Struct {
     id: "e3ee005a22c54a6d",
     size: new $.ObjectSize(16, 2),
   };
+  static _Bufs: $.ListCtor<RawBuf>;
   get result(): bigint {
     return $.utils.getInt64(0, this);
   }
@@ -2382,22 +2406,26 @@ export class RawResult extends $.Struct {
   set errnoName(value: string) {
     $.utils.setText(0, value, this);
   }
-  _adoptBufs(value: $.Orphan<$.List<$.Data>>): void {
+  _adoptBufs(value: $.Orphan<$.List<RawBuf>>): void {
     $.utils.adopt(value, $.utils.getPointer(1, this));
   }
-  _disownBufs(): $.Orphan<$.List<$.Data>> {
+  _disownBufs(): $.Orphan<$.List<RawBuf>> {
     return $.utils.disown(this.bufs);
   }
-  get bufs(): $.List<$.Data> {
-    return $.utils.getList(1, $.DataList, this);
+  /**
+* data only
+*
+*/
+  get bufs(): $.List<RawBuf> {
+    return $.utils.getList(1, RawResult._Bufs, this);
   }
   _hasBufs(): boolean {
     return !$.utils.isNull($.utils.getPointer(1, this));
   }
-  _initBufs(length: number): $.List<$.Data> {
-    return $.utils.initList(1, $.DataList, length, this);
+  _initBufs(length: number): $.List<RawBuf> {
+    return $.utils.initList(1, RawResult._Bufs, length, this);
   }
-  set bufs(value: $.List<$.Data>) {
+  set bufs(value: $.List<RawBuf>) {
     $.utils.copyFrom(value, $.utils.getPointer(1, this));
   }
   toString(): string { return "RawResult_" + super.toString(); }
@@ -3250,3 +3278,4 @@ FileReply._Entries = $.CompositeList(DirEntry);
 RawCall._Args = $.CompositeList(RawArg);
 RawCall._Bufs = $.CompositeList(RawBuf);
 RawCall._Ptrs = $.CompositeList(RawPtr);
+RawResult._Bufs = $.CompositeList(RawBuf);

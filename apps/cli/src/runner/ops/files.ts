@@ -155,7 +155,7 @@ export const fileOps: GuestOps = {
   }),
   mkdir: op<{ path: string; parents?: boolean; perm?: number }>({
     describe: (a) => `mkdir ${a.path}`,
-    request: (a) => files({ mkdir: { path: a.path, parents: !!a.parents, perm: a.perm ?? -1 } }),
+    request: (a) => files({ mkdir: { path: a.path, parents: !!a.parents, perm: a.perm ?? 0, hasPerm: typeof a.perm === "number" } }),
     reply: () => true,
   }),
   unlink: op<{ path: string }>({
@@ -181,7 +181,8 @@ export const fileOps: GuestOps = {
           truncate: !!m.truncate,
           append: !!m.append,
           exclusive: !!m.exclusive,
-          perm: typeof m.perm === "number" ? m.perm : -1,
+          perm: typeof m.perm === "number" ? m.perm : 0,
+          hasPerm: typeof m.perm === "number",
         },
       });
     },
@@ -209,7 +210,7 @@ export const fileOps: GuestOps = {
   }),
   tail_file: op<{ path: string; start: number }>({
     describe: (a) => `tail_file ${a.path}`,
-    request: (a) => files({ tail: { path: a.path, start: a.start } }),
+    request: (a) => files({ tail: { path: a.path, fromEnd: a.start < 0, start: Math.max(0, a.start) } }),
     reply: (r, a) => ({ handle: fileReply(r).stream, label: `tail ${a.path}` }),
   }),
   fd_stream: op<{ fd: number }>({

@@ -1,0 +1,194 @@
+// Raw calls into the guest kernel: syscall(2) and ioctl(2) through libc with bun:ffi, and
+// the few libc calls the file ops need that Node has no API for (lseek, poll, fcntl,
+// strerror).
+//
+// A raw call runs on a worker thread of the agent, so a call that blocks (a read on an empty
+// pipe, a futex wait) blocks that thread only: the agent keeps answering. Idle threads are
+// kept for the next call; a call that never returns costs one thread. File descriptors are
+// the process's, shared by every thread, so `file:fd()` works as an argument.
+import { dlopen, read as peek, type Pointer } from "bun:ffi";
+import { constants } from "node:os";
+import type { PlainRequest } from "@provium/protocol";
+
+type RawCall = NonNullable<NonNullable<NonNullable<PlainRequest["op"]>["files"]>["syscall"]>;
+
+export const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
+
+// ---- libc on the agent's main thread: short calls that never block -------------------------
+
+const mainSymbols = {
+  lseek: { args: ["i32", "i64", "i32"], returns: "i64" },
+  poll: { args: ["ptr", "u64", "i32"], returns: "i32" },
+  fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
+  strerror: { args: ["i32"], returns: "cstring" },
+  __errno_location: { args: [], returns: "ptr" },
+} as const;
+
+let libc: ReturnType<typeof dlopen<typeof mainSymbols>>["symbols"] | null | undefined;
+
+function lib() {
+  if (libc === undefined) {
+    try {
+      libc = dlopen("libc.so.6", mainSymbols).symbols;
+    } catch {
+      libc = null;
+    }
+  }
+  if (!libc) throw Object.assign(new Error("libc is not loadable in the agent (bun:ffi dlopen of libc.so.6 failed)"), { code: "ENOSYS" });
+  return libc;
+}
+
+function errno() {
+  return peek.i32(lib().__errno_location()!, 0);
+}
+
+/** An Error carrying the errno of the last libc call, worded like strerror(3). */
+export function errnoError(n = errno()) {
+  const name = errnoNames.get(n) ?? "";
+  return Object.assign(new Error(strerror(n)), { code: name || undefined, errno: n });
+}
+
+/** strerror(3) from the guest's libc ("No such file or directory"), else libuv's words. */
+export function strerror(n: number): string {
+  try {
+    return String(lib().strerror(n));
+  } catch {
+    return `errno ${n}`;
+  }
+}
+
+export const SEEK_SET = 0, SEEK_CUR = 1, SEEK_END = 2;
+
+export function lseek(fd: number, offset: number | bigint, whence: number): number {
+  const r = lib().lseek(fd, offset, whence);
+  if (r < 0) throw errnoError();
+  return Number(r);
+}
+
+const POLLIN = 1, POLLHUP = 0x10, POLLERR = 0x8;
+
+/** Whether a read on fd would not block now (data, end of file or an error to report). */
+export function readable(fd: number): boolean {
+  const pfd = new Int16Array(4); // struct pollfd { int fd; short events; short revents; }
+  new Int32Array(pfd.buffer)[0] = fd;
+  pfd[2] = POLLIN;
+  const n = lib().poll(pfd as unknown as Pointer, 1, 0);
+  if (n < 0) throw errnoError();
+  return n > 0 && (pfd[3]! & (POLLIN | POLLHUP | POLLERR)) !== 0;
+}
+
+const F_DUPFD_CLOEXEC = 1030;
+
+/** A second descriptor for fd's open file (close-on-exec). */
+export function dupFd(fd: number): number {
+  const r = lib().fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  if (r < 0) throw errnoError();
+  return r;
+}
+
+export function hasLibc() {
+  try {
+    lib();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// ---- syscall / ioctl on worker threads -------------------------------------------------------
+
+// The worker's source: it builds the buffers, writes the pointers, calls and answers.
+const WORKER_SOURCE = `
+import { dlopen, ptr, read } from "bun:ffi";
+const libc = dlopen("libc.so.6", {
+  syscall: { args: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], returns: "i64" },
+  ioctl: { args: ["i32", "u64", "i64"], returns: "i32" },
+  __errno_location: { args: [], returns: "ptr" },
+}).symbols;
+self.onmessage = (e) => {
+  const { kind, nr, args, bufs, ptrs } = e.data;
+  try {
+    const mem = bufs.map((b) => b);
+    const addr = (i) => BigInt(ptr(mem[i]));
+    for (const p of ptrs) new DataView(mem[p.buf].buffer, mem[p.buf].byteOffset).setBigUint64(p.offset, addr(p.target), true);
+    const a = args.map((x) => (typeof x === "object" ? addr(x.buf) : x));
+    const ep = libc.__errno_location();
+    let result;
+    if (kind === "ioctl") result = libc.ioctl(Number(a[0] ?? 0), BigInt.asUintN(64, BigInt(a[1] ?? 0)), a[2] ?? 0);
+    else {
+      while (a.length < 6) a.push(0);
+      result = libc.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+    }
+    const errno = Number(result) === -1 ? read.i32(ep, 0) : 0;
+    postMessage({ result, errno, bufs: mem });
+  } catch (err) {
+    postMessage({ error: String(err && err.message || err) });
+  }
+};
+`;
+
+const MAX_IDLE = 2;
+const MAX_BUFFER_BYTES = 64 * 1024 * 1024;
+const idle: Worker[] = [];
+let workerUrl: string | null = null;
+
+function newWorker() {
+  workerUrl ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "application/javascript" }));
+  const w = new Worker(workerUrl);
+  w.unref?.();
+  return w;
+}
+
+function onWorker(msg: unknown): Promise<any> {
+  const w = idle.pop() ?? newWorker();
+  return new Promise((resolve, reject) => {
+    w.onmessage = (e) => {
+      if (idle.length < MAX_IDLE) idle.push(w);
+      else w.terminate();
+      resolve(e.data);
+    };
+    w.onerror = (e) => {
+      w.terminate();
+      reject(Object.assign(new Error(`raw call thread failed: ${e.message}`), { code: "EIO" }));
+    };
+    w.postMessage(msg);
+  });
+}
+
+function toBigIntish(v: unknown) {
+  return typeof v === "bigint" ? v : BigInt(Math.trunc(Number(v ?? 0)));
+}
+
+export async function rawCall(kind: "syscall" | "ioctl", c: RawCall) {
+  const bufs = (c.bufs ?? []).map((b, i) => {
+    const data = b.data ?? new Uint8Array();
+    const size = Math.max(data.byteLength, b.size ?? 0, 1);
+    if (size > MAX_BUFFER_BYTES) throw Object.assign(new Error(`buffer ${i} of ${size} bytes is over the ${MAX_BUFFER_BYTES}-byte limit`), { code: "EINVAL" });
+    const mem = new Uint8Array(size);
+    mem.set(data);
+    return { mem, len: Math.max(data.byteLength, b.size ?? 0) };
+  });
+  const inRange = (i: number | undefined, what: string) => {
+    if (i === undefined || i >= bufs.length) throw Object.assign(new Error(`${what} names buffer ${i}, there are ${bufs.length}`), { code: "EINVAL" });
+    return i;
+  };
+  const args = (c.args ?? []).map((a, i) => (a.buf !== undefined ? { buf: inRange(a.buf, `argument ${i}`) } : toBigIntish(a.value)));
+  if (args.length > 6) throw Object.assign(new Error(`at most 6 arguments, got ${args.length}`), { code: "EINVAL" });
+  const ptrs = (c.ptrs ?? []).map((p, i) => {
+    const buf = inRange(p.buf, `pointer ${i}`);
+    inRange(p.target, `pointer ${i}`);
+    if ((p.offset ?? 0) + 8 > bufs[buf]!.len)
+      throw Object.assign(new Error(`pointer ${i} at offset ${p.offset} does not fit in buffer ${buf} (${bufs[buf]!.len} bytes)`), { code: "EINVAL" });
+    return { buf, offset: p.offset ?? 0, target: p.target! };
+  });
+  const r = await onWorker({ kind, nr: toBigIntish(c.nr), args, bufs: bufs.map((b) => b.mem), ptrs });
+  if (r.error) throw Object.assign(new Error(r.error), { code: "EIO" });
+  const result = BigInt(r.result);
+  const safe = result <= BigInt(Number.MAX_SAFE_INTEGER) && result >= -BigInt(Number.MAX_SAFE_INTEGER);
+  return {
+    result: safe ? Number(result) : result,
+    errno: r.errno,
+    errnoName: r.errno ? errnoNames.get(r.errno) ?? "" : "",
+    bufs: (r.bufs as Uint8Array[]).map((m, i) => ({ data: m.subarray(0, bufs[i]!.len) })),
+  };
+}
