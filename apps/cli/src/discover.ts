@@ -5,13 +5,18 @@ import { join, resolve } from "node:path";
 const SKIP_DIRS = new Set(["node_modules", ".git"]);
 
 export function discover(paths: string[]): string[] {
+  return discoverBy(paths, ".test.lua");
+}
+
+/** Files ending in `suffix` under the given paths (files or directories, recursively). */
+export function discoverBy(paths: string[], suffix: string): string[] {
   const found = new Set<string>();
   const walk = (p: string) => {
     for (const entry of readdirSync(p, { withFileTypes: true })) {
       const full = join(p, entry.name);
       if (entry.isDirectory()) {
         if (!SKIP_DIRS.has(entry.name)) walk(full);
-      } else if (entry.name.endsWith(".test.lua")) found.add(full);
+      } else if (entry.name.endsWith(suffix)) found.add(full);
     }
   };
   for (const raw of paths) {

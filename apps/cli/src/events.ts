@@ -14,7 +14,11 @@ export type EventKind =
   | "log"
   | "progress"
   | "vm_spawned"
-  | "vm_shutdown";
+  | "vm_shutdown"
+  | "test_listed"
+  | "fixture_build_started"
+  | "fixture_build_done"
+  | "fixture_cache_hit";
 
 export interface RunEvent {
   v: number;

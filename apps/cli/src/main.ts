@@ -11,6 +11,7 @@ import { HumanReporter } from "./report/human";
 import { junitXml } from "./report/junit";
 import { readEvents } from "./report/sinks";
 import { writeFileSync } from "node:fs";
+import { fixtureBuild, fixtureClean, fixtureList, fixtureStale } from "./fixture-cmd";
 
 function fail(e: unknown): never {
   const known = e instanceof UsageError || e instanceof ConfigError;
@@ -76,6 +77,30 @@ selectionOptions(program.command("list").description("list the tests that would 
     fail(e);
   }
 });
+
+const fixture = program.command("fixture").description("the fixture cache: list, build, rebuild, clean, stale");
+fixture.command("list").description("cached fixtures with their keys and sizes").option("--config <file>").action((o) => fixtureList(o));
+fixture
+  .command("build")
+  .description("build the fixtures under the paths (default: the roots) that are not cached")
+  .argument("[paths...]")
+  .option("--config <file>")
+  .addOption(new Option("--accel <accel>").choices(["auto", "kvm", "tcg"]).default(process.env.PROVIUM_ACCEL ?? "auto"))
+  .action((paths, o) => fixtureBuild(paths, o).catch(fail));
+fixture
+  .command("rebuild")
+  .description("build the fixtures under the paths again, even if cached")
+  .argument("[paths...]")
+  .option("--config <file>")
+  .addOption(new Option("--accel <accel>").choices(["auto", "kvm", "tcg"]).default(process.env.PROVIUM_ACCEL ?? "auto"))
+  .action((paths, o) => fixtureBuild(paths, { ...o, rebuild: true }).catch(fail));
+fixture.command("clean").description("remove every cached fixture").option("--config <file>").action((o) => fixtureClean(o));
+fixture
+  .command("stale")
+  .description("cached fixtures no builder produces any more, and fixtures not built yet")
+  .argument("[paths...]")
+  .option("--config <file>")
+  .action((paths, o) => fixtureStale(paths, o).catch(fail));
 
 program
   .command("report")

@@ -24,7 +24,10 @@ export async function saveMemory(vm: QemuVm, file: string, opts: SaveOptions = {
   await vm.qmp.execute("migrate-set-parameters", { "max-bandwidth": MAX_BANDWIDTH });
   const writer = opts.compress ? `zstd -q -1 -T0 > ${sh(tmp)}` : `cat > ${sh(tmp)}`;
   // `set -o pipefail` is not needed: a failing writer leaves no final file, which we detect.
-  await vm.qmp.execute("migrate", { uri: `exec:${writer} && mv ${sh(tmp)} ${sh(file)}` });
+  // A writer that fails (disk full) leaves `<file>.failed` instead, so we need not time out.
+  const failed = `${file}.failed`;
+  fs.rmSync(failed, { force: true });
+  await vm.qmp.execute("migrate", { uri: `exec:(${writer} && mv ${sh(tmp)} ${sh(file)}) || { rm -f ${sh(tmp)}; touch ${sh(failed)}; }` });
   const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
   for (;;) {
     const st = await vm.qmp.execute("query-migrate");
@@ -37,6 +40,10 @@ export async function saveMemory(vm: QemuVm, file: string, opts: SaveOptions = {
     await Bun.sleep(5);
   }
   while (!fs.existsSync(file)) {
+    if (fs.existsSync(failed)) {
+      fs.rmSync(failed, { force: true });
+      throw new Error(`snapshot failed: could not write ${file} (disk full?)`);
+    }
     if (Date.now() > deadline) {
       fs.rmSync(tmp, { force: true });
       throw new Error(`snapshot failed: the writer did not finish ${file} (disk full?)`);

@@ -46,6 +46,7 @@ export class HumanReporter {
       else if (e.kind === "progress") this.running.set(e.file, String(e.message));
       else if (e.kind === "file_dispatched") this.running.set(e.file, "starting");
       else if (e.kind === "vm_spawned") this.running.set(e.file, `booting ${e.vm}`);
+      else if (e.kind === "fixture_build_started") this.running.set(e.file, `building fixture ${e.fixture}`);
     }
     if (this.o.live) {
       this.print("");
@@ -71,6 +72,9 @@ export class HumanReporter {
         break;
       case "test_skipped":
         if (!this.o.quiet) out(`${c.yellow("-")} ${e.file} › ${e.test} ${c.dim(`skipped: ${e.reason}`)}\n`);
+        break;
+      case "fixture_build_done":
+        if (!this.o.quiet) out(c.dim(`  … built fixture ${e.fixture} in ${fmtMs(Number(e.duration_ms))}\n`));
         break;
       case "progress":
         // On a TTY progress lives in the status line; elsewhere it is a line of its own.

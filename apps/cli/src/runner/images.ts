@@ -1,6 +1,6 @@
 // Turns a profile into what QEMU boots: kernel, initrd (with the agent overlaid) and
 // command line. Each profile is prepared once per process; the vmm caches across runs.
-import { DISK_MODULES, ensureAgentBinary, ensureDebianKernel, ensureImage, ensureRootfs, type DriveOptions } from "@provium/vmm";
+import { DISK_MODULES, ensureAgentBinary, ensureAgentDisk, ensureDebianKernel, ensureImage, ensureRootfs, type DriveOptions } from "@provium/vmm";
 import { fileURLToPath } from "node:url";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -54,21 +54,28 @@ async function build(profile: Profile, cacheDir: string, onProgress: (msg: strin
   return { kernel: image.kernel, initrd: image.initrd, cmdline: profile.cmdline };
 }
 
-// A Debian image: the usual kernel and agent initramfs (plus virtio_blk), which mounts the
-// root disk and switches into it (guest-init.sh, provium.root=). The root filesystem is built
-// meanwhile; both halves are cached by their own inputs.
+// A Debian image: the usual kernel with a small initramfs (busybox, virtio_blk) that mounts the
+// root disk (a shared base behind a per-VM overlay), mounts the agent disk on its /provium and
+// switches into it (guest-init.sh). Each part is cached by its own inputs; the root filesystem
+// builds while the agent does.
 async function buildDebian(profile: Profile, packages: string[], cacheDir: string, onProgress: (msg: string) => void): Promise<BootImage> {
-  const initramfs = (async () => {
+  const boot = (async () => {
     const { kernel, moduleDir } = await ensureDebianKernel({ cacheDir, onProgress });
+    return ensureImage({ cacheDir, kernel, injectAgent: true, agentOnDisk: true, moduleDir, extraModules: DISK_MODULES, onProgress });
+  })();
+  const agent = (async () => {
     const agentBinary = await ensureAgentBinary({ cacheDir, entry: agentEntry, onProgress });
-    return ensureImage({ cacheDir, kernel, injectAgent: true, agentBinary, moduleDir, extraModules: DISK_MODULES, onProgress });
+    return ensureAgentDisk({ cacheDir, agentBinary, onProgress });
   })();
   const rootfs = ensureRootfs({ cacheDir, packages, label: `profile ${profile.name}`, onProgress });
-  const [image, root] = await Promise.all([initramfs, rootfs]);
+  const [image, agentDisk, root] = await Promise.all([boot, agent, rootfs]);
   return {
     kernel: image.kernel,
     initrd: image.initrd!,
-    cmdline: ["provium.root=/dev/vda", profile.cmdline].filter(Boolean).join(" "),
-    drives: [{ file: root.image, format: "raw", overlay: true }],
+    cmdline: ["provium.root=/dev/vda provium.agent=/dev/vdb", profile.cmdline].filter(Boolean).join(" "),
+    drives: [
+      { file: root.image, format: "raw", overlay: true },
+      { file: agentDisk.image, format: "raw", readOnly: true },
+    ],
   };
 }

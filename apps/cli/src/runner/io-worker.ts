@@ -1,11 +1,12 @@
 // A runner worker: runs the test files it is handed, one at a time, and owns their VMs.
 // Each file's Lua runs on a thread of its own that blocks on host calls; this thread does
 // the I/O, so it can also stop a runaway or timed-out file and tear its VMs down.
-import { MessageChannel } from "node:worker_threads";
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
 import { installExitCleanup, liveVms } from "@provium/vmm";
-import { luaWorkerEntry, newBridgeSignal, serveCalls } from "@provium/lua-runtime";
+import { startLuaThread, type LuaThread } from "./lua-thread";
+import type { FixtureCache } from "@provium/fixture-cache";
+import { openFixtureCache } from "./fixture-cache";
 import { event, type RunEvent } from "../events";
 import type { Config } from "../config";
 import { FileSession } from "./session";
@@ -24,6 +25,8 @@ export interface WorkerInit {
 }
 
 let init: WorkerInit;
+let cache: FixtureCache | null = null;
+const fixtureCache = () => (cache ??= openFixtureCache(init.config, init.cacheDir));
 const post = (e: RunEvent) => self.postMessage({ kind: "event", event: e });
 
 installExitCleanup();
@@ -47,8 +50,9 @@ async function runFile(path: string) {
   const started = Date.now();
   let current: { name: string; started: number } | null = null;
   let deadline: Timer | undefined;
-  let finish!: (why?: string) => void;
-  const finished = new Promise<string | undefined>((r) => (finish = r));
+  let lua: LuaThread | null = null;
+  const pendingStop: string[] = [];
+  const finish = (why: string) => (lua ? lua.stop(why) : pendingStop.push(why));
 
   const armDeadline = (seconds: number, what: string) => {
     clearTimeout(deadline);
@@ -72,6 +76,8 @@ async function runFile(path: string) {
     onProgress: (message) => post(event("progress", { file, message })),
     onVmEvent: (kind, info) => post(event(kind, { file, ...info })),
     acquire: (want) => acquireCapacity((msg) => self.postMessage(msg), want),
+    emit: (kind, fields) => post(event(kind as RunEvent["kind"], { file, ...fields })),
+    fixtures: fixtureCache(),
     onTestBegin: (name, timeoutS) => {
       current = { name, started: Date.now() };
       if (timeoutS) armDeadline(timeoutS, `test "${name}"`);
@@ -80,7 +86,6 @@ async function runFile(path: string) {
 
   const onLuaEvent = (e: Record<string, unknown>) => {
     const kind = e.kind as string;
-    if (kind === "lua_done") return finish(e.error ? `the Lua runtime crashed: ${e.error}` : undefined);
     const out = event(kind as RunEvent["kind"], { ...e, file });
     if (kind === "test_passed" || kind === "test_failed") {
       out.duration_ms = current ? Date.now() - current.started : 0;
@@ -91,23 +96,16 @@ async function runFile(path: string) {
     post(out);
   };
 
-  const { port1, port2 } = new MessageChannel();
-  const signal = newBridgeSignal();
-  serveCalls(port1 as any, signal, session.handle, onLuaEvent);
-  const lua = new Worker(luaWorkerEntry);
-  lua.onerror = (e) => finish(`the Lua runtime crashed: ${e.message}`);
   let source: string;
   try {
     source = readFileSync(path, "utf8");
   } catch (e) {
     source = `error(${JSON.stringify(`cannot read ${file}: ${(e as Error).message}`)}, 0)`;
   }
-  lua.postMessage({ port: port2, signal, displayPath: file, source }, [port2 as any]);
-
-  const failure = await finished;
+  lua = startLuaThread({ displayPath: file, source }, session.handle, onLuaEvent);
+  if (pendingStop.length) lua.stop(pendingStop[0]!);
+  const failure = await lua.done;
   clearTimeout(deadline);
-  lua.terminate();
-  port1.close();
   if (failure) {
     const consoles = session.consoleTails();
     if (current) post(event("test_failed", { file, test: current.name, reason: failure, duration_ms: Date.now() - current.started, consoles }));

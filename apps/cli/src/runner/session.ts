@@ -17,6 +17,8 @@ import { Barriers } from "./barriers";
 import { fileOps } from "./ops/files";
 import { createHash } from "node:crypto";
 import type { Amount } from "./capacity";
+import type { FixtureCache } from "@provium/fixture-cache";
+import { resumeFixture, type FixtureHost } from "./fixtures";
 
 // Every guest op family registers here; each op works alone and inside vm:batch.
 const guestOps: GuestOps = { ...execOps, ...agentOps, ...streamOps, ...processOps, ...fileOps };
@@ -36,6 +38,11 @@ export interface SessionOptions {
   onVmEvent: (kind: "vm_spawned" | "vm_shutdown", info: { vm: string; pid: number; run_dir: string }) => void;
   /** Reserves host capacity (the run's shared pool); resolves to its release. */
   acquire: (want: Amount) => Promise<() => void>;
+  /** Run events other than tests' (fixture builds and hits, warnings). */
+  emit: (kind: string, fields: Record<string, unknown>) => void;
+  fixtures: FixtureCache;
+  /** A fixture builder's session: snapshots go compressed into this directory (the cache's staging). */
+  snapshotsInto?: string;
 }
 
 const DEFAULT_MEMORY_MIB = 512;
@@ -76,6 +83,8 @@ export class FileSession {
       "snapshot.restore": (a) => this.restoreSnapshot(a.snap, a.vms),
       "snapshot.size": (a) => [...this.snapshot(a.snap).values()].reduce((n, s) => n + s.bytes, 0),
       "snapshot.delete": (a) => this.deleteSnapshot(a.snap),
+      "fixture.vm": (a) => this.fixture(String(a.name), "vm"),
+      "fixture.lab": (a) => this.fixture(String(a.name), "lab"),
       // The runner's own tests (PROVIUM_TEST_HOOKS=1) check that a crashed worker fails one file.
       "debug.crash_worker": () => {
         if (process.env.PROVIUM_TEST_HOOKS !== "1") throw new Error("unknown host op 'debug.crash_worker'");
@@ -101,7 +110,7 @@ export class FileSession {
   async close() {
     this.barriers.close();
     await Promise.allSettled(this.vms.map((v) => v.shutdown()));
-    if (this.snapshotDir) rmSync(this.snapshotDir, { recursive: true, force: true });
+    if (this.snapshotDir && !this.o.snapshotsInto) rmSync(this.snapshotDir, { recursive: true, force: true });
     this.claim?.release();
     this.claim = null;
   }
@@ -114,14 +123,14 @@ export class FileSession {
 
   // VMs are saved one after another: each pauses only for its own save.
   private async createSnapshot(ids: unknown[]) {
-    this.snapshotDir ??= mkdtempSync(join(tmpdir(), "provium-snap-"));
+    this.snapshotDir ??= this.o.snapshotsInto ?? mkdtempSync(join(tmpdir(), "provium-snap-"));
     const id = this.nextSnapshot++;
     const dir = join(this.snapshotDir, String(id));
     const parts = new Map<string, VmSnapshot>();
     try {
       for (const vmId of ids) {
         const vm = this.vm(vmId);
-        parts.set(vm.spec.name, await vm.snapshot(dir));
+        parts.set(vm.spec.name, await vm.snapshot(dir, { compress: !!this.o.snapshotsInto }));
       }
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
@@ -143,6 +152,64 @@ export class FileSession {
       }),
     );
     return true;
+  }
+
+  /** Hands a snapshot's files over (to the fixture cache): the session no longer owns them. */
+  takeSnapshot(id: number) {
+    const parts = [...this.snapshot(id).values()];
+    this.snapshots.delete(id);
+    return parts;
+  }
+
+  private fixtureHost(): FixtureHost {
+    return {
+      config: this.o.config,
+      cacheDir: this.o.cacheDir,
+      cache: this.o.fixtures,
+      emit: this.o.emit,
+      builderSession: (filePath, snapshotsInto) =>
+        new FileSession({ ...this.o, filePath, snapshotsInto, plan: (tests) => tests.map(() => "filtered"), onTestBegin: () => {} }),
+    };
+  }
+
+  // Resumes a fixture into new VMs of this file (one for vm_fixture, every VM of the
+  // snapshot for lab_fixture). A cache entry that does not load is rebuilt once.
+  private async fixture(name: string, kind: "vm" | "lab") {
+    const host = this.fixtureHost();
+    let got = await resumeFixture(name, dirname(this.o.filePath), host);
+    if (kind === "vm" && got.parts.length !== 1)
+      throw new Error(`fixture ${name} holds ${got.parts.length} VMs (${got.parts.map((p) => p.vm).join(", ")}); use lab_fixture`);
+    try {
+      return await this.restoreParts(got.parts);
+    } catch (e) {
+      if (got.built) throw e;
+      this.o.emit("progress", { message: `warning: fixture ${name}: the cached snapshot did not load (${(e as Error).message.split("\n")[0]}); rebuilding` });
+      got = await resumeFixture(name, dirname(this.o.filePath), host, { rebuild: true });
+      return await this.restoreParts(got.parts);
+    }
+  }
+
+  // New VMs of this file, each restored from one snapshot part; undone as a whole on failure.
+  private async restoreParts(parts: VmSnapshot[]) {
+    const made: { id: number; name: string }[] = [];
+    try {
+      for (const part of parts) {
+        let vmName = part.vm;
+        for (let n = 2; this.names.has(vmName); n++) vmName = `${part.vm}#${n}`;
+        const id = this.createVm({ name: vmName, profile: part.spec.profile, memory: part.spec.memoryMiB, cpus: part.spec.cpus });
+        made.push({ id, name: vmName });
+        const vm = this.vms[id]!;
+        vm.onShutdown(await this.reserve({ memoryMiB: vm.spec.memoryMiB, cpus: vm.spec.cpus }));
+        await vm.restore(part, this.o.agentDeadlineMs);
+      }
+      return made;
+    } catch (e) {
+      for (const m of made) {
+        await this.vms[m.id]!.shutdown();
+        this.names.delete(m.name);
+      }
+      throw e;
+    }
   }
 
   private deleteSnapshot(id: unknown) {

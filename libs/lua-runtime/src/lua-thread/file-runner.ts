@@ -3,15 +3,18 @@
 import { createEngine } from "./engine";
 import type { SyncCaller } from "../bridge";
 
-export async function runFile(caller: SyncCaller, displayPath: string, source: string) {
+// A test file registers tests and runs them; a fixture file (mode "fixture") returns the
+// snapshot it built, which is reported as a `fixture_result` event.
+export async function runFile(caller: SyncCaller, displayPath: string, source: string, mode: "test" | "fixture" = "test") {
   const engine = await createEngine(caller);
   try {
     engine.global.set("__file_source", source);
     engine.global.set("__file_path", displayPath);
+    engine.global.set("__file_mode", mode);
     engine.doStringSync(`
       local P = __provium_private
-      local src, path = __file_source, __file_path
-      __file_source, __file_path = nil, nil
+      local src, path, mode = __file_source, __file_path, __file_mode
+      __file_source, __file_path, __file_mode = nil, nil, nil
       local chunk, err = load(src, "@" .. path, "t")
       if not chunk then
         P.emit({ kind = "file_error", reason = err })
@@ -22,6 +25,14 @@ export async function runFile(caller: SyncCaller, displayPath: string, source: s
       end)
       if not ok then
         P.emit({ kind = "file_error", reason = err.message, traceback = err.traceback })
+        return
+      end
+      if mode == "fixture" then
+        if getmetatable(err) ~= P.Snapshot then
+          P.emit({ kind = "file_error", reason = path .. ": a fixture must return a snapshot (e.g. return vm:snapshot()), it returned " .. P.repr(err) })
+        else
+          P.emit({ kind = "fixture_result", snap = err._id })
+        end
         return
       end
       P.run_tests()

@@ -90,3 +90,33 @@ function P.before_test(index)
     provium:restore(base)
   end
 end
+
+-- Fixtures: provium:vm_fixture("dir/name") resumes the snapshot that dir/name.fixture.lua
+-- returns, building it on first use; lab_fixture does the same for a lab's snapshot.
+local function adopt(lab, made)
+  local vms = {}
+  for i, m in ipairs(made) do
+    vms[i] = setmetatable({ _id = m.id, name = m.name, profile = "fixture" }, VM)
+    lab:include(vms[i])
+  end
+  return vms
+end
+
+function Lab:vm_fixture(name)
+  P.check(name, "string", "fixture name")
+  return adopt(self, P.call("fixture.vm", { name = name }))[1]
+end
+
+function Lab:lab_fixture(name)
+  P.check(name, "string", "fixture name")
+  local sub = self:lab(name)
+  adopt(sub, P.call("fixture.lab", { name = name }))
+  return sub
+end
+
+-- Declares a host file the fixture depends on; the cache key reads literal paths from the
+-- builder's source, so this only checks that the file is there.
+function Lab:depends_on_file(path)
+  P.check(path, "string", "path")
+  return self
+end

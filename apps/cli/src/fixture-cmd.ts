@@ -1,0 +1,93 @@
+// `provium fixture list | build | rebuild | clean | stale`: the fixture cache from the shell.
+import { availableParallelism, totalmem } from "node:os";
+import { relative, resolve } from "node:path";
+import { cacheRoot, chooseAccel } from "@provium/vmm";
+import { loadRunConfig } from "./run";
+import { discoverBy } from "./discover";
+import { openFixtureCache } from "./runner/fixture-cache";
+import { CapacityPool } from "./runner/capacity";
+import { FileSession } from "./runner/session";
+import { keyOf } from "./runner/fixtures";
+
+function setup(o: { config?: string }) {
+  const config = loadRunConfig(o.config);
+  const cacheDir = config.cacheDir ?? cacheRoot();
+  return { config, cacheDir, cache: openFixtureCache(config, cacheDir) };
+}
+
+const size = (n: number) => (n > 1e9 ? `${(n / 1e9).toFixed(2)} GB` : `${(n / 1e6).toFixed(1)} MB`);
+
+// Fixture names are paths relative to the root they are under, without the suffix.
+function fixtureFiles(config: ReturnType<typeof setup>["config"], paths: string[]) {
+  const roots = config.roots.length ? config.roots : [config.dir];
+  const files = discoverBy(paths.length ? paths : roots, ".fixture.lua");
+  return files.map((f) => {
+    const root = roots.find((r) => !relative(r, f).startsWith("..")) ?? config.dir;
+    return { path: f, name: relative(root, f).replace(/\.fixture\.lua$/, "") };
+  });
+}
+
+export function fixtureList(o: { config?: string }) {
+  const { cache } = setup(o);
+  const rows = cache.list();
+  if (!rows.length) return console.log("the fixture cache is empty");
+  for (const e of rows) console.log(`${e.name}  ${e.key.slice(0, 16)}  ${size(e.size)}  last used ${new Date(e.lastUsed).toISOString()}`);
+  console.log(`${rows.length} entries, ${size(rows.reduce((n, e) => n + e.size, 0))} in ${cache.root}`);
+}
+
+export function fixtureClean(o: { config?: string }) {
+  const { cache } = setup(o);
+  const n = cache.list().length;
+  cache.clean();
+  console.log(`removed ${n} fixture cache entries`);
+}
+
+/** Entries whose key no fixture on disk produces any more, and fixtures not built yet. */
+export async function fixtureStale(paths: string[], o: { config?: string }) {
+  const { config, cacheDir, cache } = setup(o);
+  const host = { config, cacheDir, cache, emit: () => {}, builderSession: () => { throw new Error("unused"); } };
+  const current = new Set<string>();
+  for (const f of fixtureFiles(config, paths)) {
+    const { key } = await keyOf(f.path, host as never);
+    current.add(key);
+    if (!cache.lookup(key)) console.log(`not built: ${f.name}  ${key.slice(0, 16)}`);
+  }
+  for (const e of cache.list()) if (!current.has(e.key)) console.log(`stale: ${e.name}  ${e.key.slice(0, 16)}  ${size(e.size)}`);
+}
+
+export async function fixtureBuild(paths: string[], o: { config?: string; rebuild?: boolean; accel?: string }) {
+  const { config, cacheDir, cache } = setup(o);
+  const accel = await chooseAccel((o.accel ?? "auto") as never, { cacheDir });
+  const pool = new CapacityPool({ memoryMiB: Math.floor((totalmem() / 1048576) * 0.8), cpus: availableParallelism() * 4 });
+  let failed = 0;
+  for (const f of fixtureFiles(config, paths)) {
+    const session = new FileSession({
+      config,
+      cacheDir,
+      accel,
+      filePath: resolve(f.path),
+      agentDeadlineMs: (accel === "kvm" ? 20 : 90) * 1000,
+      plan: (tests) => tests.map(() => "filtered"),
+      onProgress: (m) => console.log(`  … ${m}`),
+      onTestBegin: () => {},
+      onVmEvent: () => {},
+      acquire: async (want) => (await pool.acquire(want), () => pool.release(want)),
+      emit: (kind, fields) => {
+        if (kind === "fixture_build_done") console.log(`built ${fields.fixture} (${size(Number(fields.size))}, ${(Number(fields.duration_ms) / 1000).toFixed(1)} s)`);
+        else if (kind === "fixture_cache_hit") console.log(`cached ${fields.fixture}`);
+        else if (kind === "progress") console.log(`  … ${fields.message}`);
+      },
+      fixtures: cache,
+    });
+    try {
+      if (o.rebuild) cache.remove((await keyOf(f.path, { config, cacheDir, cache } as never)).key);
+      await session.handle("fixture.lab", { name: f.name });
+    } catch (e) {
+      failed++;
+      console.error(`fixture ${f.name}: ${(e as Error).message}`);
+    } finally {
+      await session.close();
+    }
+  }
+  process.exit(failed ? 1 : 0);
+}

@@ -1,0 +1,14 @@
+// The fixture cache of a configuration: under the cache dir, capped by cache_max_size.
+import { join } from "node:path";
+import { FixtureCache, parseSize } from "@provium/fixture-cache";
+import type { Config } from "../config";
+
+export function openFixtureCache(config: Config, cacheDir: string) {
+  let maxBytes: number | undefined;
+  try {
+    maxBytes = config.cacheMaxSize ? parseSize(config.cacheMaxSize) : undefined;
+  } catch (e) {
+    throw new Error(`${config.file}: provium.cache_max_size: ${(e as Error).message}`);
+  }
+  return new FixtureCache(join(cacheDir, "fixtures"), { maxBytes });
+}

@@ -1,0 +1,93 @@
+// The cache key of a fixture: everything that could change what its builder produces.
+// Found by scanning the builder's source (and its helpers') for literal calls, so that the
+// key is known before anything is built.
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
+import { contentKey, hashFile } from "@provium/vmm";
+import { protocolVersion } from "@provium/protocol";
+import type { Config, Profile } from "../config";
+import { ensureAgentBinary, ensureDebianKernel } from "@provium/vmm";
+import { agentEntry } from "./images";
+
+/** Resolves the agent and default kernel once (both cached, cheap after the first run). */
+export async function keyContext(config: Config, cacheDir: string, onProgress: (m: string) => void): Promise<KeyContext> {
+  const [agent, kernel] = await Promise.all([ensureAgentBinary({ cacheDir, entry: agentEntry, onProgress }), ensureDebianKernel({ cacheDir, onProgress })]);
+  return { config, agent, defaultKernel: kernel.kernel };
+}
+
+export const TOOL_VERSION = "0.1.0";
+
+const lit = (fn: string) => new RegExp(`${fn}\\s*\\(?\\s*(["'])((?:(?!\\1).)+)\\1`, "g");
+
+/** Where `name` ("dir/base") is defined: under the roots, then next to the caller. */
+export function findFixture(name: string, config: Config, fromDir: string): string | null {
+  const bases = [...(config.roots.length ? config.roots : [config.dir]), fromDir];
+  for (const base of bases) {
+    const p = resolve(base, `${name}.fixture.lua`);
+    if (existsSync(p)) return p;
+  }
+  return null;
+}
+
+export function findHelper(name: string, config: Config, fromDir: string): string | null {
+  const rel = name.replaceAll(".", "/");
+  for (const base of [fromDir, ...config.roots])
+    for (const cand of [join(base, rel + ".lua"), join(base, rel, "init.lua")]) if (existsSync(cand)) return cand;
+  return null;
+}
+
+export interface KeyContext {
+  config: Config;
+  /** The agent binary and the default kernel, by their content-addressed cache paths. */
+  agent: string;
+  defaultKernel: string;
+}
+
+// A profile's identity: its definition, the bytes of the files it names, and the agent and
+// kernel it gets when it names none.
+function profileIdentity(p: Profile, ctx: KeyContext): string {
+  const files = [p.kernel, p.initrd].filter((f): f is string => !!f && !f.includes("{out}")).map((f) => (existsSync(f) ? hashFile(f) : `missing:${f}`));
+  return JSON.stringify({ ...p, files, kernel: p.kernel ?? ctx.defaultKernel, agent: p.injectAgent ? ctx.agent : null });
+}
+
+/** Returns the key and the host files it covers (for `provium fixture stale`). */
+export function fixtureKey(path: string, ctx: KeyContext, seen = new Set<string>()): { key: string; deps: string[] } {
+  if (seen.has(path)) throw new Error(`fixture ${path} resumes itself (a cycle through ${[...seen].join(" -> ")})`);
+  seen.add(path);
+  const parts: (string | Uint8Array)[] = [TOOL_VERSION, String(protocolVersion)];
+  const deps: string[] = [path];
+  const dir = dirname(path);
+  const sources = [path];
+  // Helpers it requires, recursively.
+  for (let i = 0; i < sources.length; i++) {
+    const src = readFileSync(sources[i]!, "utf8");
+    parts.push(`source:${sources[i]}`, src);
+    for (const m of src.matchAll(lit("require"))) {
+      const helper = findHelper(m[2]!, ctx.config, dirname(sources[i]!));
+      if (helper && !sources.includes(helper)) sources.push(helper);
+    }
+  }
+  deps.push(...sources.slice(1));
+  const src = readFileSync(path, "utf8");
+  // Fixtures it resumes.
+  for (const m of [...src.matchAll(lit("vm_fixture")), ...src.matchAll(lit("lab_fixture"))]) {
+    const parent = findFixture(m[2]!, ctx.config, dir);
+    if (!parent) throw new Error(`${path}: resumes fixture "${m[2]}", which does not exist`);
+    const sub = fixtureKey(parent, ctx, new Set(seen));
+    parts.push(`fixture:${m[2]}`, sub.key);
+    deps.push(...sub.deps);
+  }
+  // Host files: literal push_file sources (unless the call says auto_dep = false) and
+  // lab:depends_on_file literals, relative to the builder's directory.
+  const hostFiles: string[] = [];
+  for (const m of src.matchAll(/push_file\s*\(\s*(["'])((?:(?!\1).)+)\1([^)]*)\)/g)) if (!/auto_dep\s*=\s*false/.test(m[3]!)) hostFiles.push(m[2]!);
+  for (const m of src.matchAll(lit("depends_on_file"))) hostFiles.push(m[2]!);
+  for (const f of hostFiles) {
+    const abs = isAbsolute(f) ? f : resolve(dir, f);
+    parts.push(`host:${f}`, existsSync(abs) ? hashFile(abs) : "missing");
+    deps.push(abs);
+  }
+  // Every profile's kernel and initrd identity.
+  for (const name of Object.keys(ctx.config.profiles).sort()) parts.push(`profile:${name}`, profileIdentity(ctx.config.profiles[name]!, ctx));
+  return { key: contentKey(parts), deps };
+}

@@ -1,0 +1,104 @@
+// Fixtures: a *.fixture.lua builds guests and returns a snapshot; provium:vm_fixture(name)
+// resumes it, building it on first use. Builds run on a Lua thread of their own against a
+// child session whose snapshots are written (zstd-compressed) straight into the cache.
+import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { join, relative } from "node:path";
+import type { FixtureCache } from "@provium/fixture-cache";
+import type { Config } from "../config";
+import type { VmSnapshot } from "./guest";
+import { startLuaThread } from "./lua-thread";
+import { findFixture, fixtureKey, keyContext, type KeyContext } from "./fixture-key";
+
+export interface BuilderSession {
+  handle(op: string, args: any): Promise<unknown>;
+  takeSnapshot(id: number): VmSnapshot[];
+  close(): Promise<void>;
+}
+
+export interface FixtureHost {
+  config: Config;
+  cacheDir: string;
+  cache: FixtureCache;
+  emit(kind: string, fields: Record<string, unknown>): void;
+  /** A session for a builder, whose snapshots go (compressed) into `snapshotDir`. */
+  builderSession(filePath: string, snapshotDir: string): BuilderSession;
+}
+
+let keyCtx: Promise<KeyContext> | null = null;
+
+export async function keyOf(path: string, host: FixtureHost) {
+  keyCtx ??= keyContext(host.config, host.cacheDir, (m) => host.emit("progress", { message: m }));
+  return fixtureKey(path, await keyCtx);
+}
+
+export function fixturePath(name: string, config: Config, fromDir: string) {
+  const path = findFixture(name, config, fromDir);
+  if (!path) {
+    const where = [...(config.roots.length ? config.roots : [config.dir]), fromDir].map((d) => relative(process.cwd(), d) || ".");
+    throw new Error(`no fixture named "${name}" (looked for ${name}.fixture.lua under ${[...new Set(where)].join(", ")})`);
+  }
+  return path;
+}
+
+function partsOf(entry: { dir: string; meta: any }): VmSnapshot[] | null {
+  const parts: VmSnapshot[] = (entry.meta?.parts ?? []).map((p: VmSnapshot) => ({ ...p, memory: join(entry.dir, p.memory) }));
+  return parts.length && parts.every((p) => existsSync(p.memory)) ? parts : null;
+}
+
+/** The snapshot parts of fixture `name`, from the cache or freshly built. */
+export async function resumeFixture(name: string, fromDir: string, host: FixtureHost, opts: { rebuild?: boolean } = {}) {
+  const path = fixturePath(name, host.config, fromDir);
+  const { key } = await keyOf(path, host);
+  if (opts.rebuild) host.cache.remove(key);
+  for (;;) {
+    const got = await host.cache.lockForBuild(key);
+    if ("entry" in got) {
+      const parts = partsOf(got.entry);
+      if (parts) {
+        host.emit("fixture_cache_hit", { fixture: name, key });
+        return { key, parts, built: false };
+      }
+      host.emit("progress", { message: `warning: fixture ${name}: cache entry ${key.slice(0, 12)} is incomplete; rebuilding` });
+      host.cache.remove(key);
+      continue;
+    }
+    try {
+      const parts = await build(name, path, key, host);
+      return { key, parts, built: true };
+    } finally {
+      got.lock.release();
+    }
+  }
+}
+
+async function build(name: string, path: string, key: string, host: FixtureHost): Promise<VmSnapshot[]> {
+  const started = Date.now();
+  host.emit("fixture_build_started", { fixture: name, key });
+  const staged = host.cache.stagingDir();
+  const session = host.builderSession(path, staged);
+  let result: number | null = null;
+  let failure: string | undefined;
+  const displayPath = relative(process.cwd(), path) || path;
+  const lua = startLuaThread({ displayPath, source: readFileSync(path, "utf8"), mode: "fixture" }, (op, a) => session.handle(op, a), (e) => {
+    if (e.kind === "fixture_result") result = e.snap as number;
+    else if (e.kind === "file_error") failure = String(e.traceback ?? e.reason);
+    else if (e.kind === "log" || e.kind === "progress") host.emit(e.kind, { ...e, fixture: name });
+  });
+  failure = (await lua.done) ?? failure;
+  try {
+    if (failure || result === null) throw new Error(`fixture ${name} failed to build:\n${failure ?? "it returned nothing"}`);
+    const parts = session.takeSnapshot(result);
+    await session.close();
+    // Keep only the returned snapshot's files; other snapshots the builder took go.
+    const keep = new Set(parts.map((p) => relative(staged, p.memory).split("/")[0]!));
+    for (const f of readdirSync(staged)) if (!keep.has(f)) rmSync(join(staged, f), { recursive: true, force: true });
+    const meta = { parts: parts.map((p) => ({ ...p, memory: relative(staged, p.memory) })) };
+    const entry = host.cache.commit(key, name, staged, meta);
+    host.emit("fixture_build_done", { fixture: name, key, duration_ms: Date.now() - started, size: entry.size });
+    return partsOf(entry)!;
+  } catch (e) {
+    await session.close();
+    rmSync(staged, { recursive: true, force: true });
+    throw e;
+  }
+}

@@ -1,0 +1,33 @@
+// Starts the Lua thread of one file (a test file or a fixture builder) against a session's
+// host ops. `done` resolves with a failure reason, or undefined when the file finished.
+import { MessageChannel } from "node:worker_threads";
+import { luaWorkerEntry, newBridgeSignal, serveCalls } from "@provium/lua-runtime";
+
+export interface LuaThread {
+  done: Promise<string | undefined>;
+  /** Ends the thread now (a timeout, Ctrl-C); `done` resolves with `why`. */
+  stop(why: string): void;
+}
+
+export function startLuaThread(
+  file: { displayPath: string; source: string; mode?: "test" | "fixture" },
+  handle: (op: string, args: any) => Promise<unknown>,
+  onEvent: (e: Record<string, unknown>) => void,
+): LuaThread {
+  let finish!: (why?: string) => void;
+  const done = new Promise<string | undefined>((r) => (finish = r));
+  const { port1, port2 } = new MessageChannel();
+  const signal = newBridgeSignal();
+  serveCalls(port1 as any, signal, handle, (e) => {
+    if (e.kind === "lua_done") finish(e.error ? `the Lua runtime crashed: ${e.error}` : undefined);
+    else onEvent(e);
+  });
+  const lua = new Worker(luaWorkerEntry);
+  lua.onerror = (e) => finish(`the Lua runtime crashed: ${e.message}`);
+  lua.postMessage({ port: port2, signal, ...file }, [port2 as any]);
+  void done.then(() => {
+    lua.terminate();
+    port1.close();
+  });
+  return { done, stop: (why) => finish(why) };
+}

@@ -1,0 +1,166 @@
+// The fixture cache: snapshot files on disk, indexed in bun:sqlite (WAL, busy timeout) so
+// that every runner worker and every provium process on the machine shares one view.
+// An entry is a directory entries/<key>/ written under a temp name and renamed whole; a
+// build holds a lock row with a heartbeat so concurrent runners build a fixture once.
+import { Database } from "bun:sqlite";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+
+export interface Entry {
+  key: string;
+  name: string; // the fixture's path, e.g. "dir/base"
+  dir: string;
+  size: number; // bytes on disk
+  created: number; // ms since the epoch
+  lastUsed: number;
+  meta: any; // what a restore needs (VM specs, file names), JSON
+}
+
+export interface CacheOptions {
+  maxBytes?: number; // LRU eviction keeps the total under this (default 20 GB)
+  staleLockMs?: number; // a build lock whose heartbeat is older than this is taken over
+}
+
+const DEFAULT_MAX = 20 * 1000 ** 3;
+
+export function parseSize(v: string): number {
+  const m = v.trim().match(/^(\d+(?:\.\d+)?)\s*([KMGT]?)i?B?$/i);
+  if (!m) throw new Error(`"${v}" is not a size: use bytes or e.g. "500M", "20G"`);
+  const mult: Record<string, number> = { "": 1, K: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+  return Math.round(Number(m[1]) * mult[m[2]!.toUpperCase()]!);
+}
+
+function dirSize(dir: string): number {
+  let n = 0;
+  for (const f of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, f.name);
+    // Sparse files count what they occupy, not their apparent length.
+    n += f.isDirectory() ? dirSize(p) : statSync(p).blocks * 512;
+  }
+  return n;
+}
+
+export class FixtureCache {
+  readonly db: Database;
+  private readonly maxBytes: number;
+  private readonly staleLockMs: number;
+
+  constructor(readonly root: string, opts: CacheOptions = {}) {
+    mkdirSync(join(root, "entries"), { recursive: true });
+    this.maxBytes = opts.maxBytes ?? DEFAULT_MAX;
+    this.staleLockMs = opts.staleLockMs ?? 30_000;
+    this.db = new Database(join(root, "index.sqlite"), { create: true });
+    this.db.exec("PRAGMA busy_timeout = 10000");
+    this.db.exec("PRAGMA journal_mode = WAL");
+    this.db.exec(`CREATE TABLE IF NOT EXISTS entries (
+      key TEXT PRIMARY KEY, name TEXT NOT NULL, size INTEGER NOT NULL,
+      created INTEGER NOT NULL, last_used INTEGER NOT NULL, meta TEXT NOT NULL)`);
+    this.db.exec(`CREATE TABLE IF NOT EXISTS locks (
+      key TEXT PRIMARY KEY, owner TEXT NOT NULL, heartbeat INTEGER NOT NULL)`);
+  }
+
+  close() {
+    this.db.close();
+  }
+
+  private row(r: any): Entry {
+    return { key: r.key, name: r.name, dir: join(this.root, "entries", r.key), size: r.size, created: r.created, lastUsed: r.last_used, meta: JSON.parse(r.meta) };
+  }
+
+  /** The entry for `key` if it is whole (its directory exists); touches its LRU time. */
+  lookup(key: string): Entry | null {
+    const r = this.db.query("SELECT * FROM entries WHERE key = ?").get(key);
+    if (!r) return null;
+    const e = this.row(r);
+    if (!existsSync(e.dir)) {
+      this.remove(key);
+      return null;
+    }
+    this.db.query("UPDATE entries SET last_used = ? WHERE key = ?").run(Date.now(), key);
+    return e;
+  }
+
+  list(): Entry[] {
+    return this.db.query("SELECT * FROM entries ORDER BY name, created").all().map((r) => this.row(r));
+  }
+
+  remove(key: string) {
+    this.db.query("DELETE FROM entries WHERE key = ?").run(key);
+    rmSync(join(this.root, "entries", key), { recursive: true, force: true });
+  }
+
+  clean() {
+    for (const e of this.list()) this.remove(e.key);
+    for (const f of readdirSync(join(this.root, "entries"))) rmSync(join(this.root, "entries", f), { recursive: true, force: true });
+  }
+
+  /** A fresh directory to build an entry in (inside the cache, so the final rename is atomic). */
+  stagingDir(): string {
+    const dir = join(this.root, "entries", `.staging-${process.pid}-${randomBytes(6).toString("hex")}`);
+    mkdirSync(dir, { recursive: true });
+    return dir;
+  }
+
+  /** Publishes a staged directory as the entry for `key`, then evicts past the size cap. */
+  commit(key: string, name: string, staged: string, meta: unknown): Entry {
+    const dir = join(this.root, "entries", key);
+    rmSync(dir, { recursive: true, force: true });
+    renameSync(staged, dir);
+    const now = Date.now();
+    const size = dirSize(dir);
+    this.db
+      .query("INSERT OR REPLACE INTO entries (key, name, size, created, last_used, meta) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(key, name, size, now, now, JSON.stringify(meta));
+    this.evict(key);
+    return this.lookup(key)!;
+  }
+
+  /** Removes least-recently-used entries until the total fits the cap (never `keep`). */
+  evict(keep?: string) {
+    let total = (this.db.query("SELECT COALESCE(SUM(size), 0) AS n FROM entries").get() as any).n as number;
+    if (total <= this.maxBytes) return;
+    for (const e of this.db.query("SELECT key, size FROM entries ORDER BY last_used ASC").all() as any[]) {
+      if (total <= this.maxBytes) break;
+      if (e.key === keep) continue;
+      this.remove(e.key);
+      total -= e.size;
+    }
+  }
+
+  /**
+   * Takes the build lock for `key`, or waits while someone else builds it. Resolves to the
+   * finished entry if the other builder produced it, else to a lock to build under.
+   */
+  async lockForBuild(key: string, pollMs = 200): Promise<{ entry: Entry } | { lock: BuildLock }> {
+    const owner = `${process.pid}-${randomBytes(6).toString("hex")}`;
+    for (;;) {
+      const hit = this.lookup(key);
+      if (hit) return { entry: hit };
+      const now = Date.now();
+      const got = this.db.transaction(() => {
+        const held = this.db.query("SELECT owner, heartbeat FROM locks WHERE key = ?").get(key) as any;
+        if (held && now - held.heartbeat < this.staleLockMs) return false;
+        this.db.query("INSERT OR REPLACE INTO locks (key, owner, heartbeat) VALUES (?, ?, ?)").run(key, owner, now);
+        return true;
+      }).immediate();
+      if (got) return { lock: new BuildLock(this, key, owner) };
+      await Bun.sleep(pollMs);
+    }
+  }
+}
+
+export class BuildLock {
+  private timer: Timer;
+
+  constructor(private readonly cache: FixtureCache, readonly key: string, readonly owner: string) {
+    this.timer = setInterval(() => {
+      cache.db.query("UPDATE locks SET heartbeat = ? WHERE key = ? AND owner = ?").run(Date.now(), key, owner);
+    }, 2000);
+  }
+
+  release() {
+    clearInterval(this.timer);
+    this.cache.db.query("DELETE FROM locks WHERE key = ? AND owner = ?").run(this.key, this.owner);
+  }
+}

@@ -1,0 +1,76 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync, existsSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FixtureCache, parseSize } from "../src";
+
+const fresh = (opts = {}) => new FixtureCache(mkdtempSync(join(tmpdir(), "provium-fc-")), opts);
+
+function stage(cache: FixtureCache, bytes: number) {
+  const dir = cache.stagingDir();
+  writeFileSync(join(dir, "mem"), new Uint8Array(bytes).fill(7));
+  return dir;
+}
+
+describe("fixture cache", () => {
+  test("commit then lookup; a missing directory is a miss", () => {
+    const c = fresh();
+    expect(c.lookup("k1")).toBeNull();
+    const e = c.commit("k1", "dir/base", stage(c, 10_000), { vms: ["v"] });
+    expect(e.name).toBe("dir/base");
+    expect(e.size).toBeGreaterThanOrEqual(10_000);
+    expect(c.lookup("k1")!.meta).toEqual({ vms: ["v"] });
+    rmSync(e.dir, { recursive: true });
+    expect(c.lookup("k1")).toBeNull();
+    expect(c.list()).toEqual([]);
+  });
+
+  test("LRU eviction keeps the total under the cap", async () => {
+    const c = fresh({ maxBytes: 25_000 });
+    c.commit("a", "a", stage(c, 10_000), {});
+    await Bun.sleep(5);
+    c.commit("b", "b", stage(c, 10_000), {});
+    await Bun.sleep(5);
+    c.lookup("a"); // a is now more recently used than b
+    await Bun.sleep(5);
+    c.commit("c", "c", stage(c, 10_000), {});
+    expect(c.list().map((e) => e.key).sort()).toEqual(["a", "c"]);
+    expect(existsSync(join(c.root, "entries", "b"))).toBe(false);
+  });
+
+  test("a second builder waits for the first and then hits", async () => {
+    const c1 = fresh();
+    const c2 = new FixtureCache(c1.root);
+    const first = await c1.lockForBuild("k");
+    expect("lock" in first).toBe(true);
+    let secondDone = false;
+    const second = c2.lockForBuild("k", 20).then((r) => ((secondDone = true), r));
+    await Bun.sleep(100);
+    expect(secondDone).toBe(false);
+    c1.commit("k", "f", stage(c1, 100), { ok: true });
+    (first as any).lock.release();
+    const r = await second;
+    expect("entry" in r && r.entry.meta).toEqual({ ok: true });
+  });
+
+  test("a builder that failed releases the lock; a stale lock is taken over", async () => {
+    const c = fresh({ staleLockMs: 50 });
+    const a = (await c.lockForBuild("k")) as any;
+    a.lock.release();
+    const b = (await c.lockForBuild("k")) as any;
+    expect(b.lock).toBeDefined();
+    clearInterval(b.lock.timer); // the holder "dies": no more heartbeats
+    const t = performance.now();
+    const d = (await c.lockForBuild("k", 10)) as any;
+    expect(d.lock.owner).not.toBe(b.lock.owner);
+    expect(performance.now() - t).toBeGreaterThanOrEqual(40);
+    d.lock.release();
+  });
+
+  test("sizes parse", () => {
+    expect(parseSize("20G")).toBe(20e9);
+    expect(parseSize("500M")).toBe(500e6);
+    expect(parseSize("1024")).toBe(1024);
+    expect(() => parseSize("lots")).toThrow(/not a size/);
+  });
+});
