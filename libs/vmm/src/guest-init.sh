@@ -2,30 +2,87 @@
 # Provium guest /init (PID 1). Prepares a usable userland, loads the virtio drivers and runs
 # /provium/agent. Every tool is called through our own busybox: a user's initrd may ship
 # different (or systemd-linked) mount/poweroff. No sleeps anywhere: boot time is test time.
+#
+# With provium.root=DEV on the kernel command line (disk images, e.g. the debian profile) it
+# first mounts DEV, puts the agent on its /provium and switches into it, then runs again from
+# there as /provium/init (PROVIUM_STAGE=root). The agent comes from the read-only disk named
+# by provium.agent=DEV2, else from the initramfs by a bind mount; in that case the initramfs
+# is not freed (as switch_root would), so the agent needs no copy and no room on the disk.
 bb=/provium/bin/busybox
+mounted() { $bb grep -q "^[^ ]* $1 " /proc/mounts 2>/dev/null; }
+fail() {
+  echo "provium-init: $*"
+  $bb poweroff -f
+}
 $bb mkdir -p /proc /sys /dev /tmp /run /root /etc
-$bb mount -t proc proc /proc
-$bb mount -t sysfs sysfs /sys
-$bb mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mounted /proc || $bb mount -t proc proc /proc
+mounted /sys || $bb mount -t sysfs sysfs /sys
+mounted /dev || $bb mount -t devtmpfs devtmpfs /dev 2>/dev/null
+cmdline=$($bb cat /proc/cmdline)
+# provium.trace on the command line: timestamps (seconds since the kernel started) on the console.
+trace() { :; }
+case " $cmdline " in *" provium.trace "*) trace() { echo "provium-trace: $($bb cut -d' ' -f1 /proc/uptime) $*"; } ;; esac
+trace "init ${PROVIUM_STAGE:-initramfs}"
+
+if [ "$PROVIUM_STAGE" != root ]; then
+  # Order matters: each module needs the previous ones. Failures are fine (a user kernel may
+  # have the drivers built in, or already loaded).
+  for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console virtio_blk; do
+    [ -e /provium/modules/$m.ko ] && $bb insmod /provium/modules/$m.ko 2>/dev/null
+  done
+  trace "modules loaded"
+  root= agentdisk=
+  for arg in $cmdline; do
+    case $arg in
+      provium.root=*) root=${arg#provium.root=} ;;
+      provium.agent=*) agentdisk=${arg#provium.agent=} ;;
+    esac
+  done
+  if [ -n "$root" ]; then
+    # The disk's node normally exists once insmod returns; allow 5 s for a slow probe.
+    n=0
+    while [ ! -b "$root" ] && [ $n -lt 500 ]; do $bb usleep 10000; n=$((n + 1)); done
+    [ -b "$root" ] || fail "root disk $root did not appear"
+    $bb mkdir -p /newroot
+    $bb mount -t ext4 -o noatime "$root" /newroot || fail "cannot mount root disk $root"
+    $bb mkdir -p /newroot/provium /newroot/proc /newroot/sys /newroot/dev 2>/dev/null
+    if [ -n "$agentdisk" ]; then
+      $bb mount -t ext4 -o ro "$agentdisk" /newroot/provium || fail "cannot mount the agent disk $agentdisk"
+    else
+      $bb mount --bind /provium /newroot/provium || fail "cannot bind /provium into the root disk"
+    fi
+    trace "root disk mounted"
+    for d in /proc /sys /dev; do $bb mount --move $d /newroot$d; done
+    cd /newroot
+    $bb mount --move . / || fail "cannot switch to the root disk"
+    export PROVIUM_STAGE=root
+    exec $bb chroot . /provium/bin/busybox sh /provium/init
+  fi
+fi
+
 $bb mkdir -p /dev/pts /dev/shm
-$bb mount -t devpts devpts /dev/pts 2>/dev/null
-$bb mount -t tmpfs tmpfs /dev/shm
+mounted /dev/pts || $bb mount -t devpts devpts /dev/pts 2>/dev/null
+mounted /dev/shm || $bb mount -t tmpfs tmpfs /dev/shm
 $bb mount -t tmpfs tmpfs /tmp
 $bb mount -t tmpfs tmpfs /run
+# What udev would make: bash process substitution and /dev/stdin users need these.
+[ -e /dev/fd ] || $bb ln -s /proc/self/fd /dev/fd
+[ -e /dev/stdin ] || $bb ln -s /proc/self/fd/0 /dev/stdin
+[ -e /dev/stdout ] || $bb ln -s /proc/self/fd/1 /dev/stdout
+[ -e /dev/stderr ] || $bb ln -s /proc/self/fd/2 /dev/stderr
 
-# Applets go to their usual /bin, /sbin, /usr/bin, /usr/sbin places; busybox never replaces an
-# existing file, so a user rootfs keeps its own tools. (--install needs /proc/self/exe.)
-$bb mkdir -p /bin /sbin /usr/bin /usr/sbin
-$bb --install -s 2>/dev/null
-
-# Order matters: each module needs the previous ones. Failures are fine (a user kernel may
-# have the drivers built in, or already loaded).
-for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console; do
-  [ -e /provium/modules/$m.ko ] && $bb insmod /provium/modules/$m.ko 2>/dev/null
-done
+if [ "$PROVIUM_STAGE" != root ]; then
+  # Applets go to their usual /bin, /sbin, /usr/bin, /usr/sbin places; busybox never replaces
+  # an existing file, so a user rootfs keeps its own tools. (--install needs /proc/self/exe.)
+  # A root disk is a real distribution: it gets no busybox applets.
+  $bb mkdir -p /bin /sbin /usr/bin /usr/sbin
+  $bb --install -s 2>/dev/null
+fi
+unset PROVIUM_STAGE
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root
+$bb mkdir -p /root
 cd /root
 # Minimal identity files so localhost and uid 0 resolve; a user rootfs keeps its own.
 [ -e /etc/hosts ] || echo "127.0.0.1 localhost" > /etc/hosts
@@ -36,6 +93,7 @@ $bb ip link set lo up 2>/dev/null
 # The agent's glibc lives in /provium/lib and is used only by the agent: its own loader with
 # --library-path (no LD_LIBRARY_PATH), so neither the user's libc nor the programs the agent
 # starts are affected. A static (or script) agent runs directly.
+trace "starting the agent"
 # Run it as a child, not exec: busybox sh as PID 1 reaps the orphans the agent's children leave.
 if [ -e /provium/lib/ld.so ]; then
   /provium/lib/ld.so --library-path /provium/lib --argv0 /provium/agent /provium/agent &

@@ -7,6 +7,7 @@ export {
   ensureImage,
   buildAgentOverlay,
   agentOverlayEntries,
+  agentTreeEntries,
   findStaticBusybox,
   findVirtioModules,
   agentLibraries,
@@ -21,6 +22,7 @@ export {
 export { chooseAccel, accelArgs, kvmUsable, probeAccel, resetAccelCache, type Accel, type AccelRequest, type ChooseAccelOptions } from "./accel";
 export { QmpClient, QmpError, type QmpEvent, type QmpConnectOptions } from "./qmp";
 export { QemuVm, liveVms, type LaunchOptions, type VmExit, type DriveOptions, type VmDrive } from "./qemu";
+export { ensureAgentDisk, type EnsureAgentDiskOptions, type AgentDisk } from "./agent-disk";
 export { ensureRootfs, hostRelease, hostAptSources, checkPackageName, type EnsureRootfsOptions, type Rootfs } from "./rootfs";
 export { installExitCleanup, onProcessExit } from "./exit-cleanup";
 export { findQemu, QEMU_MISSING } from "./qemu-binary";

@@ -16,6 +16,12 @@ export const GUEST_INIT_SCRIPT: string = GUEST_INIT;
 /** Load order: each needs the ones before it. */
 export const VIRTIO_MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "virtio_console"] as const;
 
+/**
+ * What a root disk needs on top (ext4 and its crc32c/jbd2/mbcache are built into Debian's cloud
+ * kernel; virtio_blk is a module). guest-init.sh loads these after VIRTIO_MODULES.
+ */
+export const DISK_MODULES = ["virtio_blk"] as const;
+
 /** A static busybox (it runs before any library exists in the guest), else a clear error. */
 export function findStaticBusybox(explicit?: string): string {
   const candidates = explicit ? [explicit] : [Bun.which("busybox", { PATH: process.env.PATH ?? "" }), "/bin/busybox", "/usr/bin/busybox"].filter((p): p is string => !!p);
@@ -36,7 +42,7 @@ export interface KernelModule {
  * The virtio modules from a kernel's lib/modules/<ver> dir, decompressed (busybox insmod
  * can't read .ko.xz/.zst). Modules the kernel doesn't ship (built in) are simply absent.
  */
-export function findVirtioModules(moduleDir: string): KernelModule[] {
+export function findVirtioModules(moduleDir: string, names: readonly string[] = VIRTIO_MODULES): KernelModule[] {
   const byName = new Map<string, string>();
   const order = path.join(moduleDir, "modules.order");
   const rels = fs.existsSync(order)
@@ -56,7 +62,7 @@ export function findVirtioModules(moduleDir: string): KernelModule[] {
     }
   }
   const out: KernelModule[] = [];
-  for (const name of VIRTIO_MODULES) {
+  for (const name of names) {
     const file = byName.get(name);
     if (file) out.push({ name, data: readModule(file) });
   }
@@ -90,13 +96,43 @@ export function agentLibraries(binary: string): { interp: string; libs: string[]
 }
 
 export interface AgentOverlayOptions {
-  agentBinary: string;
+  /** required unless agentOnDisk */
+  agentBinary?: string;
   /** lib/modules/<ver> of the guest kernel; omit when the kernel has virtio built in */
   moduleDir?: string;
   /** static busybox path (default: found on the host) */
   busybox?: string;
   /** replace the embedded /init (tests) */
   initScript?: string;
+  /** modules to ship besides VIRTIO_MODULES (e.g. DISK_MODULES for a root disk) */
+  extraModules?: readonly string[];
+  /**
+   * The agent comes from a disk mounted on /provium after the switch to a root disk
+   * (ensureAgentDisk, `provium.agent=` on the command line): the overlay keeps only /init,
+   * busybox and the modules, so the kernel has ~110 MB less to unpack.
+   */
+  agentOnDisk?: boolean;
+}
+
+/**
+ * The /provium tree the agent runs from: provium/bin/busybox, provium/agent, its loader at
+ * provium/lib/ld.so and its libraries in provium/lib (private, so a user rootfs keeps its own
+ * glibc untouched), and provium/init (guest-init.sh, run again after switching to a root disk).
+ */
+export function agentTreeEntries(opts: { agentBinary: string; busybox?: string; initScript?: string }): CpioEntry[] {
+  const busybox = findStaticBusybox(opts.busybox);
+  const entries: CpioEntry[] = [
+    { type: "dir", path: "provium", mode: 0o755 },
+    { type: "file", path: "provium/bin/busybox", data: fs.readFileSync(busybox), mode: 0o755 },
+    { type: "file", path: "provium/agent", data: fs.readFileSync(opts.agentBinary), mode: 0o755 },
+  ];
+  const deps = agentLibraries(opts.agentBinary);
+  if (deps) {
+    entries.push({ type: "file", path: "provium/lib/ld.so", data: fs.readFileSync(deps.interp), mode: 0o755 });
+    for (const lib of deps.libs) entries.push({ type: "file", path: `provium/lib/${path.basename(lib)}`, data: fs.readFileSync(lib), mode: 0o755 });
+  }
+  entries.push({ type: "file", path: "provium/init", data: new TextEncoder().encode(opts.initScript ?? GUEST_INIT_SCRIPT), mode: 0o755 });
+  return withParents(entries);
 }
 
 /**
@@ -109,17 +145,15 @@ export function agentOverlayEntries(opts: AgentOverlayOptions): CpioEntry[] {
   const entries: CpioEntry[] = [
     { type: "dir", path: "dev", mode: 0o755 },
     { type: "char", path: "dev/console", major: 5, minor: 1, mode: 0o600 },
-    { type: "dir", path: "provium", mode: 0o755 },
-    { type: "file", path: "provium/bin/busybox", data: fs.readFileSync(busybox), mode: 0o755 },
-    { type: "file", path: "provium/agent", data: fs.readFileSync(opts.agentBinary), mode: 0o755 },
   ];
-  const deps = agentLibraries(opts.agentBinary);
-  if (deps) {
-    entries.push({ type: "file", path: "provium/lib/ld.so", data: fs.readFileSync(deps.interp), mode: 0o755 });
-    for (const lib of deps.libs) entries.push({ type: "file", path: `provium/lib/${path.basename(lib)}`, data: fs.readFileSync(lib), mode: 0o755 });
+  if (opts.agentOnDisk) {
+    entries.push({ type: "dir", path: "provium", mode: 0o755 }, { type: "file", path: "provium/bin/busybox", data: fs.readFileSync(busybox), mode: 0o755 });
+  } else {
+    if (!opts.agentBinary) throw new Error("agentOverlayEntries: agentBinary is required unless agentOnDisk");
+    entries.push(...agentTreeEntries({ agentBinary: opts.agentBinary, busybox, initScript: opts.initScript }));
   }
   if (opts.moduleDir) {
-    for (const m of findVirtioModules(opts.moduleDir)) entries.push({ type: "file", path: `provium/modules/${m.name}.ko`, data: m.data, mode: 0o644 });
+    for (const m of findVirtioModules(opts.moduleDir, [...VIRTIO_MODULES, ...(opts.extraModules ?? [])])) entries.push({ type: "file", path: `provium/modules/${m.name}.ko`, data: m.data, mode: 0o644 });
   }
   entries.push({ type: "file", path: "init", data: new TextEncoder().encode(opts.initScript ?? GUEST_INIT_SCRIPT), mode: 0o755 });
   return withParents(entries);
@@ -142,6 +176,10 @@ export interface EnsureImageOptions {
   moduleDir?: string;
   busybox?: string;
   initScript?: string;
+  /** modules to ship besides VIRTIO_MODULES (e.g. DISK_MODULES for a root disk) */
+  extraModules?: readonly string[];
+  /** leave the agent out: it comes from a disk (see AgentOverlayOptions.agentOnDisk) */
+  agentOnDisk?: boolean;
   onProgress?: (msg: string) => void;
 }
 
@@ -168,20 +206,20 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<GuestImage>
   if (!opts.injectAgent) {
     return { kernel, initrd: opts.initrd ?? null, key: contentKey([IMAGE_FORMAT, "plain", hashFile(kernel), opts.initrd ? hashFile(opts.initrd) : null]) };
   }
-  if (!opts.agentBinary) throw new Error("ensureImage: injectAgent needs agentBinary");
+  if (!opts.agentBinary && !opts.agentOnDisk) throw new Error("ensureImage: injectAgent needs agentBinary");
   const busybox = findStaticBusybox(opts.busybox);
-  const modules = moduleDir ? findVirtioModules(moduleDir) : [];
+  const modules = moduleDir ? findVirtioModules(moduleDir, [...VIRTIO_MODULES, ...(opts.extraModules ?? [])]) : [];
   const parts: KeyPart[] = [
     IMAGE_FORMAT,
     hashFile(kernel),
     opts.initrd ? hashFile(opts.initrd) : null,
-    hashFile(opts.agentBinary),
+    opts.agentOnDisk ? "agent-on-disk" : hashFile(opts.agentBinary!),
     hashFile(busybox),
     opts.initScript ?? GUEST_INIT_SCRIPT,
   ];
   for (const m of modules) parts.push(m.name, contentKey([m.data]));
   // The agent's libraries come from the host: a glibc upgrade must rebuild the image.
-  const deps = agentLibraries(opts.agentBinary);
+  const deps = opts.agentOnDisk ? null : agentLibraries(opts.agentBinary!);
   if (deps) for (const f of [deps.interp, ...deps.libs]) parts.push(path.basename(f), hashFile(f));
   const key = contentKey(parts);
 
@@ -200,7 +238,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<GuestImage>
     const pad = (512 - (user.length % 512)) % 512;
     if (pad) chunks.push(new Uint8Array(pad));
   }
-  chunks.push(...cpioChunks(agentOverlayEntries({ agentBinary: opts.agentBinary, moduleDir, busybox, initScript: opts.initScript })));
+  chunks.push(...cpioChunks(agentOverlayEntries({ agentBinary: opts.agentBinary, moduleDir, busybox, initScript: opts.initScript, extraModules: opts.extraModules, agentOnDisk: opts.agentOnDisk })));
   atomicWriteFile(target, chunks);
   pruneOld(dir, target);
   return { kernel, initrd: target, key };

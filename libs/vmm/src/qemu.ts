@@ -28,6 +28,35 @@ export interface LaunchOptions {
   extraArgs?: string[];
   /** how long QEMU gets to open its QMP socket (default 10 s) */
   startTimeoutMs?: number;
+  /** virtio-blk disks, in order: the guest sees /dev/vda, /dev/vdb, ... */
+  drives?: DriveOptions[];
+}
+
+export interface DriveOptions {
+  /** the disk image on the host */
+  file: string;
+  /** its format (default "raw") */
+  format?: "raw" | "qcow2";
+  /**
+   * Copy-on-write: the guest writes to a fresh qcow2 overlay in the VM's run dir (deleted with
+   * it) and `file` is only ever read, so many VMs can share one base image.
+   */
+  overlay?: boolean;
+  /** the guest sees a read-only disk */
+  readOnly?: boolean;
+  /** QEMU cache mode (default: "unsafe" for overlays, which are thrown away; else "writeback") */
+  cache?: "none" | "writeback" | "writethrough" | "directsync" | "unsafe";
+}
+
+/** A disk as QEMU has it: `file` is what QEMU writes (the overlay, when there is one). */
+export interface VmDrive {
+  /** QEMU's drive id (drive0, drive1, ...) */
+  id: string;
+  file: string;
+  format: "raw" | "qcow2";
+  /** the read-only backing image of an overlay, else null */
+  base: string | null;
+  readOnly: boolean;
 }
 
 export interface VmExit {
@@ -61,6 +90,8 @@ export class QemuVm {
   readonly agentSocket: string;
   readonly qmpSocket: string;
   readonly consoleLog: string;
+  /** the VM's disks; overlays live in the run dir and go with it */
+  readonly drives: VmDrive[];
   /** the full QEMU command line (for error messages and debugging) */
   readonly argv: string[];
   readonly exited: Promise<VmExit>;
@@ -73,8 +104,9 @@ export class QemuVm {
   private exitInfo: VmExit | null = null;
   private unregisterExit: () => void = () => {};
 
-  private constructor(opts: LaunchOptions, qemu: string, runDir: string) {
+  private constructor(opts: LaunchOptions, qemu: string, runDir: string, drives: VmDrive[]) {
     this.name = opts.name;
+    this.drives = drives;
     this.accel = opts.accel;
     this.runDir = runDir;
     this.agentSocket = path.join(runDir, "agent.sock");
@@ -98,6 +130,7 @@ export class QemuVm {
       "-chardev", `socket,id=agent,path=${qv(this.agentSocket)},server=on,wait=off`,
       "-device", "virtio-serial-pci,id=vser0",
       "-device", "virtserialport,bus=vser0.0,chardev=agent,name=provium.agent",
+      ...drives.flatMap((d, i) => driveArgs(d, opts.drives![i]!)),
       ...(opts.extraArgs ?? []),
     ];
     this.proc = Bun.spawn(this.argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
@@ -127,10 +160,11 @@ export class QemuVm {
     const qemu = findQemu(opts.qemuBinary);
     if (!fs.existsSync(opts.kernel)) throw new Error(`kernel not found: ${opts.kernel}`);
     if (opts.initrd && !fs.existsSync(opts.initrd)) throw new Error(`initrd not found: ${opts.initrd}`);
+    for (const d of opts.drives ?? []) if (!fs.existsSync(d.file)) throw new Error(`drive image not found: ${d.file}`);
     const runDir = makeRunDir(opts.runDir);
     let vm: QemuVm;
     try {
-      vm = new QemuVm(opts, qemu, runDir);
+      vm = new QemuVm(opts, qemu, runDir, (opts.drives ?? []).map((d, i) => prepareDrive(d, i, runDir, qemu)));
     } catch (e) {
       fs.rmSync(runDir, { recursive: true, force: true });
       throw e;
@@ -245,6 +279,32 @@ export class QemuVm {
       }
     } catch {}
   }
+}
+
+// An overlay records its backing file by absolute path; QEMU opens that one read-only.
+function prepareDrive(d: DriveOptions, i: number, runDir: string, qemu: string): VmDrive {
+  const format = d.format ?? "raw";
+  const id = `drive${i}`;
+  if (!d.overlay) return { id, file: path.resolve(d.file), format, base: null, readOnly: !!d.readOnly };
+  const base = path.resolve(d.file);
+  const file = path.join(runDir, `${id}.qcow2`);
+  const r = Bun.spawnSync([findQemuImg(qemu), "create", "-q", "-f", "qcow2", "-F", format, "-b", base, file], { stdout: "pipe", stderr: "pipe" });
+  if (!r.success) throw new Error(`qemu-img create (overlay on ${base}) failed: ${r.stderr.toString().trim()}`);
+  return { id, file, format: "qcow2", base, readOnly: !!d.readOnly };
+}
+
+function driveArgs(d: VmDrive, o: DriveOptions): string[] {
+  const cache = o.cache ?? (d.base ? "unsafe" : "writeback");
+  const drive = [`file=${qv(d.file)}`, `format=${d.format}`, "if=none", `id=${d.id}`, `cache=${cache}`, ...(d.readOnly ? ["readonly=on"] : [])];
+  return ["-drive", drive.join(","), "-device", `virtio-blk-pci,drive=${d.id}`];
+}
+
+function findQemuImg(qemu: string): string {
+  const beside = path.join(path.dirname(qemu), "qemu-img");
+  if (fs.existsSync(beside)) return beside;
+  const p = Bun.which("qemu-img", { PATH: process.env.PATH ?? "" });
+  if (!p) throw new Error("qemu-img not found: copy-on-write disks need it (Debian/Ubuntu: apt-get install qemu-utils)");
+  return p;
 }
 
 function makeRunDir(parent?: string): string {
