@@ -60,14 +60,26 @@ export const INCOMING_ARGS = ["-incoming", "defer", "-S"];
 export async function loadMemory(vm: QemuVm, file: string, opts: { compressed?: boolean; timeoutMs?: number } = {}) {
   if (!fs.existsSync(file)) throw new Error(`snapshot file is missing: ${file}`);
   const reader = opts.compressed ? `zstd -dcq ${sh(file)}` : `cat ${sh(file)}`;
-  await vm.qmp.execute("migrate-incoming", { uri: `exec:${reader}` });
-  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
-  for (;;) {
-    const st = await vm.qmp.execute("query-migrate");
-    if (st.status === "completed") return;
-    if (st.status === "failed") throw new Error(`restore failed: the snapshot does not load${st["error-desc"] ? `: ${st["error-desc"]}` : ""}`);
-    const exit = await Promise.race([vm.exited, Bun.sleep(5).then(() => null)]);
-    if (exit) throw new Error(`restore failed: QEMU exited while loading the snapshot\n${vm.describe()}`);
-    if (Date.now() > deadline) throw new Error("restore timed out while loading the snapshot");
+  // The destination's query-migrate says nothing in 7.2: follow its MIGRATION events.
+  await vm.qmp.execute("migrate-set-capabilities", { capabilities: [{ capability: "events", state: true }] });
+  let status = "";
+  const off = vm.qmp.on("MIGRATION", (e: any) => (status = e.data?.status ?? status));
+  // QEMU 7.2 can wait forever on a stream that ended early; the reader's exit status (zstd
+  // checks its frames) tells us at once that the snapshot is truncated or corrupt.
+  const rcFile = path.join(vm.runDir, "incoming.rc");
+  try {
+    await vm.qmp.execute("migrate-incoming", { uri: `exec:${reader}; echo $? > ${sh(rcFile)}` });
+    const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+    for (;;) {
+      if (status === "completed") return;
+      const rc = fs.existsSync(rcFile) ? fs.readFileSync(rcFile, "utf8").trim() : "";
+      if (status === "failed" || (rc !== "" && rc !== "0"))
+        throw new Error(`restore failed: the snapshot does not load (truncated or corrupt?)${vm.stderrTail().trim() ? `: ${vm.stderrTail().trim()}` : ""}`);
+      const exit = await Promise.race([vm.exited, Bun.sleep(5).then(() => null)]);
+      if (exit) throw new Error(`restore failed: QEMU exited while loading the snapshot\n${vm.describe()}`);
+      if (Date.now() > deadline) throw new Error("restore timed out while loading the snapshot");
+    }
+  } finally {
+    off();
   }
 }
