@@ -26,7 +26,9 @@ export interface Config {
 }
 
 export const builtinProfiles: Record<string, Profile> = {
-  minimal: { name: "minimal", cmdline: "", injectAgent: true, origin: "built in" },
+  // init_on_free: the initrd the kernel frees after unpacking becomes zero pages, which
+  // snapshots skip (a third of the memory a snapshot would otherwise carry).
+  minimal: { name: "minimal", cmdline: "init_on_free=1", injectAgent: true, origin: "built in" },
   // The host's Debian release on a copy-on-write root disk (see images.ts).
   debian: { name: "debian", cmdline: "", injectAgent: true, origin: "built in", rootfs: { packages: ["python3", "curl", "procps"] } },
 };
