@@ -45,6 +45,8 @@ export class OpenFile implements Resource {
 export function sysError(e: unknown): Error {
   const err = e as NodeJS.ErrnoException;
   if (typeof err?.code !== "string" || !err.code.startsWith("E")) return err as Error;
+  // Our own errors already say what went wrong; Node's system errors read "ENOENT: ...".
+  if (!err.syscall && !/^E[A-Z0-9]+: /.test(err.message ?? "")) return err as Error;
   const n = (os.errno as Record<string, number>)[err.code];
   let text = n ? strerror(n) : "";
   if (!text || text.startsWith("errno ")) {

@@ -1,7 +1,8 @@
 // The guest end of the host channel: the virtio-serial port named `provium.agent`.
 // A port can be opened once, so one O_RDWR fd carries both directions. While no host is
 // connected (before it attaches, or around a snapshot restore) reads return EOF; we poll.
-import { existsSync, openSync, read, readdirSync, readFileSync, write } from "node:fs";
+import { existsSync, openSync, read, readdirSync, readFileSync, readSync, write, writeSync } from "node:fs";
+import { hasLibc, readable, writable } from "./rawcalls";
 
 export const PORT_NAME = "provium.agent";
 
@@ -30,16 +31,34 @@ export class Port {
     this.fd = openSync(path, "r+");
   }
 
-  /** Calls onChunk for every chunk read, forever. */
+  /**
+   * Calls onChunk for what is read, forever. The chunk is a view into a buffer that is
+   * reused: onChunk must copy what it keeps before it returns.
+   *
+   * A read(2) on the port returns one virtio buffer (4 KiB) at most. Waiting for data goes
+   * through the thread pool (a blocking read); what else is queued then is drained here with
+   * non-blocking reads (poll says so), so a large frame costs no thread hop per 4 KiB.
+   */
   async readLoop(onChunk: (b: Uint8Array) => void) {
     const buf = Buffer.allocUnsafe(1 << 20);
+    const canPoll = hasLibc();
     for (;;) {
-      const n = await new Promise<number>((res, rej) => read(this.fd, buf, 0, buf.length, null, (e, n) => (e ? rej(e) : res(n))));
+      let n = await new Promise<number>((res, rej) => read(this.fd, buf, 0, buf.length, null, (e, n) => (e ? rej(e) : res(n))));
       if (n === 0) {
         await Bun.sleep(5); // host not connected
         continue;
       }
-      onChunk(Uint8Array.prototype.slice.call(buf, 0, n));
+      while (canPoll && buf.length - n >= 64 * 1024 && readable(this.fd)) {
+        let k = 0;
+        try {
+          k = readSync(this.fd, buf, n, buf.length - n, null);
+        } catch {
+          /* EINTR and the like: the next blocking read reports what is real */
+        }
+        if (k <= 0) break;
+        n += k;
+      }
+      onChunk(buf.subarray(0, n));
     }
   }
 
@@ -49,9 +68,20 @@ export class Port {
     return this.writing;
   }
 
+  // A write(2) on the port takes 32 KiB at most. When poll says the port can take more, the
+  // write happens here; otherwise (the host is slow or away) it waits in the thread pool.
   private async writeAll(bytes: Uint8Array) {
+    const canPoll = hasLibc();
     let at = 0;
     while (at < bytes.byteLength) {
+      if (canPoll && writable(this.fd)) {
+        try {
+          at += writeSync(this.fd, bytes, at, bytes.byteLength - at);
+          continue;
+        } catch {
+          /* EINTR and the like: retry the blocking way */
+        }
+      }
       at += await new Promise<number>((res, rej) =>
         write(this.fd, bytes, at, bytes.byteLength - at, null, (e, n) => (e ? rej(e) : res(n))),
       );

@@ -65,7 +65,7 @@ export function lseek(fd: number, offset: number | bigint, whence: number): numb
   return Number(r);
 }
 
-const POLLIN = 1, POLLHUP = 0x10, POLLERR = 0x8;
+const POLLIN = 1, POLLOUT = 4, POLLHUP = 0x10, POLLERR = 0x8;
 
 /** Whether a read on fd would not block now (data, end of file or an error to report). */
 export function readable(fd: number): boolean {
@@ -73,8 +73,18 @@ export function readable(fd: number): boolean {
   new Int32Array(pfd.buffer)[0] = fd;
   pfd[2] = POLLIN;
   const n = lib().poll(pfd as unknown as Pointer, 1, 0);
-  if (n < 0) throw errnoError();
+  if (n < 0) return false; // EINTR: say no, the caller waits the blocking way
   return n > 0 && (pfd[3]! & (POLLIN | POLLHUP | POLLERR)) !== 0;
+}
+
+/** Whether a write on fd would not block now. */
+export function writable(fd: number): boolean {
+  const pfd = new Int16Array(4);
+  new Int32Array(pfd.buffer)[0] = fd;
+  pfd[2] = POLLOUT;
+  const n = lib().poll(pfd as unknown as Pointer, 1, 0);
+  if (n < 0) return false; // EINTR: say no, the caller waits the blocking way
+  return n > 0 && (pfd[3]! & POLLOUT) !== 0;
 }
 
 const F_DUPFD_CLOEXEC = 1030;

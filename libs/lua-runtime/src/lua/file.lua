@@ -9,7 +9,7 @@ local READ_ALL_PIECE = 16 * 1024 * 1024
 
 function P.new_file(owner, r)
   local f = setmetatable({ _owner = owner, _handle = r.handle, _fd = r.fd, _path = r.path, _closed = false }, File)
-  P.on_scope_end(function() f:close() end)
+  P.on_scope_end(function() f:close() end, "file")
   return f
 end
 
@@ -85,5 +85,6 @@ end
 function File:close()
   if self._closed then return end
   self._closed = true
+  if self._owner._closed then return end -- a closed worker closed its files with it
   pcall(P.call, "guest", { target = self._owner:_target(), op = "file_close", args = { handle = self._handle, path = self._path } })
 end

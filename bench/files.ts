@@ -1,0 +1,45 @@
+// Guest files at the host-op level (the requests, pieces and reply shaping the runner uses,
+// without the Lua bridge): read_file and write_file of 4 KiB, 1 MiB and 16 MiB, and stat.
+// Prints medians (ms) and throughput. RUNS sets the samples per figure (fewer for 16 MiB).
+import type { Op, Reply } from "@provium/protocol";
+import { bootGuest } from "./guest";
+import { fmt, sample } from "./stats";
+import { fileOps } from "../apps/cli/src/runner/ops/files";
+import type { GuestOp } from "../apps/cli/src/runner/ops/guest-op";
+
+const RUNS = Number(process.env.RUNS ?? 30);
+
+const g = await bootGuest("files");
+const ctx = { vm: g.vm, worker: 0 };
+
+async function send(req: Op): Promise<Reply> {
+  const r = await g.agent.request(req);
+  if (r.error) throw new Error(r.error.message);
+  return r;
+}
+
+// As the session runs an op alone: in pieces when the op has `run`, else one request.
+async function call(op: GuestOp, args: any) {
+  if (op.run) return op.run(args, ctx, send);
+  return op.reply(await send(op.request(args, ctx)), args, ctx);
+}
+
+const line = (label: string, stats: string) => console.log(`${label.padEnd(26)}${stats}`);
+const KiB = 1024, MiB = 1024 * 1024;
+
+console.log(`accelerator: ${g.accel}`);
+for (const [label, size] of [["4 KiB", 4 * KiB], ["1 MiB", MiB], ["16 MiB", 16 * MiB]] as const) {
+  const data = new Uint8Array(size);
+  for (let i = 0; i < size; i += 4096) data[i] = i & 255;
+  const n = size >= 16 * MiB ? Math.max(3, Math.round(RUNS / 6)) : RUNS;
+  const w = await sample(n, () => call(fileOps.write_file!, { path: "/tmp/bench", data }));
+  const r = await sample(n, async () => {
+    const got = (await call(fileOps.read_file!, { path: "/tmp/bench" })) as Uint8Array;
+    if (got.byteLength !== size) throw new Error(`read ${got.byteLength} bytes, wrote ${size}`);
+  });
+  const rate = (ms: number) => `${((size / MiB) / (ms / 1000)).toFixed(0)} MiB/s`;
+  line(`write_file ${label}:`, `${fmt(w)}  ${rate(w.median)}`);
+  line(`read_file ${label}:`, `${fmt(r)}  ${rate(r.median)}`);
+}
+line(`stat:`, fmt(await sample(RUNS, () => call(fileOps.stat!, { path: "/tmp/bench" }))));
+await g.vm.shutdown();
