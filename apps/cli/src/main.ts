@@ -12,6 +12,9 @@ import { junitXml } from "./report/junit";
 import { readEvents } from "./report/sinks";
 import { writeFileSync } from "node:fs";
 import { fixtureBuild, fixtureClean, fixtureList, fixtureStale } from "./fixture-cmd";
+import { interactive } from "./interactive";
+import { lspSetup } from "./lsp-setup";
+import { loadRunConfig } from "./run";
 
 function fail(e: unknown): never {
   const known = e instanceof UsageError || e instanceof ConfigError;
@@ -101,6 +104,37 @@ fixture
   .argument("[paths...]")
   .option("--config <file>")
   .action((paths, o) => fixtureStale(paths, o).catch(fail));
+
+program
+  .command("repl")
+  .description("a Lua prompt against a live guest (`vm`), with history")
+  .argument("[profile]", "the profile to boot")
+  .option("--fixture <path>", "resume this fixture instead of booting a profile")
+  .option("--config <file>")
+  .addOption(new Option("--accel <accel>").choices(["auto", "kvm", "tcg"]).default(process.env.PROVIUM_ACCEL ?? "auto"))
+  .action((profile, o) => interactive({ ...o, profile, shell: false }).catch(fail));
+
+program
+  .command("console")
+  .description("boot a guest and drive it from the terminal: each line runs in the guest; its serial console is shown first")
+  .argument("<profile>")
+  .option("--config <file>")
+  .addOption(new Option("--accel <accel>").choices(["auto", "kvm", "tcg"]).default(process.env.PROVIUM_ACCEL ?? "auto"))
+  .action((profile, o) => interactive({ ...o, profile, shell: true }).catch(fail));
+
+program
+  .command("lsp-setup")
+  .description("write Lua language-server definitions for the Provium API (.luarc.json, .provium/types)")
+  .option("--dir <dir>", "project directory (default: where provium.toml is, else the current directory)")
+  .action((o) => {
+    try {
+      const dir = o.dir ?? loadRunConfig().dir;
+      const { rc, types } = lspSetup(dir);
+      console.log(`wrote ${rc} and ${types}`);
+    } catch (e) {
+      fail(e);
+    }
+  });
 
 program
   .command("report")

@@ -61,7 +61,7 @@ describe("cli", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("unknown.test.lua:1: unknown profile 'nosuchprofile' in");
     expect(r.stdout).toContain(join(fixtures, "badprofile", "provium.toml"));
-    expect(r.stdout).toContain("known profiles: minimal, nokernel, tiny");
+    expect(r.stdout).toContain("known profiles: debian, minimal, nokernel, tiny");
   });
 
   test("a profile whose kernel is missing says which file", async () => {

@@ -147,3 +147,18 @@ describe("timeouts, crashes and capacity", () => {
     expect(outcomes(r.events)).toContain("passed claim reserves once");
   });
 });
+
+describe("editor support", () => {
+  test("lsp-setup writes definitions for the whole API and a .luarc.json that loads them", async () => {
+    const tmp = mkdtempSync(join(tmpdir(), "provium-lsp-"));
+    const r = await provium(["lsp-setup", "--dir", tmp]);
+    expect(r.code).toBe(0);
+    const rc = JSON.parse(readFileSync(join(tmp, ".luarc.json"), "utf8"));
+    expect(rc["workspace.library"]).toContain(".provium/types");
+    expect(rc["runtime.version"]).toBe("Lua 5.4");
+    const types = readFileSync(join(tmp, ".provium/types/provium.d.lua"), "utf8");
+    for (const sym of ["function Guest:run(", "function Guest:read_file(", "function Process:wait(", "function Stream:expect(", "function VM:snapshot(", "function Lab:vm_fixture(", "function T:assert_eq(", "function wait_until(", "function test("])
+      expect(types).toContain(sym);
+    rmSync(tmp, { recursive: true });
+  });
+});

@@ -10,7 +10,7 @@ export interface LuaThread {
 }
 
 export function startLuaThread(
-  file: { displayPath: string; source: string; mode?: "test" | "fixture" },
+  file: { displayPath: string; source: string; mode?: "test" | "fixture" | "repl" },
   handle: (op: string, args: any) => Promise<unknown>,
   onEvent: (e: Record<string, unknown>) => void,
 ): LuaThread {

@@ -41,6 +41,8 @@ export interface SessionOptions {
   /** Run events other than tests' (fixture builds and hits, warnings). */
   emit: (kind: string, fields: Record<string, unknown>) => void;
   fixtures: FixtureCache;
+  /** Host ops beyond the standard ones (the interactive prompt's line reader). */
+  extraOps?: Record<string, (args: any) => unknown>;
   /** A fixture builder's session: snapshots go compressed into this directory (the cache's staging). */
   snapshotsInto?: string;
 }
@@ -97,7 +99,7 @@ export class FileSession {
   }
 
   handle = async (op: string, args: any) => {
-    const fn = this.ops[op];
+    const fn = this.ops[op] ?? this.o.extraOps?.[op];
     if (!fn) throw new Error(`unknown host op '${op}'`);
     return fn(args ?? {});
   };

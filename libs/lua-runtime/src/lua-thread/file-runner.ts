@@ -5,7 +5,7 @@ import type { SyncCaller } from "../bridge";
 
 // A test file registers tests and runs them; a fixture file (mode "fixture") returns the
 // snapshot it built, which is reported as a `fixture_result` event.
-export async function runFile(caller: SyncCaller, displayPath: string, source: string, mode: "test" | "fixture" = "test") {
+export async function runFile(caller: SyncCaller, displayPath: string, source: string, mode: "test" | "fixture" | "repl" = "test") {
   const engine = await createEngine(caller);
   try {
     engine.global.set("__file_source", source);
@@ -15,6 +15,11 @@ export async function runFile(caller: SyncCaller, displayPath: string, source: s
       local P = __provium_private
       local src, path, mode = __file_source, __file_path, __file_mode
       __file_source, __file_path, __file_mode = nil, nil, nil
+      if mode == "repl" then
+        -- The interactive prompt's program reads lines from the host and shows values.
+        __repl_read = function(prompt) return P.call("repl.read", { prompt = prompt }) end
+        __repl_repr = P.repr
+      end
       local chunk, err = load(src, "@" .. path, "t")
       if not chunk then
         P.emit({ kind = "file_error", reason = err })

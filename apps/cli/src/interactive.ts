@@ -1,0 +1,99 @@
+// `provium repl` and `provium console`: a live guest driven from the terminal.
+// The prompt is a small Lua program on a Lua thread, like a test file; lines come from
+// readline (with history kept in the cache dir).
+import { createInterface } from "node:readline";
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { availableParallelism, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+import pc from "picocolors";
+import { cacheRoot, chooseAccel } from "@provium/vmm";
+import { loadRunConfig } from "./run";
+import { openFixtureCache } from "./runner/fixture-cache";
+import { CapacityPool } from "./runner/capacity";
+import { FileSession } from "./runner/session";
+import { startLuaThread } from "./runner/lua-thread";
+
+const replProgram = (setup: string, shell: boolean) => `
+local vm = ${setup}
+_G.vm = vm
+print(${shell ? `"shell on vm " .. vm.name .. ": each line runs in the guest (Ctrl-D to quit)"` : `"vm is ready as \`vm\` (" .. vm.name .. "); Lua 5.4 with the Provium API (Ctrl-D to quit)"`})
+while true do
+  local line = __repl_read(${shell ? `"guest$ "` : `"provium> "`})
+  if line == nil then break end
+  ${
+    shell
+      ? `if line:match("%S") then
+    local ok, r = pcall(vm.run, vm, line)
+    if not ok then print(r) else
+      if #r.stdout > 0 then io.write(r.stdout) end
+      if #r.stderr > 0 then io.write(r.stderr) end
+      if r.exit_code ~= 0 then print("[" .. r.status .. " " .. tostring(r.signal or r.exit_code) .. "]") end
+    end
+  end`
+      : `local chunk, err = load("return " .. line, "=repl")
+  if not chunk then chunk, err = load(line, "=repl") end
+  if not chunk then print(err) else
+    local res = table.pack(xpcall(chunk, debug.traceback))
+    if not res[1] then print(res[2])
+    elseif res.n > 1 then
+      local out = {}
+      for i = 2, res.n do out[#out + 1] = __repl_repr(res[i]) end
+      print(table.concat(out, "\\t"))
+    end
+  end`
+  }
+end
+`;
+
+export async function interactive(o: { profile?: string; fixture?: string; config?: string; accel?: string; shell: boolean }) {
+  if (!o.profile === !o.fixture) throw new Error("give a profile, or --fixture PATH");
+  const config = loadRunConfig(o.config);
+  const cacheDir = config.cacheDir ?? cacheRoot();
+  const accel = await chooseAccel((o.accel ?? "auto") as never, { cacheDir });
+  const pool = new CapacityPool({ memoryMiB: Math.floor((totalmem() / 1048576) * 0.8), cpus: availableParallelism() * 4 });
+  const historyFile = join(cacheDir, "repl_history");
+  const history = existsSync(historyFile) ? readFileSync(historyFile, "utf8").split("\n").filter(Boolean).reverse() : [];
+  const rl = createInterface({ input: process.stdin, output: process.stdout, history, historySize: 1000, terminal: !!process.stdin.isTTY });
+  let closed = false;
+  rl.on("close", () => (closed = true));
+  const lines: string[] = [];
+  let waiting: ((l: string | null) => void) | null = null;
+  rl.on("line", (l) => (waiting ? (waiting(l), (waiting = null)) : lines.push(l)));
+  rl.on("close", () => waiting?.(null));
+  const session = new FileSession({
+    config,
+    cacheDir,
+    accel,
+    filePath: resolve("repl.lua"),
+    agentDeadlineMs: (accel === "kvm" ? 20 : 90) * 1000,
+    plan: (tests) => tests.map(() => "filtered"),
+    onProgress: (m) => console.log(pc.dim(`… ${m}`)),
+    onTestBegin: () => {},
+    onVmEvent: () => {},
+    acquire: async (want) => (await pool.acquire(want), () => pool.release(want)),
+    emit: (kind, f) => kind === "progress" && console.log(pc.dim(`… ${f.message}`)),
+    fixtures: openFixtureCache(config, cacheDir),
+    extraOps: {
+      "repl.read": ({ prompt }) => {
+        if (lines.length) return lines.shift()!;
+        if (closed) return null;
+        rl.setPrompt(String(prompt));
+        rl.prompt();
+        return new Promise((r) => (waiting = r));
+      },
+    },
+  });
+  const setup = o.fixture ? `provium:vm_fixture(${JSON.stringify(o.fixture)})` : `provium:vm("vm", ${JSON.stringify(o.profile)}):boot()`;
+  const lua = startLuaThread({ displayPath: "repl", source: replProgram(setup, o.shell), mode: "repl" }, session.handle, (e) => {
+    if (e.kind === "log") console.log(String(e.message));
+    if (e.kind === "file_error") console.error(pc.red(String(e.traceback ?? e.reason)));
+  });
+  process.on("SIGINT", () => lua.stop("interrupted"));
+  const why = await lua.done;
+  if (why && why !== "interrupted") console.error(pc.red(why));
+  rl.close();
+  await session.close();
+  mkdirSync(cacheDir, { recursive: true });
+  writeFileSync(historyFile, [...(rl as any).history].reverse().slice(-1000).join("\n") + "\n");
+  process.exit(0);
+}

@@ -1,0 +1,280 @@
+---@meta provium
+-- Lua language-server definitions for the Provium API (written by `provium lsp-setup`).
+
+---@alias Duration number|string  seconds, or "500ms", "5s", "5m", "2h"
+---@alias Signal integer|"term"|"kill"|"int"|"hup"|"quit"|"stop"|"cont"|"usr1"|"usr2"|"alrm"|"pipe"|"chld"|"winch"
+
+---@class RunOptions
+---@field args? string[]      direct exec: argv after the command (no shell)
+---@field env? table<string,string>
+---@field env_clear? boolean  the guest sees only `env`
+---@field cwd? string
+---@field stdin? string
+---@field timeout? Duration   vm:run only
+---@field timeout_ms? integer vm:run only
+
+---@class RunResult
+---@field exit_code integer   -1 when signalled, -2 when timed out
+---@field stdout string       bytes
+---@field stderr string       bytes
+---@field status "exited"|"signalled"|"timed_out"
+---@field signal integer|nil
+---@field timed_out boolean
+local RunResult = {}
+---@return boolean
+function RunResult:ok() end
+---@param msg? string
+---@return RunResult
+function RunResult:assert_ok(msg) end
+
+---@class Stream
+local Stream = {}
+---@param timeout? Duration
+---@return string|nil chunk nil at end of stream
+function Stream:next(timeout) end
+---@param delim string plain text
+---@param timeout? Duration
+---@return string text up to and including delim
+function Stream:read_until(delim, timeout) end
+---@param pattern string plain text
+---@param timeout? Duration
+---@return string
+function Stream:expect(pattern, timeout) end
+---@param timeout? Duration
+---@return string
+function Stream:drain(timeout) end
+---@return boolean
+function Stream:eof() end
+function Stream:close() end
+
+---@class Process
+local Process = {}
+---@param sig? Signal
+function Process:kill(sig) end
+---@param sig Signal
+function Process:signal(sig) end
+---@return integer
+function Process:pid() end
+---@return integer
+function Process:handle() end
+---@return "running"|"exited"
+function Process:status() end
+---@param timeout? Duration
+---@return RunResult
+function Process:wait(timeout) end
+---@param data string
+function Process:stdin_write(data) end
+function Process:close_stdin() end
+---@return Stream
+function Process:stdout_stream() end
+---@return Stream
+function Process:stderr_stream() end
+function Process:close() end
+
+---@class FileMode
+---@field read? boolean
+---@field write? boolean
+---@field create? boolean
+---@field truncate? boolean
+---@field append? boolean
+---@field exclusive? boolean
+---@field perm? integer
+
+---@class File
+local File = {}
+---@param n integer
+---@return string
+function File:read(n) end
+---@return string
+function File:read_all() end
+---@param data string
+---@return integer written
+function File:write(data) end
+---@param offset integer
+---@param whence? "set"|"cur"|"end"
+---@return integer
+function File:seek(offset, whence) end
+---@return integer
+function File:tell() end
+---@return integer
+function File:fd() end
+---@return Stream
+function File:tail_stream() end
+function File:close() end
+
+---@class Stat
+---@field size integer
+---@field mtime number
+---@field mtime_ns integer
+---@field perm integer
+---@field entry_type "file"|"directory"|"symlink"|"fifo"|"socket"|"block_device"|"char_device"|"other"
+
+---@class Guest  operations shared by VMs and workers
+local Guest = {}
+---@param cmd string
+---@param opts? RunOptions|string[]
+---@return RunResult
+function Guest:run(cmd, opts) end
+---@param cmd string
+---@param opts? RunOptions|string[]
+---@return Process
+function Guest:run_async(cmd, opts) end
+---@param path string
+---@return string
+function Guest:read_file(path) end
+---@param path string
+---@param data string
+function Guest:write_file(path, data) end
+---@param host_path string
+---@param guest_path string
+---@param opts? {auto_dep?: boolean}
+function Guest:push_file(host_path, guest_path, opts) end
+---@param path string
+---@return Stat
+function Guest:stat(path) end
+---@param path string
+---@return {name: string, entry_type: string}[]
+function Guest:listdir(path) end
+---@param path string
+---@param opts? {parents?: boolean, perm?: integer}
+function Guest:mkdir(path, opts) end
+---@param path string
+function Guest:unlink(path) end
+---@param from string
+---@param to string
+function Guest:rename(from, to) end
+---@param path string
+---@param mode FileMode
+---@return File
+function Guest:open_file(path, mode) end
+---@param path string
+---@param opts? {start?: "end"|"beginning"|"start"|integer}
+---@return Stream
+function Guest:tail_file(path, opts) end
+---@param fd_or_file integer|File
+---@return Stream
+function Guest:fd_stream(fd_or_file) end
+---@return table
+function Guest:syscall(nr, args, bufs, ptrs) end
+---@return table
+function Guest:ioctl(fd, cmd, data, ptrs) end
+
+---@class Worker: Guest
+local Worker = {}
+---@param sig? Signal
+function Worker:kill(sig) end
+---@return integer worst exit code of its children
+function Worker:join() end
+---@return integer
+function Worker:handle() end
+function Worker:close() end
+
+---@class Snapshot
+local Snapshot = {}
+---@return integer bytes
+function Snapshot:size() end
+function Snapshot:delete() end
+
+---@class VM: Guest
+---@field name string
+local VM = {}
+---@param opts? table
+---@return VM
+function VM:boot(opts) end
+function VM:shutdown() end
+---@return VM
+function VM:pause() end
+---@return VM
+function VM:resume() end
+---@return Snapshot
+function VM:snapshot() end
+---@param snap Snapshot
+---@return VM
+function VM:restore(snap) end
+---@return "created"|"booted"|"paused"|"shutdown"
+function VM:state() end
+---@return Worker
+function VM:spawn_worker(opts) end
+---@param fn fun(b: Guest)
+---@return {ok: any, err: string}[]
+function VM:batch(fn) end
+
+---@class Task
+local Task = {}
+---@return any ...
+function Task:join() end
+
+---@class Lab
+local Lab = {}
+---@param name string
+---@param profile? string   omitted: look the VM up
+---@param opts? {memory?: integer|string, cpus?: integer}
+---@return VM
+function Lab:vm(name, profile, opts) end
+---@return Lab
+function Lab:lab(name) end
+function Lab:include(x) end
+function Lab:remove(x) end
+---@return (VM|Lab)[]
+function Lab:members() end
+---@return Lab
+function Lab:boot() end
+function Lab:shutdown() end
+function Lab:pause() end
+function Lab:resume() end
+---@return Snapshot
+function Lab:snapshot() end
+---@param snap Snapshot
+function Lab:restore(snap) end
+---@param want {memory?: integer|string, cpus?: integer}
+function Lab:claim(want) end
+---@param name string
+---@param count integer
+---@param timeout? Duration
+function Lab:barrier(name, count, timeout) end
+---@param fn function
+---@return Task
+function Lab:spawn(fn, ...) end
+---@param name string "dir/name" of a *.fixture.lua
+---@return VM
+function Lab:vm_fixture(name) end
+---@param name string
+---@return Lab
+function Lab:lab_fixture(name) end
+---@param path string
+function Lab:depends_on_file(path) end
+
+---@class Provium: Lab
+---@field timeout? Duration              per-file timeout (default 5m)
+---@field reset_between_tests? boolean   restore the top level's snapshot before each test
+provium = {}
+
+---@class TestContext
+---@field name string
+---@field meta table
+local T = {}
+function T:assert(cond, msg) end
+function T:assert_eq(actual, expected, msg) end
+function T:assert_neq(actual, unexpected, msg) end
+function T:assert_contains(haystack, needle, msg) end
+---@return any err
+function T:assert_raises(fn, msg) end
+function T:fail(msg) end
+function T:skip(reason) end
+function T:log(msg) end
+
+---@param name string
+---@param meta_or_fn table|fun(t: TestContext)
+---@param fn? fun(t: TestContext)
+function test(name, meta_or_fn, fn) end
+---@param reason string
+function todo(reason) end
+---@param pred fun(): any
+---@param opts? {timeout?: Duration, interval?: Duration, desc?: string}
+function wait_until(pred, opts) end
+
+json = {}
+---@return string
+function json.encode(v) end
+function json.decode(s) end
+json.null = {}
