@@ -16,6 +16,7 @@ import { startLuaThread } from "./runner/lua-thread";
 const replProgram = (setup: string, shell: boolean) => `
 local vm = ${setup}
 _G.vm = vm
+${shell ? `print("--- serial console of vm " .. vm.name .. " ---\\n" .. vm:console_log() .. "\\n---")` : ""}
 print(${shell ? `"shell on vm " .. vm.name .. ": each line runs in the guest (Ctrl-D to quit)"` : `"vm is ready as \`vm\` (" .. vm.name .. "); Lua 5.4 with the Provium API (Ctrl-D to quit)"`})
 while true do
   local line = __repl_read(${shell ? `"guest$ "` : `"provium> "`})
@@ -25,8 +26,8 @@ while true do
       ? `if line:match("%S") then
     local ok, r = pcall(vm.run, vm, line)
     if not ok then print(r) else
-      if #r.stdout > 0 then io.write(r.stdout) end
-      if #r.stderr > 0 then io.write(r.stderr) end
+      if #r.stdout > 0 then print((r.stdout:gsub("\\n$", ""))) end
+      if #r.stderr > 0 then print((r.stderr:gsub("\\n$", ""))) end
       if r.exit_code ~= 0 then print("[" .. r.status .. " " .. tostring(r.signal or r.exit_code) .. "]") end
     end
   end`
