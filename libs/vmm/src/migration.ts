@@ -20,6 +20,8 @@ export interface SaveOptions {
 export async function saveMemory(vm: QemuVm, file: string, opts: SaveOptions = {}): Promise<number> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.partial`);
   fs.rmSync(file, { force: true });
+  // After a save the VM sits in "postmigrate", from which QEMU refuses another migration.
+  if ((await vm.qmp.execute("query-status")).status === "postmigrate") await vm.qmp.execute("cont");
   await vm.qmp.execute("stop");
   await vm.qmp.execute("migrate-set-parameters", { "max-bandwidth": MAX_BANDWIDTH });
   const writer = opts.compress ? `zstd -q -1 -T0 > ${sh(tmp)}` : `cat > ${sh(tmp)}`;
@@ -33,7 +35,13 @@ export async function saveMemory(vm: QemuVm, file: string, opts: SaveOptions = {
     const st = await vm.qmp.execute("query-migrate");
     if (st.status === "completed") break;
     if (st.status === "failed" || st.status === "cancelled") {
+      // A writer that died (e.g. ENOSPC) breaks QEMU's pipe: say so rather than "broken pipe".
+      for (let i = 0; i < 100 && !fs.existsSync(failed); i++) await Bun.sleep(10);
       fs.rmSync(tmp, { force: true });
+      if (fs.existsSync(failed)) {
+        fs.rmSync(failed, { force: true });
+        throw new Error(`snapshot failed: could not write ${file} (disk full?)`);
+      }
       throw new Error(`snapshot failed: migration ${st.status}${st["error-desc"] ? `: ${st["error-desc"]}` : ""}`);
     }
     if (Date.now() > deadline) throw new Error("snapshot timed out while saving memory");
