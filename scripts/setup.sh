@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Provium needs on a Debian/Ubuntu machine: QEMU, busybox, capnproto (for the
-# protocol code generator), Bun (from npm) and the node modules. Safe to run again.
+# protocol code generator), mmdebstrap and e2fsprogs (Debian guest images), Bun (from npm) and
+# the node modules. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -11,6 +12,11 @@ command -v capnpc >/dev/null || need+=(capnproto)
 command -v dpkg-deb >/dev/null || need+=(dpkg)
 command -v zstd >/dev/null || need+=(zstd)
 command -v xmllint >/dev/null || need+=(libxml2-utils)   # validates JUnit output in the tests
+# Disk images (the debian profile and recipes): mmdebstrap builds the root filesystem from the
+# host's apt sources, mke2fs -d makes it an ext4 image, qemu-img makes each VM's overlay.
+command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
+PATH="$PATH:/usr/sbin:/sbin" command -v mke2fs >/dev/null || need+=(e2fsprogs)
+command -v qemu-img >/dev/null || need+=(qemu-utils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   $SUDO apt-get update -qq
