@@ -24,11 +24,14 @@ interface FieldInfo {
   name: string;
   unionMember: boolean; // has an `_isName` getter: only one member is live
   readable: boolean; // false for Void members, which have only a setter
+  isKey: string; // `_isName`
+  initKey: string; // `_initName`
+  which: number | undefined; // a union member's discriminant (the class's NAME constant)
 }
 
-const fieldCache = new WeakMap<object, FieldInfo[]>();
+const fieldCache = new WeakMap<object, FieldInfo[] & { hasUnion?: boolean }>();
 
-function fieldsOf(ctor: { prototype: object }): FieldInfo[] {
+function fieldsOf(ctor: { prototype: object }): FieldInfo[] & { hasUnion?: boolean } {
   let fields = fieldCache.get(ctor);
   if (fields) return fields;
   const descs = Object.getOwnPropertyDescriptors(ctor.prototype);
@@ -36,14 +39,20 @@ function fieldsOf(ctor: { prototype: object }): FieldInfo[] {
     .filter(([name, d]) => (d.get || d.set) && !name.startsWith("_") && name !== "constructor")
     .map(([name]) => {
       const cap = name[0]!.toUpperCase() + name.slice(1);
-      return { name, unionMember: `_is${cap}` in descs, readable: !!descs[name]!.get };
+      const constant = name.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
+      const which = (ctor as unknown as Record<string, unknown>)[constant];
+      return {
+        name,
+        unionMember: `_is${cap}` in descs,
+        readable: !!descs[name]!.get,
+        isKey: `_is${cap}`,
+        initKey: `_init${cap}`,
+        which: typeof which === "number" ? which : undefined,
+      };
     });
-  fieldCache.set(ctor, fields);
-  return fields;
-}
-
-function cap(name: string) {
-  return name[0]!.toUpperCase() + name.slice(1);
+  const cached = Object.assign(fields, { hasUnion: fields.some((f) => f.unionMember) });
+  fieldCache.set(ctor, cached);
+  return cached;
 }
 
 /** Bounds the work of reading an untrusted message: words visited and nesting depth. */
@@ -63,9 +72,13 @@ export function toPlain<T extends $.Struct>(s: T, budget: ReadBudget = { left: I
   if (++budget.depth > MAX_DEPTH) throw new Error(`message nests deeper than ${MAX_DEPTH} levels`);
   spend(budget, 1);
   const out: Record<string, unknown> = {};
-  for (const f of fieldsOf(s.constructor as never)) {
-    const any = s as unknown as Record<string, unknown>;
-    if (f.unionMember && !any[`_is${cap(f.name)}`]) continue;
+  const fields = fieldsOf(s.constructor as never);
+  const any = s as unknown as Record<string, any>;
+  // One which() per union instead of an `_isX` getter per member (getters are slow in a
+  // guest under TCG); members without a known discriminant fall back to their getter.
+  const live = fields.hasUnion ? (any.which() as number) : -1;
+  for (const f of fields) {
+    if (f.unionMember && (f.which !== undefined ? f.which !== live : !any[f.isKey])) continue;
     out[f.name] = f.readable ? valueToPlain(any[f.name], budget) : true;
   }
   budget.depth--;
@@ -97,17 +110,16 @@ export function fromPlain<T extends $.Struct>(s: T, plain: Plain<T>): T {
     if (value === undefined) continue;
     const f = fields.find((x) => x.name === key);
     if (!f) throw new Error(`${s.constructor.name} has no field '${key}'`);
-    const C = cap(key);
     if (value instanceof Uint8Array) {
-      any[`_init${C}`](value.byteLength).copyBuffer(value);
+      any[f.initKey](value.byteLength).copyBuffer(value);
     } else if (Array.isArray(value)) {
-      const list = any[`_init${C}`](value.length);
+      const list = any[f.initKey](value.length);
       value.forEach((item, i) => {
         if (item !== null && typeof item === "object" && !(item instanceof Uint8Array)) fromPlain(list.get(i), item);
         else list.set(i, item);
       });
     } else if (value !== null && typeof value === "object") {
-      fromPlain(any[`_init${C}`](), value as never);
+      fromPlain(any[f.initKey](), value as never);
     } else if (typeof value === "number" && typeof currentValue(any, f) === "bigint") {
       any[key] = BigInt(value);
     } else {
@@ -119,6 +131,6 @@ export function fromPlain<T extends $.Struct>(s: T, plain: Plain<T>): T {
 
 // A union member's getter throws when another member is live; read it only when it is safe.
 function currentValue(any: Record<string, any>, f: FieldInfo) {
-  if (f.unionMember && !any[`_is${cap(f.name)}`]) return undefined;
+  if (f.unionMember && !any[f.isKey]) return undefined;
   return any[f.name];
 }

@@ -1,7 +1,7 @@
 // One duplex byte stream carrying frames in both directions: the shared half of the
 // host's client and the agent's server. Transports plug in as a write function plus
 // calls to `receive` for every chunk read.
-import { FrameError, FrameReader, decodeFrame, encodeFrame, type PlainFrame } from "./framing";
+import { FrameDecoder, FrameError, encodeFrameParts, type PlainFrame } from "./framing";
 
 export interface Transport {
   write(bytes: Uint8Array): void | Promise<unknown>;
@@ -9,7 +9,7 @@ export interface Transport {
 }
 
 export class FrameConnection {
-  private reader: FrameReader;
+  private reader: FrameDecoder;
   private closedWith: Error | null = null;
 
   constructor(
@@ -18,22 +18,25 @@ export class FrameConnection {
     private readonly onClose: (why: Error) => void,
     maxFrame?: number,
   ) {
-    this.reader = new FrameReader(maxFrame);
+    this.reader = new FrameDecoder(maxFrame);
   }
 
   get closed() {
     return this.closedWith !== null;
   }
 
+  /** Writes one frame; a large one as several buffers, in order (the transport queues them). */
   send(frame: PlainFrame) {
     if (this.closedWith) throw this.closedWith;
-    return this.transport.write(encodeFrame(frame));
+    let last: void | Promise<unknown> = undefined;
+    for (const part of encodeFrameParts(frame)) last = this.transport.write(part);
+    return last;
   }
 
   receive(chunk: Uint8Array) {
     if (this.closedWith) return;
     try {
-      for (const body of this.reader.push(chunk)) this.onFrame(decodeFrame(body));
+      for (const frame of this.reader.push(chunk)) this.onFrame(frame);
     } catch (e) {
       this.close(e instanceof FrameError ? e : new FrameError(`bad frame: ${(e as Error).message}`));
     }
