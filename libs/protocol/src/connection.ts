@@ -1,7 +1,7 @@
 // One duplex byte stream carrying frames in both directions: the shared half of the
 // host's client and the agent's server. Transports plug in as a write function plus
 // calls to `receive` for every chunk read.
-import { FrameDecoder, FrameError, encodeFrameParts, type PlainFrame } from "./framing";
+import { DEFAULT_MAX_FRAME, FrameDecoder, FrameError, encodeFrameParts, type PlainFrame } from "./framing";
 
 export interface Transport {
   write(bytes: Uint8Array): void | Promise<unknown>;
@@ -16,7 +16,7 @@ export class FrameConnection {
     private readonly transport: Transport,
     private readonly onFrame: (f: PlainFrame) => void,
     private readonly onClose: (why: Error) => void,
-    maxFrame?: number,
+    private readonly maxFrame = DEFAULT_MAX_FRAME,
   ) {
     this.reader = new FrameDecoder(maxFrame);
   }
@@ -28,8 +28,12 @@ export class FrameConnection {
   /** Writes one frame; a large one as several buffers, in order (the transport queues them). */
   send(frame: PlainFrame) {
     if (this.closedWith) throw this.closedWith;
+    const parts = encodeFrameParts(frame);
+    // The peer would refuse it and drop the connection: refuse it here, for this frame only.
+    const size = parts.reduce((n, p) => n + p.byteLength, 0) - 4;
+    if (size > this.maxFrame) throw new FrameError(`frame of ${size} bytes exceeds the ${this.maxFrame}-byte limit`);
     let last: void | Promise<unknown> = undefined;
-    for (const part of encodeFrameParts(frame)) last = this.transport.write(part);
+    for (const part of parts) last = this.transport.write(part);
     return last;
   }
 

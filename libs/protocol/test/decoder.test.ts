@@ -76,3 +76,23 @@ describe("FrameDecoder", () => {
     expect(r.push(all).map((b) => decodeFrame(b))).toEqual(expected);
   });
 });
+
+describe("frames over the limit are refused by their sender", () => {
+  test("a request too large fails alone; the connection lives on", async () => {
+    const { AgentClient, AgentServer } = await import("../src");
+    let server!: InstanceType<typeof AgentServer>;
+    const client = new AgentClient({ write: (b) => void queueMicrotask(() => server.receive(b)), close() {} }, { maxFrame: 4096 });
+    server = new AgentServer(
+      { write: (b) => void queueMicrotask(() => client.receive(b)), close() {} },
+      (req: any) => (req.op.files?.readFile ? { files: { data: { data: new Uint8Array(8192), eof: true } } } : { done: true }),
+      (e) => ({ message: String((e as Error).message), errno: 0, errnoName: "" }),
+      { maxFrame: 4096 },
+    );
+    await expect(client.request({ files: { writeFile: { path: "/x", data: new Uint8Array(8192) } } })).rejects.toThrow(/exceeds the 4096-byte limit/);
+    // a reply too large comes back as a failure of that request
+    const r = await client.request({ files: { readFile: { path: "/x" } } });
+    expect(r.error?.message).toMatch(/could not encode its reply: frame of \d+ bytes exceeds the 4096-byte limit/);
+    expect((await client.request({ stats: true })).stats).toBeDefined();
+    expect(client.closed).toBe(false);
+  });
+});

@@ -12,6 +12,13 @@ import { bytes } from "./exec";
 export const PIECE = 8 * 1024 * 1024;
 const IN_FLIGHT = 2;
 const BATCH_READ_MAX = 64 * 1024 * 1024;
+const BATCH_WRITE_MAX = 64 * 1024 * 1024;
+
+// Inside vm:batch a whole file travels in one request.
+function batchData(data: Uint8Array | undefined) {
+  if (data && data.byteLength > BATCH_WRITE_MAX) throw new Error(`${data.byteLength} bytes is more than ${BATCH_WRITE_MAX / 1024 / 1024} MiB: write it outside vm:batch`);
+  return data;
+}
 /** read_file refuses to build a larger Lua string (a runaway /dev/zero, a huge image). */
 const READ_FILE_MAX = 1024 * 1024 * 1024;
 
@@ -119,13 +126,13 @@ export const fileOps: GuestOps = {
   }),
   write_file: op<{ path: string; data: string | Uint8Array }>({
     describe: (a) => `write_file ${a.path}`,
-    request: (a) => files({ writeFile: { path: a.path, data: bytes(a.data) } }),
+    request: (a) => files({ writeFile: { path: a.path, data: batchData(bytes(a.data)) } }),
     reply: () => true,
     run: (a, _ctx, send) => writeWhole(a.path, bytes(a.data) ?? new Uint8Array(), send),
   }),
   push_file: op<{ host: string; guest: string; base?: string; auto_dep?: boolean }>({
     describe: (a) => `push_file ${a.host} -> ${a.guest}`,
-    request: (a, ctx) => files({ writeFile: { path: a.guest, data: pushedBytes(a, ctx) } }),
+    request: (a, ctx) => files({ writeFile: { path: a.guest, data: batchData(pushedBytes(a, ctx)) } }),
     reply: () => true,
     run: (a, ctx, send) => writeWhole(a.guest, pushedBytes(a, ctx), send),
   }),
