@@ -13,6 +13,9 @@ test("python3, curl and procps run in Debian userspace", function(t)
   -- the root is the disk, not the initramfs; the shell is Debian's
   t:assert_contains(a:run("grep ' / ' /proc/mounts").stdout, "/dev/vda / ext4 ")
   t:assert_eq(a:run("readlink -f /bin/sh").stdout, "/usr/bin/dash\n")
+  -- /tmp is on the disk, as in Debian, and /provium (the agent) is read-only
+  t:assert_eq(a:run("stat -c %a /tmp && df --output=source /tmp | tail -1").stdout, "1777\n/dev/vda\n")
+  t:assert_neq(a:run("touch /provium/x").exit_code, 0)
 end)
 
 test("a file written by one VM is not seen by another VM of the same profile", function(t)

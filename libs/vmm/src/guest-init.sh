@@ -63,7 +63,8 @@ fi
 $bb mkdir -p /dev/pts /dev/shm
 mounted /dev/pts || $bb mount -t devpts devpts /dev/pts 2>/dev/null
 mounted /dev/shm || $bb mount -t tmpfs tmpfs /dev/shm
-$bb mount -t tmpfs tmpfs /tmp
+# A root disk keeps /tmp on disk, as Debian does (the overlay has room; tmpfs would take RAM).
+[ "$PROVIUM_STAGE" = root ] || $bb mount -t tmpfs tmpfs /tmp
 $bb mount -t tmpfs tmpfs /run
 # What udev would make: bash process substitution and /dev/stdin users need these.
 [ -e /dev/fd ] || $bb ln -s /proc/self/fd /dev/fd
