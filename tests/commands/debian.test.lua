@@ -1,11 +1,11 @@
 -- The examples of running-commands.md that need a Debian guest (python3, nginx, curl, ss,
--- printenv): the busybox `minimal` guest lacks them.
-todo("needs the debian profile (issue 8)")
+-- printenv): the busybox `minimal` guest lacks them. `web` (provium.toml) is the built-in
+-- debian profile plus nginx and iproute2.
 
--- Booted by the first test that runs (none while the file is todo).
+-- Booted by the first test that runs.
 local booted
 local function guest()
-  booted = booted or provium:vm("v", "debian"):boot()
+  booted = booted or provium:vm("v", "web"):boot()
   return booted
 end
 
