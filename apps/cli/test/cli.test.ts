@@ -143,3 +143,25 @@ describe("cli with real guests", () => {
     expect(qemuPids().filter((x) => !before.includes(x))).toEqual([]);
   }, 120_000);
 });
+
+describe("interactive", () => {
+  test("repl evaluates Lua against a live guest; console runs lines in the guest", async () => {
+    const repl = Bun.spawn(["bun", main, "repl", "minimal"], { cwd: fixtures, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    repl.stdin.write('vm:run("echo from-guest").stdout\n1 + 2\nnot_a_function()\n');
+    repl.stdin.end();
+    const out = await new Response(repl.stdout).text();
+    expect(await repl.exited).toBe(0);
+    expect(out).toContain('"from-guest\\n"');
+    expect(out).toMatch(/^3$/m);
+    expect(out).toContain("attempt to call a nil value");
+
+    const con = Bun.spawn(["bun", main, "console", "minimal"], { cwd: fixtures, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    con.stdin.write("echo hi from the shell\nexit 3\n");
+    con.stdin.end();
+    const text = await new Response(con.stdout).text();
+    expect(await con.exited).toBe(0);
+    expect(text).toContain("--- serial console of vm vm ---");
+    expect(text).toContain("hi from the shell");
+    expect(text).toContain("[exited 3]");
+  }, 180_000);
+});
