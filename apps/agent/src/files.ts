@@ -244,7 +244,9 @@ async function readHandle(ns: Namespace, r: NonNullable<FileOp["read"]>) {
   };
   if (!r.toEof) {
     if (max === 0) return { data: new Uint8Array(), eof: false };
-    const data = await readSome(max);
+    // A large n on a regular file: allocate what is there, not n (fresh memory is dear).
+    const want = f.regular && max > READ_ALL_CHUNK ? Math.min(max, Math.max(1, fs.fstatSync(f.fd).size - lseek(f.fd, 0, 1))) : max;
+    const data = await readSome(want);
     return { data, eof: data.byteLength === 0 };
   }
   // To end of file, 64 KiB at a time, up to the cap per reply (the host asks again).
