@@ -94,6 +94,10 @@ export class HumanReporter {
       this.o.write(`\n${c.red(c.bold(f.kind === "file_error" ? `FAIL ${f.file}` : `FAIL ${f.file} › ${f.test}`))}\n`);
       if (f.meta && Object.keys(f.meta).length) this.o.write(c.dim(`meta: ${JSON.stringify(f.meta)}\n`));
       this.o.write(`${f.traceback ?? f.reason}\n`);
+      for (const st of (f.streams as { label: string; opened_at: string; unread: string; eof: boolean }[] | undefined) ?? []) {
+        this.o.write(c.dim(`--- open stream ${st.label} (opened at ${st.opened_at})${st.eof ? ", ended" : ""}: unread ---\n`));
+        this.o.write(`${st.unread || "(nothing)"}\n`);
+      }
       for (const con of f.consoles ?? []) {
         if (!con.tail.trim()) continue;
         this.o.write(c.dim(`--- console of vm ${con.vm} (last lines) ---\n${con.tail.trimEnd()}\n`));

@@ -148,8 +148,13 @@ export class GuestVm {
     await this.awaitAgent(agentDeadlineMs, "after restore");
   }
 
+  /** The last lines of the guest console, without terminal escapes (firmware clears the screen). */
+  consoleTail(lines = 20) {
+    return cleanConsole(this.qemu?.consoleTail(lines) ?? "");
+  }
+
   consoleExcerpt(lines = 20) {
-    const tail = this.qemu?.consoleTail(lines).trimEnd();
+    const tail = this.consoleTail(lines).trimEnd();
     return tail ? `\n--- last lines of the guest console ---\n${tail}` : "";
   }
 
@@ -178,4 +183,13 @@ export class GuestVm {
     await qemu.shutdown();
     this.onLifecycle("vm_shutdown", { vm: this.spec.name, pid: qemu.pid, run_dir: qemu.runDir });
   }
+}
+
+export function cleanConsole(text: string) {
+  return text
+    .replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1bc/g, "")
+    .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, "")
+    .split("\n")
+    .filter((l, i, all) => l.trim() || (i > 0 && all[i - 1]!.trim()))
+    .join("\n");
 }

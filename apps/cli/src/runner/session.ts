@@ -76,7 +76,7 @@ export class FileSession {
       "guest.batch": (a) => this.batch(a.target, a.ops),
       "vm.shutdown": (a) => this.vm(a.vm).shutdown(),
       "vm.state": (a) => this.vm(a.vm).state,
-      "vm.console": (a) => this.vm(a.vm).qemu?.consoleTail(10_000) ?? "",
+      "vm.console": (a) => this.vm(a.vm).consoleTail(10_000),
       "lab.barrier": (a) => this.barriers.arrive(a),
       "lab.claim": (a) => this.claimCapacity(a),
       "vm.pause": (a) => this.vm(a.vm).pause().then(() => true),
@@ -106,7 +106,7 @@ export class FileSession {
 
   /** Console tails of this file's VMs, for failure reports. */
   consoleTails(lines = 15) {
-    return this.vms.filter((v) => v.qemu).map((v) => ({ vm: v.spec.name, tail: v.qemu!.consoleTail(lines) }));
+    return this.vms.filter((v) => v.qemu).map((v) => ({ vm: v.spec.name, tail: v.consoleTail(lines) }));
   }
 
   async close() {

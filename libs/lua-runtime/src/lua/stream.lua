@@ -109,3 +109,23 @@ function Stream:close()
   if self._owner._closed then return end -- a closed worker took its streams with it
   pcall(P.call, "guest", { target = self._owner:_target(), op = "stream_close", args = { handle = self._handle } })
 end
+
+-- For failure reports: each open stream, where it was opened, and the last of what it held
+-- (what the test had not read yet, plus whatever is waiting in the guest right now).
+function P.stream_report()
+  local out = {}
+  for s in pairs(P.open_streams) do
+    pcall(function()
+      if not s._eof then
+        local r = P.call("guest", { target = s._owner:_target(), op = "stream_read", args = { handle = s._handle, timeout_ms = 0 } })
+        if #r.data > 0 then s._chunks[#s._chunks + 1] = r.data end
+        if r.eof then s._eof = true end
+      end
+    end)
+    local held = table.concat(s._chunks)
+    out[#out + 1] = { label = s._label, opened_at = s._where:gsub(": $", ""), unread = #held > 2000 and held:sub(-2000) or held, eof = s._eof }
+  end
+  if #out == 0 then return nil end
+  table.sort(out, function(a, b) return a.opened_at < b.opened_at end)
+  return out
+end

@@ -81,7 +81,7 @@ local function traceback(err)
       lines[#lines + 1] = line
     end
   end
-  return { message = msg, traceback = table.concat(lines, "\n") }
+  return { message = msg, traceback = table.concat(lines, "\n"), streams = P.stream_report and P.stream_report() or nil }
 end
 
 -- Runs the file's tests in order. `select` (from the host) filters by name and meta;
@@ -116,7 +116,7 @@ function P.run_tests()
       elseif getmetatable(err) == Skip then
         P.emit({ kind = "test_skipped", test = tc.name, meta = tc.meta, reason = err.reason })
       else
-        P.emit({ kind = "test_failed", test = tc.name, meta = tc.meta, reason = err.message, traceback = err.traceback })
+        P.emit({ kind = "test_failed", test = tc.name, meta = tc.meta, reason = err.message, traceback = err.traceback, streams = err.streams })
       end
     end
   end
