@@ -22,6 +22,8 @@ function qemuPids() {
   const r = Bun.spawnSync(["pgrep", "-f", "qemu-system-x86_64"]);
   return r.stdout.toString().split("\n").filter(Boolean).map(Number).filter((pid) => {
     try {
+      // A zombie (killed, not yet reaped by init) is gone for our purposes.
+      if (readFileSync(`/proc/${pid}/stat`, "latin1").split(") ")[1]!.startsWith("Z")) return false;
       return readFileSync(`/proc/${pid}/environ`, "latin1").split("\0").includes(MARK);
     } catch {
       return false;
@@ -143,6 +145,23 @@ describe("cli with real guests", () => {
     expect(qemuPids().filter((x) => !before.includes(x))).toEqual([]);
   }, 120_000);
 });
+
+test("SIGKILL of provium itself still takes its QEMUs down (they die with their parent thread)", async () => {
+  const before = qemuPids();
+  const p = Bun.spawn(["bun", main, resolve(import.meta.dir, "../../../examples")], {
+    cwd: fixtures,
+    stdout: "ignore",
+    stderr: "ignore",
+    env: { ...process.env, [MARK.split("=")[0]!]: MARK.split("=")[1]! },
+  });
+  const deadline = Date.now() + 60_000;
+  while (qemuPids().filter((x) => !before.includes(x)).length === 0 && Date.now() < deadline) await Bun.sleep(100);
+  expect(qemuPids().filter((x) => !before.includes(x)).length).toBeGreaterThan(0);
+  p.kill("SIGKILL");
+  await p.exited;
+  await Bun.sleep(500);
+  expect(qemuPids().filter((x) => !before.includes(x))).toEqual([]);
+}, 120_000);
 
 describe("interactive", () => {
   test("repl evaluates Lua against a live guest; console runs lines in the guest", async () => {

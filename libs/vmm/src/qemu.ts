@@ -75,6 +75,12 @@ const STDERR_KEEP = 64 * 1024;
 
 const live = new Set<QemuVm>();
 
+// QEMU gets SIGKILL when the thread that started it ends, even if this process is killed
+// outright (no exit handler runs then). setpriv (util-linux) sets PR_SET_PDEATHSIG, then
+// execs QEMU in the same process.
+const SETPRIV = Bun.which("setpriv");
+const DIE_WITH_PARENT = SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", "--"] : [];
+
 /** VMs launched by this process and not yet shut down. */
 export function liveVms(): QemuVm[] {
   return [...live];
@@ -133,7 +139,7 @@ export class QemuVm {
       ...drives.flatMap((d, i) => driveArgs(d, opts.drives![i]!)),
       ...(opts.extraArgs ?? []),
     ];
-    this.proc = Bun.spawn(this.argv, { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    this.proc = Bun.spawn([...DIE_WITH_PARENT, ...this.argv], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
     this.exited = this.proc.exited.then(() => {
       const sig = this.proc.signalCode;
       const info: VmExit = { code: this.proc.exitCode, signal: sig == null ? null : String(sig) };
