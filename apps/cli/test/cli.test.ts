@@ -2,7 +2,7 @@
 // be clear. Tests that boot guests use real QEMU (TCG on machines without working KVM).
 import { describe, expect, test, beforeAll } from "bun:test";
 import { join, resolve } from "node:path";
-import { readdirSync, readFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { encodeCpio } from "@provium/vmm";
 
@@ -116,13 +116,15 @@ describe("cli with real guests", () => {
 
   test("the example suite passes on a real guest and leaves no QEMU or temp dir", async () => {
     const before = qemuPids();
-    const tmpBefore = readdirSync(tmpdir()).filter((f) => f.startsWith("provium-"));
-    const r = await provium([resolve(import.meta.dir, "../../../examples")]);
-    expect(r.stdout).toMatch(/✓ .*hello\.test\.lua › echo round-trips/);
+    const r = await provium([resolve(import.meta.dir, "../../../examples"), "--json"]);
+    const events = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.kind === "test_passed").map((e) => e.test)).toContain("echo round-trips");
     expect(r.code).toBe(0);
     expect(qemuPids().filter((p) => !before.includes(p))).toEqual([]);
-    const tmpAfter = readdirSync(tmpdir()).filter((f) => f.startsWith("provium-") && !tmpBefore.includes(f));
-    expect(tmpAfter).toEqual([]);
+    // Every run directory the run created (QMP and agent sockets, console log) is gone.
+    const runDirs = events.filter((e) => e.kind === "vm_spawned").map((e) => e.run_dir);
+    expect(runDirs.length).toBeGreaterThan(0);
+    expect(runDirs.filter((d) => existsSync(d))).toEqual([]);
   }, 300_000);
 
   test("Ctrl-C stops the run, kills QEMU and prints the partial summary", async () => {
