@@ -1,5 +1,6 @@
 // `exec`: run a program to completion, capture its output, enforce its timeout.
 import type { PlainRequest } from "@provium/protocol";
+import { constants } from "node:os";
 
 type Exec = NonNullable<NonNullable<PlainRequest["op"]>["exec"]>;
 
@@ -72,7 +73,6 @@ export function killGroup(pid: number, sig: NodeJS.Signals | number) {
   }
 }
 
-import { constants } from "node:os";
 export function signalNumber(name: string) {
   return (constants.signals as Record<string, number>)[name] ?? 0;
 }

@@ -22,6 +22,9 @@ function fail(e: unknown): never {
   process.exit(2);
 }
 
+const accelOption = () =>
+  new Option("--accel <accel>", "QEMU accelerator; auto probes KVM (with a deadline) and falls back to TCG").choices(["auto", "kvm", "tcg"]).default(process.env.PROVIUM_ACCEL ?? "auto");
+
 // Options shared by running and listing.
 function selectionOptions(cmd: Command) {
   return cmd
@@ -45,7 +48,7 @@ const program = selectionOptions(new Command())
   .option("-j, --jobs <n>", "test files run in parallel, each in its own worker (default: number of cores)", String(availableParallelism()))
   .option("--mem <size>", 'memory all VMs together may use, e.g. "8G" (default: 80% of RAM)')
   .option("--cpu-overcommit <factor>", "vCPUs all VMs together may use, as a multiple of the host's cores (default 1)")
-  .addOption(new Option("--accel <accel>", "QEMU accelerator; auto probes KVM and falls back to TCG").choices(["auto", "kvm", "tcg"]).default(process.env.PROVIUM_ACCEL ?? "auto"))
+  .addOption(accelOption())
   .option("--boot-timeout <duration>", "how long a guest agent may take to answer after boot (default 20s with KVM, 90s with TCG)")
   .option("--json", "print events as JSON lines instead of the human report", false)
   .option("--junit <file>", "also write a JUnit XML report")
@@ -83,20 +86,17 @@ selectionOptions(program.command("list").description("list the tests that would 
 
 const fixture = program.command("fixture").description("the fixture cache: list, build, rebuild, clean, stale");
 fixture.command("list").description("cached fixtures with their keys and sizes").option("--config <file>").action((o) => fixtureList(o));
-fixture
-  .command("build")
-  .description("build the fixtures under the paths (default: the roots) that are not cached")
-  .argument("[paths...]")
-  .option("--config <file>")
-  .addOption(new Option("--accel <accel>").choices(["auto", "kvm", "tcg"]).default(process.env.PROVIUM_ACCEL ?? "auto"))
-  .action((paths, o) => fixtureBuild(paths, o).catch(fail));
-fixture
-  .command("rebuild")
-  .description("build the fixtures under the paths again, even if cached")
-  .argument("[paths...]")
-  .option("--config <file>")
-  .addOption(new Option("--accel <accel>").choices(["auto", "kvm", "tcg"]).default(process.env.PROVIUM_ACCEL ?? "auto"))
-  .action((paths, o) => fixtureBuild(paths, { ...o, rebuild: true }).catch(fail));
+for (const [name, rebuild, what] of [
+  ["build", false, "build the fixtures under the paths (default: the roots) that are not cached"],
+  ["rebuild", true, "build the fixtures under the paths again, even if cached"],
+] as const)
+  fixture
+    .command(name)
+    .description(what)
+    .argument("[paths...]")
+    .option("--config <file>")
+    .addOption(accelOption())
+    .action((paths, o) => fixtureBuild(paths, { ...o, rebuild }).catch(fail));
 fixture.command("clean").description("remove every cached fixture").option("--config <file>").action((o) => fixtureClean(o));
 fixture
   .command("stale")
@@ -111,7 +111,7 @@ program
   .argument("[profile]", "the profile to boot")
   .option("--fixture <path>", "resume this fixture instead of booting a profile")
   .option("--config <file>")
-  .addOption(new Option("--accel <accel>").choices(["auto", "kvm", "tcg"]).default(process.env.PROVIUM_ACCEL ?? "auto"))
+  .addOption(accelOption())
   .action((profile, o) => interactive({ ...o, profile, shell: false }).catch(fail));
 
 program
@@ -119,7 +119,7 @@ program
   .description("boot a guest and drive it from the terminal: each line runs in the guest; its serial console is shown first")
   .argument("<profile>")
   .option("--config <file>")
-  .addOption(new Option("--accel <accel>").choices(["auto", "kvm", "tcg"]).default(process.env.PROVIUM_ACCEL ?? "auto"))
+  .addOption(accelOption())
   .action((profile, o) => interactive({ ...o, profile, shell: true }).catch(fail));
 
 program
