@@ -68,7 +68,6 @@ function writeAsync(fd: number, data: Uint8Array, position: number | null): Prom
   return new Promise((resolve, reject) => fs.write(fd, data, 0, data.byteLength, position, (e, n) => (e ? reject(e) : resolve(n))));
 }
 
-export const ENTRY_TYPES = ["other", "file", "directory", "symlink", "fifo", "socket", "blockDevice", "charDevice"] as const;
 
 export function entryType(mode: number): number {
   switch (mode & 0o170000) {
