@@ -68,8 +68,8 @@ export async function ensureAgentDisk(opts: EnsureAgentDiskOptions): Promise<Age
   return { image: target, key };
 }
 
-// Keep the newest few (one per recent agent build) and any used within the hour (another run
-// may be about to boot it); leftovers of a crashed build go after a day.
+// Keep the newest few (one per recent agent build) and any used in the last 10 minutes (another
+// run may be about to boot it); leftovers of a crashed build go after a day. Each is ~125 MB.
 function prune(dir: string, keep: string): void {
   const now = Date.now();
   const all = fs
@@ -85,5 +85,5 @@ function prune(dir: string, keep: string): void {
     });
   for (const { p, t } of all) if (path.basename(p).includes(".tmp-") && now - t > 24 * 3600_000) fs.rmSync(p, { recursive: true, force: true });
   const imgs = all.filter(({ p }) => p.endsWith(".img")).sort((a, b) => b.t - a.t);
-  for (const { p, t } of imgs.slice(KEEP - 1)) if (now - t > 3600_000) fs.rmSync(p, { force: true });
+  for (const { p, t } of imgs.slice(KEEP - 1)) if (now - t > 10 * 60_000) fs.rmSync(p, { force: true });
 }
