@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, totalmem } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { cacheRoot, chooseAccel } from "@provium/vmm";
+import { cacheRoot, chooseAccel, sweepStaleRunDirs } from "@provium/vmm";
 import { ConfigError, findConfig, loadConfig, type Config } from "./config";
 import { discover } from "./discover";
 import { event, summarize, type RunEvent, type Summary } from "./events";
@@ -129,6 +129,7 @@ export async function runSuite(o: RunOptions, write = (s: string) => process.std
   emit(event("run_started", { files: files.length, jobs }));
   if (!files.length && !o.rerunFailed) throw new UsageError(`no *.test.lua files under ${roots.join(", ")}`);
 
+  sweepStaleRunDirs(); // left by a provium that was SIGKILLed
   const accel = files.length ? await chooseAccel((o.accel ?? "auto") as never, { cacheDir }) : "tcg";
   const agentDeadlineMs = 1000 * (o.bootTimeout ? duration("--boot-timeout", o.bootTimeout) : accel === "kvm" ? 20 : 90);
   const selection: Selection = { filter: o.filter, tags: o.tag ?? [], noTags: o.skipTag ?? [], includeSlow: !!o.includeSlow, only, listOnly: !!o.list };

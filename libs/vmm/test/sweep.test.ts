@@ -1,0 +1,29 @@
+import { expect, test } from "bun:test";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as os from "node:os";
+import { sweepStaleRunDirs } from "../src/index";
+
+test("stale run dirs (no live process names them) are removed; live and young ones stay", () => {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), "sweep-"));
+  const mk = (name: string, ageMs: number) => {
+    const d = path.join(parent, name);
+    fs.mkdirSync(d);
+    fs.writeFileSync(path.join(d, "qmp.sock"), "");
+    const t = new Date(Date.now() - ageMs);
+    fs.utimesSync(d, t, t);
+    return d;
+  };
+  const stale = mk("provium-stale1", 120_000);
+  const young = mk("provium-young1", 0);
+  // A live process whose command line names the dir (as QEMU's does).
+  const live = mk("provium-live1", 120_000);
+  const holder = Bun.spawn(["sleep", "30", `${live}/qmp.sock`], { stderr: "ignore" });
+  try {
+    expect(sweepStaleRunDirs(parent)).toEqual([stale]);
+    expect(fs.existsSync(young) && fs.existsSync(live)).toBe(true);
+  } finally {
+    holder.kill();
+    fs.rmSync(parent, { recursive: true, force: true });
+  }
+});
