@@ -4,7 +4,7 @@ import * as path from "node:path";
 import * as os from "node:os";
 import { sweepStaleRunDirs } from "../src/index";
 
-test("stale run dirs (no live process names them) are removed; live and young ones stay", () => {
+test("stale run dirs (no live process names them) are removed; live and young ones stay", async () => {
   const parent = fs.mkdtempSync(path.join(os.tmpdir(), "sweep-"));
   const mk = (name: string, ageMs: number) => {
     const d = path.join(parent, name);
@@ -20,6 +20,7 @@ test("stale run dirs (no live process names them) are removed; live and young on
   const live = mk("provium-live1", 120_000);
   const holder = Bun.spawn(["sleep", "30", `${live}/qmp.sock`], { stderr: "ignore" });
   try {
+    await Bun.sleep(200); // until the child has exec'd and its command line names the dir
     expect(sweepStaleRunDirs(parent)).toEqual([stale]);
     expect(fs.existsSync(young) && fs.existsSync(live)).toBe(true);
   } finally {
