@@ -40,9 +40,13 @@ export function fixturePath(name: string, config: Config, fromDir: string) {
   return path;
 }
 
+// Paths inside an entry are stored relative to it ("@entry/..."), so entries can move.
+const ENTRY = "@entry/";
+
 function partsOf(entry: { dir: string; meta: any }): VmSnapshot[] | null {
-  const parts: VmSnapshot[] = (entry.meta?.parts ?? []).map((p: VmSnapshot) => ({ ...p, memory: join(entry.dir, p.memory) }));
-  return parts.length && parts.every((p) => existsSync(p.memory)) ? parts : null;
+  const parts: VmSnapshot[] = JSON.parse(JSON.stringify(entry.meta?.parts ?? []).replaceAll(ENTRY, entry.dir + "/"));
+  const files = parts.flatMap((p) => [p.memory, ...(p.image.drives ?? []).map((d) => d.file)]);
+  return parts.length && files.every((f) => existsSync(f)) ? parts : null;
 }
 
 /** The snapshot parts of fixture `name`, from the cache or freshly built. */
@@ -92,7 +96,7 @@ async function build(name: string, path: string, key: string, host: FixtureHost)
     // Keep only the returned snapshot's files; other snapshots the builder took go.
     const keep = new Set(parts.map((p) => relative(staged, p.memory).split("/")[0]!));
     for (const f of readdirSync(staged)) if (!keep.has(f)) rmSync(join(staged, f), { recursive: true, force: true });
-    const meta = { parts: parts.map((p) => ({ ...p, memory: relative(staged, p.memory) })) };
+    const meta = { parts: JSON.parse(JSON.stringify(parts).replaceAll(staged + "/", ENTRY)) };
     const entry = host.cache.commit(key, name, staged, meta);
     host.emit("fixture_build_done", { fixture: name, key, duration_ms: Date.now() - started, size: entry.size });
     return partsOf(entry)!;

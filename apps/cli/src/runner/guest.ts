@@ -1,7 +1,7 @@
 // One guest VM as the host sees it: a QEMU process, its control plane (QMP) and the
 // agent connection, with the lifecycle and the error wording existing tests match on.
 import { INCOMING_ARGS, loadMemory, QemuVm, saveMemory } from "@provium/vmm";
-import { mkdirSync } from "node:fs";
+import { copyFileSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentClient } from "@provium/protocol";
 import { connectAgent } from "./agent-socket";
@@ -125,9 +125,20 @@ export class GuestVm {
     if (this.agent!.inFlight) throw new Error(`vm ${this.spec.name} has ${this.agent!.inFlight} guest ops in flight; a snapshot needs it idle`);
     mkdirSync(dir, { recursive: true });
     const memory = join(dir, `${this.spec.name}.mem${opts.compress ? ".zst" : ""}`);
-    const bytes = await saveMemory(this.qemu!, memory, opts);
+    let bytes = await saveMemory(this.qemu!, memory, opts);
+    // Disks the guest writes (copy-on-write overlays) are saved with the memory, while it is
+    // paused; a restore gets a fresh overlay on top of the saved one, so both stay in step.
+    const drives = this.image!.drives?.map((d, i) => {
+      const live = this.qemu!.drives[i]!;
+      if (!live.base) return d;
+      const saved = join(dir, `${this.spec.name}.${live.id}.qcow2`);
+      copyFileSync(live.file, saved);
+      bytes += statSync(saved).size;
+      return { ...d, file: saved, format: "qcow2" as const, overlay: true };
+    });
     if (!wasPaused) await this.qemu!.qmp.execute("cont");
-    return { vm: this.spec.name, spec: { ...this.spec }, image: this.image!, accel: this.accel!, memory, compressed: !!opts.compress, bytes };
+    const image = drives ? { ...this.image!, drives } : this.image!;
+    return { vm: this.spec.name, spec: { ...this.spec }, image, accel: this.accel!, memory, compressed: !!opts.compress, bytes };
   }
 
   /** Replaces this VM's state with a snapshot's: a new QEMU loads it, then runs on. */

@@ -218,7 +218,7 @@ export class FileSession {
     const snap = this.snapshots.get(Number(id));
     if (!snap) return true;
     this.snapshots.delete(Number(id));
-    for (const part of snap.values()) rmSync(part.memory, { force: true });
+    rmSync(join(this.snapshotDir!, String(id)), { recursive: true, force: true });
     return true;
   }
 

@@ -1,0 +1,5 @@
+test("a Debian fixture resumes with its disk", function(t)
+  local vm = provium:vm_fixture("deb")
+  t:assert_eq(vm:run("cat /root/fixture-file").stdout, "from-the-fixture\n")
+  vm:run("python3 -c 'print(6*7)'"):assert_ok()
+end)
