@@ -20,7 +20,7 @@ const DEFAULT_READ_CAP = 64 * 1024 * 1024;
 const HANDLE_READ_CAP = 16 * 1024 * 1024;
 const READ_ALL_CHUNK = 64 * 1024;
 
-const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, O_EXCL, O_NOCTTY, O_NONBLOCK } = fs.constants;
+const { O_RDONLY, O_WRONLY, O_RDWR, O_CREAT, O_TRUNC, O_APPEND, O_EXCL, O_NOCTTY } = fs.constants;
 
 export class OpenFile implements Resource {
   readonly kind = "file";
