@@ -20,7 +20,15 @@ test("stale run dirs (no live process names them) are removed; live and young on
   const live = mk("provium-live1", 120_000);
   const holder = Bun.spawn(["sleep", "30", `${live}/qmp.sock`], { stderr: "ignore" });
   try {
-    await Bun.sleep(200); // until the child has exec'd and its command line names the dir
+    // Until the child has exec'd and its command line names the dir.
+    const named = () => {
+      try {
+        return fs.readFileSync(`/proc/${holder.pid}/cmdline`, "latin1").includes(live);
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 500 && !named(); i++) await Bun.sleep(10);
     expect(sweepStaleRunDirs(parent)).toEqual([stale]);
     expect(fs.existsSync(young) && fs.existsSync(live)).toBe(true);
   } finally {
