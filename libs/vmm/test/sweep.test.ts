@@ -18,7 +18,7 @@ test("stale run dirs (no live process names them) are removed; live and young on
   const young = mk("provium-young1", 0);
   // A live process whose command line names the dir (as QEMU's does).
   const live = mk("provium-live1", 120_000);
-  const holder = Bun.spawn(["sleep", "30", `${live}/qmp.sock`], { stderr: "ignore" });
+  const holder = Bun.spawn(["sh", "-c", "sleep 30", `${live}/qmp.sock`], { stderr: "ignore" });
   try {
     // Until the child has exec'd and its command line names the dir.
     const named = () => {
