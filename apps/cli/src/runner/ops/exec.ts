@@ -59,14 +59,12 @@ async function drain(ctx: OpContext, handle: number) {
   } finally {
     void agent.request({ streamClose: handle }, ctx.worker).catch(() => {});
   }
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
+  return joinBytes(parts, total);
+}
+
+/** One buffer from pieces (no copy when there is one piece). */
+export function joinBytes(parts: Uint8Array[], total: number): Uint8Array {
+  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
 }
 
 export const agentOps: GuestOps = {

@@ -7,7 +7,7 @@
 import { resolve } from "node:path";
 import type { Op, Reply } from "@provium/protocol";
 import type { GuestOp, GuestOps, OpContext } from "./guest-op";
-import { bytes } from "./exec";
+import { bytes, joinBytes } from "./exec";
 
 export const PIECE = 8 * 1024 * 1024;
 const IN_FLIGHT = 2;
@@ -28,17 +28,6 @@ const WHENCE: Record<string, number> = { set: 0, cur: 1, end: 2 };
 const files = (op: NonNullable<Op["files"]>): Op => ({ files: op });
 const fileReply = (r: Reply) => r.files!;
 
-function concat(parts: Uint8Array[], total: number) {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
-}
-
 async function readWhole(path: string, send: (op: Op) => Promise<Reply>) {
   const piece = (offset: number) => send(files({ readFile: { path, offset, maxBytes: PIECE } })).then((r) => fileReply(r).data!);
   const first = await piece(0);
@@ -58,7 +47,7 @@ async function readWhole(path: string, send: (op: Op) => Promise<Reply>) {
       }
     }
   }
-  return concat(parts, total);
+  return joinBytes(parts, total);
 }
 
 async function writeWhole(path: string, data: Uint8Array, send: (op: Op) => Promise<Reply>) {
