@@ -8,6 +8,8 @@
 # there as /provium/init (PROVIUM_STAGE=root). The agent comes from the read-only disk named
 # by provium.agent=DEV2, else from the initramfs by a bind mount; in that case the initramfs
 # is not freed (as switch_root would), so the agent needs no copy and no room on the disk.
+# With provium.agent=DEV alone (no root disk) the agent disk is mounted on /provium and the
+# initramfs stays the root.
 bb=/provium/bin/busybox
 mounted() { $bb grep -q "^[^ ]* $1 " /proc/mounts 2>/dev/null; }
 fail() {
@@ -57,6 +59,13 @@ if [ "$PROVIUM_STAGE" != root ]; then
     $bb mount --move . / || fail "cannot switch to the root disk"
     export PROVIUM_STAGE=root
     exec $bb chroot . /provium/bin/busybox sh /provium/init
+  elif [ -n "$agentdisk" ]; then
+    # No root disk, but the agent on one (the minimal profile): it goes over the initramfs's
+    # /provium (same busybox; the modules there are loaded already).
+    n=0
+    while [ ! -b "$agentdisk" ] && [ $n -lt 500 ]; do $bb usleep 10000; n=$((n + 1)); done
+    $bb mount -t ext4 -o ro "$agentdisk" /provium || fail "cannot mount the agent disk $agentdisk"
+    trace "agent disk mounted"
   fi
 fi
 

@@ -50,6 +50,21 @@ async function build(profile: Profile, cacheDir: string, onProgress: (msg: strin
     return { kernel, initrd, cmdline: profile.cmdline };
   }
   const agentBinary = await ensureAgentBinary({ cacheDir, entry: agentEntry, onProgress });
+  if (!initrd && moduleDir) {
+    // Our kernel and our initramfs alone (the minimal profile): the agent comes from a small
+    // read-only disk instead of the initramfs, so the ~110 MB binary is not unpacked into RAM
+    // (only the pages it runs from are read in): snapshots shrink by ~65 MB and restore faster.
+    const [image, disk] = await Promise.all([
+      ensureImage({ cacheDir, kernel, injectAgent: true, agentOnDisk: true, moduleDir, extraModules: DISK_MODULES, onProgress }),
+      ensureAgentDisk({ cacheDir, agentBinary, onProgress }),
+    ]);
+    return {
+      kernel: image.kernel,
+      initrd: image.initrd!,
+      cmdline: ["provium.agent=/dev/vda", profile.cmdline].filter(Boolean).join(" "),
+      drives: [{ file: disk.image, format: "raw", readOnly: true }],
+    };
+  }
   const image = await ensureImage({ cacheDir, kernel, initrd, injectAgent: true, agentBinary, moduleDir, onProgress });
   return { kernel: image.kernel, initrd: image.initrd, cmdline: profile.cmdline };
 }
