@@ -164,22 +164,14 @@ export function buildAgentOverlay(opts: AgentOverlayOptions): Uint8Array {
   return Buffer.concat(cpioChunks(agentOverlayEntries(opts)));
 }
 
-export interface EnsureImageOptions {
+/** The overlay's options (moduleDir defaults to the Debian kernel's when `kernel` is defaulted). */
+export interface EnsureImageOptions extends AgentOverlayOptions {
   cacheDir: string;
   /** guest kernel; default: Debian's cloud kernel (downloaded and cached) */
   kernel?: string;
   /** user initrd to extend; none = the overlay alone is the initrd (the `minimal` profile) */
   initrd?: string;
   injectAgent: boolean;
-  agentBinary?: string;
-  /** modules dir for the virtio drivers; defaults to the Debian kernel's when `kernel` is defaulted */
-  moduleDir?: string;
-  busybox?: string;
-  initScript?: string;
-  /** modules to ship besides VIRTIO_MODULES (e.g. DISK_MODULES for a root disk) */
-  extraModules?: readonly string[];
-  /** leave the agent out: it comes from a disk (see AgentOverlayOptions.agentOnDisk) */
-  agentOnDisk?: boolean;
   onProgress?: (msg: string) => void;
 }
 
