@@ -282,8 +282,7 @@ async function closeHandle(ns: Namespace, handle: number) {
   await ns.close(handle);
 }
 
-/** The handler of Request.op.files: one member of FileOp per call. (64-bit members of the
- *  reply's union are given as bigint: the codec cannot tell their type before they are set.) */
+/** The handler of Request.op.files: one member of FileOp per call. */
 export async function files(op: FileOp, ns: Namespace): Promise<object> {
   try {
     if (op.readFile) return { files: { data: await readFile(op.readFile) } };
@@ -295,8 +294,8 @@ export async function files(op: FileOp, ns: Namespace): Promise<object> {
     if (op.rename) return (fs.renameSync(op.rename.from!, op.rename.to!), { done: true });
     if (op.open) return { files: { opened: await open(ns, op.open) } };
     if (op.read) return { files: { data: await readHandle(ns, op.read) } };
-    if (op.write) return { files: { count: BigInt(await writeHandle(ns, op.write)) } };
-    if (op.seek) return { files: { offset: BigInt(seek(ns, op.seek)) } };
+    if (op.write) return { files: { count: await writeHandle(ns, op.write) } };
+    if (op.seek) return { files: { offset: seek(ns, op.seek) } };
     if (op.close !== undefined) return (await closeHandle(ns, op.close), { done: true });
     if (op.tail) return { files: { stream: await startPathTail(ns, op.tail.path!, op.tail.fromEnd ? -1 : op.tail.start ?? 0) } };
     if (op.fdStream !== undefined) return { files: { stream: startFdTail(ns, op.fdStream) } };

@@ -3,6 +3,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { structsOf, wireCode } from "./wire-gen";
 
 const root = resolve(import.meta.dir, "../../..");
 const schemas = join(root, "schemas");
@@ -30,6 +31,10 @@ try {
   // capnp-es emits a .js beside the .ts with some plugins; keep only TypeScript.
   for (const f of readdirSync(out)) if (!f.endsWith(".ts")) rmSync(join(out, f));
   writeFileSync(join(out, "constants.ts"), constantsOf(files));
+  // The direct wire codec (see wire-gen.ts), from capnp's own view of the schema.
+  const cgr = Bun.spawnSync(["capnp", "compile", "-o-", `--src-prefix=${schemas}`, ...files], { stderr: "pipe" });
+  if (cgr.exitCode !== 0) throw new Error(`capnp compile failed:\n${cgr.stderr.toString()}`);
+  writeFileSync(join(out, "wire.ts"), wireCode(structsOf(cgr.stdout), "Frame"));
   if (check) {
     const stale = readdirSync(out).filter((f) => {
       try { return readFileSync(join(out, f), "utf8") !== readFileSync(join(committed, f), "utf8"); }

@@ -1,7 +1,7 @@
 // Host half of the protocol: many requests in flight on one connection, matched by id.
 import { protocolVersion } from "./generated/constants";
 import type { Request, Response } from "./generated/agent";
-import type { Plain } from "./codec";
+import type { Plain } from "./wire";
 import { FrameConnection, type Transport } from "./connection";
 import type { PlainFrame } from "./framing";
 

@@ -1,4 +1,4 @@
-export * from "./codec";
+export type { Plain } from "./wire";
 export * from "./framing";
 export * from "./connection";
 export * from "./client";

@@ -1,7 +1,7 @@
 // Agent half of the protocol: decodes requests and answers each when its handler finishes;
 // handlers run concurrently, so a slow op never blocks a quick one.
 import { protocolVersion } from "./generated/constants";
-import type { Plain } from "./codec";
+import type { Plain } from "./wire";
 import { FrameConnection, type Transport } from "./connection";
 import type { Op, Reply } from "./client";
 import type { Request } from "./generated/agent";

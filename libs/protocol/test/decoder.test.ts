@@ -1,5 +1,5 @@
-// FrameDecoder: the connection's reader. Single-segment frames are read in place; anything
-// else takes FrameReader's way. Same frames, limits and errors as FrameReader + decodeFrame.
+// FrameDecoder: the connection's reader. Same frames, limits and errors as FrameReader +
+// decodeFrame, however the bytes are split.
 import { describe, expect, test } from "bun:test";
 import { FrameDecoder, FrameError, FrameReader, decodeFrame, encodeFrame, encodeFrameParts } from "../src";
 

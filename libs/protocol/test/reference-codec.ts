@@ -1,6 +1,6 @@
-// Converts between capnp-es structs and plain JS objects by reflecting on the generated
-// classes, so the schema stays the only place a wire type is written: a new field or op
-// needs no codec code.
+// The reference codec for tests: converts between capnp-es structs and plain JS objects by
+// reflecting on capnp-es's generated classes. The wire codec (src/wire.ts and the code
+// generated for it) must agree with it on every message.
 //
 // Plain form: a struct is an object of its fields; a union carries only its active member;
 // Data is Uint8Array; List is an array; Void is `true`; UInt64/Int64 are numbers when safe.
