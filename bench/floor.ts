@@ -1,7 +1,7 @@
 // The raw floor: a busybox guest on the same kernel echoing bytes over the same kind of
 // virtio-serial port (see FLOOR_INIT in guests.ts). What no agent can beat: the host socket,
 // QEMU's chardev and virtio-serial, the guest kernel's port driver and a read/write loop.
-import { INCOMING_ARGS, loadMemory, saveMemory, type QemuVm } from "@provium/vmm";
+import { INCOMING_ARGS, loadMemory, openIncoming, saveMemory, type QemuVm } from "@provium/vmm";
 import { ByteChan, connectChan } from "./chan";
 import { launchRef, type RefImage } from "./guests";
 
@@ -69,9 +69,10 @@ export class FloorGuest {
    */
   static async restore(file: string, opts: { image: RefImage; memoryMiB: number; cmdline: string; accel: "kvm" | "tcg" }, name = "floor-r") {
     const t = performance.now();
-    const vm = await launchRef({ name, ...opts, extraArgs: INCOMING_ARGS });
+    const stream = openIncoming(file); // as GuestVm.restore
+    const vm = await launchRef({ name, ...opts, extraArgs: INCOMING_ARGS, fds: stream.fds }).finally(() => stream.close());
     const chan = await connectChan(vm.agentSocket);
-    await loadMemory(vm, file);
+    await loadMemory(vm, stream);
     await vm.qmp.execute("cont");
     const g = new FloorGuest(vm, chan, opts);
     await withDeadline(g.ping(), 60_000, "floor guest restore");

@@ -131,8 +131,9 @@ export interface RefVmOptions {
   cmdline: string;
   accel: "kvm" | "tcg";
   extraArgs?: string[];
+  fds?: number[];
 }
 
 export function launchRef(o: RefVmOptions) {
-  return QemuVm.launch({ name: o.name, kernel: o.image.kernel, initrd: o.image.initrd, cmdline: o.cmdline, memoryMiB: o.memoryMiB, cpus: 1, accel: o.accel, extraArgs: o.extraArgs });
+  return QemuVm.launch({ name: o.name, kernel: o.image.kernel, initrd: o.image.initrd, cmdline: o.cmdline, memoryMiB: o.memoryMiB, cpus: 1, accel: o.accel, extraArgs: o.extraArgs, fds: o.fds });
 }

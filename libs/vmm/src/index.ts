@@ -26,5 +26,5 @@ export { ensureAgentDisk, type EnsureAgentDiskOptions, type AgentDisk } from "./
 export { ensureRootfs, hostRelease, hostAptSources, checkPackageName, type EnsureRootfsOptions, type Rootfs } from "./rootfs";
 export { installExitCleanup, onProcessExit } from "./exit-cleanup";
 export { findQemu, QEMU_MISSING } from "./qemu-binary";
-export { saveMemory, loadMemory, INCOMING_ARGS, type SaveOptions } from "./migration";
+export { saveMemory, loadMemory, openIncoming, INCOMING_ARGS, type IncomingStream, type SaveOptions } from "./migration";
 export { sweepStaleRunDirs } from "./sweep";

@@ -64,27 +64,82 @@ export async function saveMemory(vm: QemuVm, file: string, opts: SaveOptions = {
 /** QEMU arguments that make a new VM wait for a migration stream instead of booting. */
 export const INCOMING_ARGS = ["-incoming", "defer", "-S"];
 
-/** Feeds a saved stream into a VM launched with INCOMING_ARGS; it stays paused after. */
-export async function loadMemory(vm: QemuVm, file: string, opts: { compressed?: boolean; timeoutMs?: number } = {}) {
+/** A saved stream opened for a VM about to be launched with INCOMING_ARGS (see openIncoming). */
+export interface IncomingStream {
+  file: string;
+  compressed: boolean;
+  /** for QemuVm.launch's `fds`, first: QEMU inherits the open file as fd 3 */
+  fds: number[];
+  /** closes our copy; call once QEMU is launched (or failed to) */
+  close(): void;
+}
+
+/**
+ * Opens `file` for a restore. A plain stream is handed to QEMU as an open file (`fd:3`), which
+ * it reads itself: 2-2.5x faster than through a pipe from `cat` (110 MB: 147 -> 63 ms here),
+ * where QEMU waits on the main loop for every 64 KiB the pipe holds. A compressed stream still
+ * comes through `exec:zstd`. Pass the result to QemuVm.launch (`fds`) and then to loadMemory.
+ */
+export function openIncoming(file: string, opts: { compressed?: boolean } = {}): IncomingStream {
   if (!fs.existsSync(file)) throw new Error(`snapshot file is missing: ${file}`);
-  const reader = opts.compressed ? `zstd -dcq ${sh(file)}` : `cat ${sh(file)}`;
+  const compressed = !!opts.compressed;
+  if (compressed) return { file, compressed, fds: [], close() {} };
+  let fd: number | null = fs.openSync(file, "r");
+  return {
+    file,
+    compressed,
+    fds: [fd],
+    close() {
+      if (fd !== null) fs.closeSync(fd);
+      fd = null;
+    },
+  };
+}
+
+/**
+ * Feeds a saved stream into a VM launched with INCOMING_ARGS; it stays paused after. `from` is
+ * the stream opened with openIncoming whose fds the VM inherited; a bare file name (or a
+ * compressed stream) goes through `exec:`.
+ */
+export async function loadMemory(vm: QemuVm, from: string | IncomingStream, opts: { compressed?: boolean; timeoutMs?: number } = {}) {
+  const file = typeof from === "string" ? from : from.file;
+  const compressed = typeof from === "string" ? !!opts.compressed : from.compressed;
+  const inherited = typeof from !== "string" && from.fds.length > 0;
+  if (!inherited && !fs.existsSync(file)) throw new Error(`snapshot file is missing: ${file}`);
+  const reader = compressed ? `zstd -dcq ${sh(file)}` : `cat ${sh(file)}`;
   // The destination's query-migrate says nothing in 7.2: follow its MIGRATION events.
   await vm.qmp.execute("migrate-set-capabilities", { capabilities: [{ capability: "events", state: true }] });
   let status = "";
-  const off = vm.qmp.on("MIGRATION", (e: any) => (status = e.data?.status ?? status));
-  // QEMU 7.2 can wait forever on a stream that ended early; the reader's exit status (zstd
-  // checks its frames) tells us at once that the snapshot is truncated or corrupt.
+  let wake = () => {};
+  const off = vm.qmp.on("MIGRATION", (e: any) => {
+    status = e.data?.status ?? status;
+    wake();
+  });
+  // QEMU 7.2 can wait forever on a piped stream that ended early; the reader's exit status
+  // (zstd checks its frames) tells us at once that the snapshot is truncated or corrupt. From
+  // a file, QEMU itself fails at its end ("load of migration failed") and exits.
   const rcFile = path.join(vm.runDir, "incoming.rc");
+  const doesNotLoad = () =>
+    new Error(`restore failed: the snapshot does not load (truncated or corrupt?)${vm.stderrTail().trim() ? `: ${vm.stderrTail().trim()}` : ""}`);
   try {
-    await vm.qmp.execute("migrate-incoming", { uri: `exec:${reader}; echo $? > ${sh(rcFile)}` });
+    await vm.qmp.execute("migrate-incoming", { uri: inherited ? "fd:3" : `exec:${reader}; echo $? > ${sh(rcFile)}` });
     const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
     for (;;) {
       if (status === "completed") return;
-      const rc = fs.existsSync(rcFile) ? fs.readFileSync(rcFile, "utf8").trim() : "";
-      if (status === "failed" || (rc !== "" && rc !== "0"))
-        throw new Error(`restore failed: the snapshot does not load (truncated or corrupt?)${vm.stderrTail().trim() ? `: ${vm.stderrTail().trim()}` : ""}`);
-      const exit = await Promise.race([vm.exited, Bun.sleep(5).then(() => null)]);
-      if (exit) throw new Error(`restore failed: QEMU exited while loading the snapshot\n${vm.describe()}`);
+      const rc = !inherited && fs.existsSync(rcFile) ? fs.readFileSync(rcFile, "utf8").trim() : "";
+      if (status === "failed" || (rc !== "" && rc !== "0")) throw doesNotLoad();
+      // An event wakes us at once; the reader's status file is looked at every 5 ms.
+      let timer: Timer | undefined;
+      const next = new Promise<null>((r) => {
+        wake = () => r(null);
+        timer = setTimeout(wake, inherited ? 1000 : 5);
+      });
+      const exit = await Promise.race([vm.exited, next]).finally(() => clearTimeout(timer));
+      if (exit) {
+        await vm.stderrClosed(200);
+        if (status === "failed" || /load of migration failed/.test(vm.stderrTail())) throw doesNotLoad();
+        throw new Error(`restore failed: QEMU exited while loading the snapshot\n${vm.describe()}`);
+      }
       if (Date.now() > deadline) throw new Error("restore timed out while loading the snapshot");
     }
   } finally {

@@ -30,6 +30,11 @@ export interface LaunchOptions {
   startTimeoutMs?: number;
   /** virtio-blk disks, in order: the guest sees /dev/vda, /dev/vdb, ... */
   drives?: DriveOptions[];
+  /**
+   * Open file descriptors QEMU inherits as 3, 4, ... (e.g. a snapshot for `-incoming fd:3`,
+   * see migration.ts). QEMU gets its own copies: the caller still closes its own.
+   */
+  fds?: number[];
 }
 
 export interface DriveOptions {
@@ -139,7 +144,7 @@ export class QemuVm {
       ...drives.flatMap((d, i) => driveArgs(d, opts.drives![i]!)),
       ...(opts.extraArgs ?? []),
     ];
-    this.proc = Bun.spawn([...DIE_WITH_PARENT, ...this.argv], { stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+    this.proc = Bun.spawn([...DIE_WITH_PARENT, ...this.argv], { stdio: ["ignore", "ignore", "pipe", ...(opts.fds ?? [])] }) as Subprocess<"ignore", "ignore", "pipe">;
     this.exited = this.proc.exited.then(() => {
       const sig = this.proc.signalCode;
       const info: VmExit = { code: this.proc.exitCode, signal: sig == null ? null : String(sig) };
@@ -214,6 +219,11 @@ export class QemuVm {
   /** What QEMU printed on stderr (last 64 KiB). */
   stderrTail(): string {
     return this.stderrBuf;
+  }
+
+  /** Resolves once QEMU's stderr is read to its end (it exited), or after `ms`. */
+  async stderrClosed(ms: number): Promise<void> {
+    await Promise.race([this.stderrDone, Bun.sleep(ms)]);
   }
 
   /** QEMU's stderr, the console tail and the command line: what an error report needs. */

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ensureImage, INCOMING_ARGS, liveVms, loadMemory, QemuVm, saveMemory, type GuestImage } from "../src/index";
+import { ensureImage, INCOMING_ARGS, liveVms, loadMemory, openIncoming, QemuVm, saveMemory, type GuestImage } from "../src/index";
 import { HELLO_AGENT, readFirstLine, removeTempDirs, sharedKernel, tempDir } from "./helpers";
 
 let cacheDir: string;
@@ -18,8 +18,8 @@ afterAll(async () => {
   removeTempDirs();
 });
 
-const launch = (extraArgs: string[] = []) =>
-  QemuVm.launch({ name: "m", kernel: image.kernel, initrd: image.initrd, memoryMiB: 128, cpus: 1, accel: "tcg", extraArgs });
+const launch = (extraArgs: string[] = [], fds?: number[]) =>
+  QemuVm.launch({ name: "m", kernel: image.kernel, initrd: image.initrd, memoryMiB: 128, cpus: 1, accel: "tcg", extraArgs, fds });
 
 describe("migration snapshots", () => {
   test("save then load (plain and zstd) into a paused VM that then runs", async () => {
@@ -43,6 +43,51 @@ describe("migration snapshots", () => {
       }
     } finally {
       await vm.shutdown({ graceMs: 0 });
+    }
+  }, 120_000);
+
+  test("a plain stream is handed to QEMU as an open file (fd:3); a zstd one goes through exec", async () => {
+    const dir = tempDir("fd");
+    const vm = await launch();
+    try {
+      for (const compress of [false, true]) {
+        const file = path.join(dir, `m${compress ? ".zst" : ""}`);
+        await saveMemory(vm, file, { compress });
+        const stream = openIncoming(file, { compressed: compress });
+        expect(stream.fds.length).toBe(compress ? 0 : 1);
+        const r = await launch(INCOMING_ARGS, stream.fds).finally(() => stream.close());
+        try {
+          await loadMemory(r, stream);
+          expect((await r.qmp.execute("query-status")).status).toBe("paused");
+          await r.qmp.execute("cont");
+          expect((await r.qmp.execute("query-status")).status).toBe("running");
+        } finally {
+          await r.shutdown({ graceMs: 0 });
+        }
+      }
+    } finally {
+      await vm.shutdown({ graceMs: 0 });
+    }
+    expect(() => openIncoming(path.join(dir, "nope"))).toThrow(/snapshot file is missing/);
+  }, 120_000);
+
+  test("a truncated plain snapshot fails at once: QEMU reports it and exits", async () => {
+    const dir = tempDir("trunc-fd");
+    const vm = await launch();
+    const file = path.join(dir, "m");
+    await saveMemory(vm, file);
+    await vm.shutdown({ graceMs: 0 });
+    for (const size of [4096, Math.floor(fs.statSync(file).size / 2)]) {
+      fs.truncateSync(file, size);
+      const stream = openIncoming(file);
+      const r = await launch(INCOMING_ARGS, stream.fds).finally(() => stream.close());
+      try {
+        const t = performance.now();
+        await expect(loadMemory(r, stream, { timeoutMs: 60_000 })).rejects.toThrow(/does not load \(truncated or corrupt\?\)/);
+        expect(performance.now() - t).toBeLessThan(30_000);
+      } finally {
+        await r.shutdown({ graceMs: 0 });
+      }
     }
   }, 120_000);
 

@@ -1,6 +1,6 @@
 // One guest VM as the host sees it: a QEMU process, its control plane (QMP) and the
 // agent connection, with the lifecycle and the error wording existing tests match on.
-import { INCOMING_ARGS, loadMemory, QemuVm, saveMemory } from "@provium/vmm";
+import { INCOMING_ARGS, loadMemory, openIncoming, QemuVm, saveMemory } from "@provium/vmm";
 import { copyFileSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentClient } from "@provium/protocol";
@@ -65,7 +65,7 @@ export class GuestVm {
 
   // Launches QEMU (booting, or waiting for a snapshot with INCOMING_ARGS) and connects
   // the agent socket, so nothing the agent sends is missed.
-  private async start(image: BootImage, accel: "kvm" | "tcg", extraArgs: string[]) {
+  private async start(image: BootImage, accel: "kvm" | "tcg", extraArgs: string[], fds?: number[]) {
     this.agentLost = null;
     this.image = image;
     this.accel = accel;
@@ -79,6 +79,7 @@ export class GuestVm {
       accel,
       drives: image.drives,
       extraArgs,
+      fds,
     });
     this.onLifecycle("vm_spawned", { vm: this.spec.name, pid: this.qemu.pid, run_dir: this.qemu.runDir });
     this.agent = await connectAgent(this.qemu.agentSocket, (why) => (this.agentLost ??= why));
@@ -149,8 +150,13 @@ export class GuestVm {
     this.spec.cpus = snap.spec.cpus;
     this.state = "booted";
     try {
-      await this.start(snap.image, snap.accel, INCOMING_ARGS);
-      await loadMemory(this.qemu!, snap.memory, { compressed: snap.compressed });
+      const stream = openIncoming(snap.memory, { compressed: snap.compressed });
+      try {
+        await this.start(snap.image, snap.accel, INCOMING_ARGS, stream.fds);
+      } finally {
+        stream.close();
+      }
+      await loadMemory(this.qemu!, stream);
       await this.qemu!.qmp.execute("cont");
     } catch (e) {
       await this.shutdown();
