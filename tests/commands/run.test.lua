@@ -164,3 +164,20 @@ test("64 MiB of stdout arrives whole, and the agent keeps answering meanwhile", 
   local sum = vm:run("md5sum", {stdin = r2.stdout}).stdout:match("^%x+")
   t:assert_eq(sum, r2.stderr:match("^%x+"))
 end)
+
+test("background children do not hold the reply; what they write within 100 ms is kept", function(t)
+  local now = function() return __provium_private.call("clock.now") end
+  local started = now()
+  -- "soon" is written just after the shell itself has exited, "late" long after the grace
+  local r = vm:run("(while kill -0 $$ 2>/dev/null; do :; done; echo soon) & (sleep 5; echo late) & echo now")
+  r:assert_ok()
+  t:assert_eq(r.stdout, "now\nsoon\n")
+  t:assert(now() - started < 3, "the reply waited for the sleeping child")
+end)
+
+test("stdout and stderr are pipes: /dev/stdout and /dev/stderr can be opened", function(t)
+  local r = vm:run("stat -L -c %F /dev/stdout /dev/stderr; echo out > /dev/stdout; echo err > /dev/stderr")
+  r:assert_ok()
+  t:assert_eq(r.stdout, "fifo\nfifo\nout\n")
+  t:assert_eq(r.stderr, "err\n")
+end)
