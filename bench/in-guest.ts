@@ -1,0 +1,29 @@
+// Runs a script inside a `minimal` guest with the agent's own Bun, for profiling what the agent
+// does under the guest's conditions (TCG here): `bun bench/in-guest.ts path/to/script.ts [args]`.
+// The script is bundled (workspace imports included), written into the guest, and run as
+// `BUN_BE_BUN=1 /provium/agent script.js args` (through the agent's own loader, as init starts
+// it); its output is printed.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { bootGuest } from "./guest";
+
+const [script, ...args] = process.argv.slice(2);
+if (!script) throw new Error("usage: bun bench/in-guest.ts script.ts [args]");
+const dir = mkdtempSync(join(tmpdir(), "provium-in-guest-"));
+const { vm, agent } = await bootGuest("in-guest");
+try {
+  const built = await Bun.build({ entrypoints: [resolve(script)], target: "bun", outdir: dir });
+  if (!built.success) throw new AggregateError(built.logs, "bundling failed");
+  const data = new Uint8Array(readFileSync(built.outputs[0]!.path));
+  await agent.request({ files: { writeFile: { path: "/tmp/script.js", data } } });
+  const r = await agent.call({
+    exec: { argv: ["/provium/lib/ld.so", "--library-path", "/provium/lib", "--argv0", "/provium/agent", "/provium/agent", "/tmp/script.js", ...args], env: [{ name: "BUN_BE_BUN", value: "1" }], timeoutMs: 600_000 },
+  });
+  process.stdout.write(r.stdout ?? new Uint8Array());
+  process.stderr.write(r.stderr ?? new Uint8Array());
+  if (r.exitCode !== 0) process.exitCode = 1;
+} finally {
+  await vm.shutdown();
+  rmSync(dir, { recursive: true, force: true });
+}
