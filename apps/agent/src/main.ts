@@ -36,12 +36,15 @@ function uptimeMs() {
   }
 }
 
-export async function handle(req: PlainRequest) {
+/** Runs one op: its reply, or a promise of it when the op waits for something. */
+export function handle(req: PlainRequest) {
   const op = req.op!;
-  const name = Object.keys(op)[0] as keyof Op;
-  const h = handlers[name];
-  if (!h) throw Object.assign(new Error(`unsupported op: ${name}`), { code: "ENOSYS" });
-  return h(op[name], namespace(req.worker ?? 0), req);
+  for (const name in op) {
+    const h = handlers[name as keyof Op];
+    if (!h) throw Object.assign(new Error(`unsupported op: ${name}`), { code: "ENOSYS" });
+    return h(op[name as keyof Op], namespace(req.worker ?? 0), req);
+  }
+  throw Object.assign(new Error("request without an op"), { code: "ENOSYS" });
 }
 
 async function main() {

@@ -11,7 +11,8 @@ import type { ByteStream } from "../src/streams";
 const dir = fs.mkdtempSync(join(tmpdir(), "provium-agent-files-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 const ns = new Namespace(0);
-const run = (op: object) => files(op as never, ns) as Promise<any>;
+// files() answers quick ops synchronously (and throws); as the server does, take both as a promise
+const run = async (op: object): Promise<any> => files(op as never, ns);
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 describe("files family", () => {

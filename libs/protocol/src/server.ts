@@ -9,6 +9,7 @@ import type { Request } from "./generated/agent";
 export type PlainRequest = Plain<Request>;
 /** A handler answers one op with the reply's member for that op, or throws. */
 export type Handler = (req: PlainRequest) => Promise<Omit<Reply, "id">> | Omit<Reply, "id">;
+type Body = Omit<Reply, "id">;
 export type ErrorMapper = (e: unknown) => NonNullable<Reply["error"]>;
 
 export class AgentServer {
@@ -32,36 +33,54 @@ export class AgentServer {
     this.conn.close(why);
   }
 
-  /** Runs one request (also each member of a batch) and returns its reply body. */
-  async answer(req: PlainRequest): Promise<Omit<Reply, "id">> {
+  /** Runs one request (also each member of a batch) and returns its reply body. A handler
+   *  that answers synchronously is not awaited: a batch of quick ops costs no promise per op. */
+  answer(req: PlainRequest): Body | Promise<Body> {
     try {
       const op = req.op as Op;
-      if (op.hello) return { hello: { protocolVersion, agentVersion: "", bootMs: 0, ...(await this.handle(req)).hello } };
-      if (op.batch) {
-        const out: Reply[] = [];
-        for (const sub of op.batch) out.push({ id: sub.id, ...(await this.answer({ ...sub, worker: sub.worker || req.worker })) });
-        return { batch: out };
-      }
       if (op.stats) return { stats: { requests: this.requests } };
-      return await this.handle(req);
+      const r = op.hello ? this.hello(req) : op.batch ? this.batch(op.batch, req.worker ?? 0) : this.handle(req);
+      return r instanceof Promise ? r.catch(this.failed) : r;
     } catch (e) {
-      return { error: this.toFailure(e) };
+      return this.failed(e);
     }
+  }
+
+  private readonly failed = (e: unknown): Body => ({ error: this.toFailure(e) });
+
+  private async hello(req: PlainRequest): Promise<Body> {
+    return { hello: { protocolVersion, agentVersion: "", bootMs: 0, ...(await this.handle(req)).hello } };
+  }
+
+  private async batch(subs: PlainRequest[], worker: number): Promise<Body> {
+    const out: Reply[] = [];
+    for (const sub of subs) {
+      if (!sub.worker) sub.worker = worker;
+      let body = this.answer(sub);
+      if (body instanceof Promise) body = await body;
+      (body as Reply).id = sub.id;
+      out.push(body as Reply);
+    }
+    return { batch: out };
   }
 
   private onFrame(f: Plain<import("./generated/agent").Frame>) {
     const req = f.request;
     if (!req) throw new Error("expected a request frame");
     this.requests++;
-    void this.answer(req).then((body) => {
-      if (this.conn.closed) return;
-      try {
-        this.conn.send({ response: { id: req.id, ...body } as never });
-      } catch (e) {
-        // A reply that cannot be encoded still answers its request, as a failure.
-        const why = Object.assign(new Error(`the agent could not encode its reply: ${(e as Error).message}`), { code: "EPROTO" });
-        this.conn.send({ response: { id: req.id, error: this.toFailure(why) } });
-      }
-    });
+    const body = this.answer(req);
+    if (body instanceof Promise) void body.then((b) => this.reply(req.id!, b));
+    else this.reply(req.id!, body);
+  }
+
+  private reply(id: number, body: Body) {
+    if (this.conn.closed) return;
+    try {
+      this.conn.send({ response: { id, ...body } as never });
+    } catch (e) {
+      // A reply that cannot be encoded still answers its request, as a failure.
+      const why = Object.assign(new Error(`the agent could not encode its reply: ${(e as Error).message}`), { code: "EPROTO" });
+      this.conn.send({ response: { id, error: this.toFailure(why) } });
+    }
   }
 }
