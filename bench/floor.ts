@@ -73,9 +73,9 @@ export class FloorGuest {
     const vm = await launchRef({ name, ...opts, extraArgs: INCOMING_ARGS, fds: stream.fds }).finally(() => stream.close());
     const chan = await connectChan(vm.agentSocket);
     await loadMemory(vm, stream);
-    await vm.qmp.execute("cont");
+    const resumed = vm.qmp.execute("cont"); // and the ping at once, as GuestVm.restore
     const g = new FloorGuest(vm, chan, opts);
-    await withDeadline(g.ping(), 60_000, "floor guest restore");
+    await withDeadline(Promise.all([g.ping(), resumed]), 60_000, "floor guest restore");
     return { g, ms: performance.now() - t };
   }
 

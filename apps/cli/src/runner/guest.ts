@@ -85,7 +85,8 @@ export class GuestVm {
     this.agent = await connectAgent(this.qemu.agentSocket, (why) => (this.agentLost ??= why));
   }
 
-  private async awaitAgent(deadlineMs: number, what: string) {
+  // `also`: a step taken at the same time (a restore's `cont`) whose failure is this one's.
+  private async awaitAgent(deadlineMs: number, what: string, also?: Promise<unknown>) {
     let timer: Timer | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -98,7 +99,7 @@ export class GuestVm {
     });
     died.catch(() => {}); // QEMU exits later too, at shutdown: not an error then
     try {
-      await Promise.race([this.agent!.hello(), deadline, died]);
+      await Promise.race([Promise.all([this.agent!.hello(), also]), deadline, died]);
     } catch (e) {
       await this.shutdown();
       throw e;
@@ -157,12 +158,13 @@ export class GuestVm {
         stream.close();
       }
       await loadMemory(this.qemu!, stream);
-      await this.qemu!.qmp.execute("cont");
     } catch (e) {
       await this.shutdown();
       throw e;
     }
-    await this.awaitAgent(agentDeadlineMs, "after restore");
+    // `cont` and the first request go out together (no QMP round trip in between): the request
+    // waits in the socket, or in the guest's virtqueue, until the guest runs.
+    await this.awaitAgent(agentDeadlineMs, "after restore", this.qemu!.qmp.execute("cont"));
   }
 
   /** The last lines of the guest console, without terminal escapes (firmware clears the screen). */
