@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import type { PlainRequest } from "@provium/protocol";
 import type { Namespace, Resource } from "./namespace";
-import { lseek, rawCall, rawStat, strerror, type RawStat } from "./rawcalls";
+import { lseek, rawCall, strerror } from "./rawcalls";
 import { startFdTail, startPathTail } from "./tails";
 import { constants as os } from "node:os";
 
@@ -157,13 +157,18 @@ async function writeFile(w: NonNullable<FileOp["writeFile"]>) {
 }
 
 function stat(s: NonNullable<FileOp["stat"]>) {
-  const st = rawStat(s.path!, !!s.follow) ?? nodeStat(s.path!, !!s.follow);
-  return { size: st.size, mtimeNs: st.mtimeNs, perm: st.mode & 0o7777, type: entryType(st.mode), uid: st.uid, gid: st.gid, nlink: st.nlink, ino: st.ino };
-}
-
-function nodeStat(path: string, follow: boolean): RawStat {
-  const st = follow ? fs.statSync(path, { bigint: true }) : fs.lstatSync(path, { bigint: true });
-  return { mode: Number(st.mode), size: Number(st.size), mtimeNs: st.mtimeNs, uid: Number(st.uid), gid: Number(st.gid), nlink: Number(st.nlink), ino: st.ino };
+  const st = s.follow ? fs.statSync(s.path!, { bigint: true }) : fs.lstatSync(s.path!, { bigint: true });
+  const mode = Number(st.mode);
+  return {
+    size: st.size,
+    mtimeNs: st.mtimeNs,
+    perm: mode & 0o7777,
+    type: entryType(mode),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    nlink: st.nlink,
+    ino: st.ino,
+  };
 }
 
 function listdir(path: string) {

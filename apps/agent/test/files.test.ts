@@ -45,16 +45,6 @@ describe("files family", () => {
     expect(f.mtimeNs).toBe(fs.statSync(join(dir, "target"), { bigint: true }).mtimeNs);
   });
 
-  test("stat from libc says what Node's lstat/stat say, field by field", async () => {
-    fs.chmodSync(join(dir, "target"), 0o640);
-    for (const [path, follow] of [[join(dir, "link"), false], [join(dir, "link"), true], [dir, false], ["/dev/null", false]] as const) {
-      const st = (await run({ stat: { path, follow } })).files.stat;
-      const n = (follow ? fs.statSync : fs.lstatSync)(path, { bigint: true });
-      expect(st).toEqual({ size: Number(n.size), mtimeNs: n.mtimeNs, perm: Number(n.mode) & 0o7777, type: expect.any(Number), uid: Number(n.uid), gid: Number(n.gid), nlink: Number(n.nlink), ino: Number(n.ino) });
-    }
-    await expect(run({ stat: { path: join(dir, "missing") } })).rejects.toMatchObject({ message: "No such file or directory", code: "ENOENT" });
-  });
-
   test("mkdir and open_file apply an explicit perm exactly", async () => {
     await run({ mkdir: { path: join(dir, "m"), perm: 0o777, hasPerm: true } });
     expect(fs.statSync(join(dir, "m")).mode & 0o7777).toBe(0o777);
