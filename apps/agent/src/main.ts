@@ -55,6 +55,7 @@ async function main() {
       console.error(`provium-agent: connection error: ${why.message}`);
       process.exit(3);
     },
+    countedElsewhere: () => port.answeredByReader,
   });
   await port.readLoop((chunk) => server.receive(chunk));
 }

@@ -20,7 +20,12 @@ export class AgentServer {
     transport: Transport,
     private readonly handle: Handler,
     private readonly toFailure: ErrorMapper,
-    opts: { maxFrame?: number; onClose?: (why: Error) => void } = {},
+    private readonly opts: {
+      maxFrame?: number;
+      onClose?: (why: Error) => void;
+      /** Requests answered elsewhere (the agent's port reader thread), for `stats`. */
+      countedElsewhere?: () => number;
+    } = {},
   ) {
     this.conn = new FrameConnection(transport, (f) => this.onFrame(f), (why) => opts.onClose?.(why), opts.maxFrame);
   }
@@ -38,7 +43,7 @@ export class AgentServer {
   answer(req: PlainRequest): Body | Promise<Body> {
     try {
       const op = req.op as Op;
-      if (op.stats) return { stats: { requests: this.requests } };
+      if (op.stats) return { stats: { requests: this.requests + (this.opts.countedElsewhere?.() ?? 0) } };
       const r = op.hello ? this.hello(req) : op.batch ? this.batch(op.batch, req.worker ?? 0) : this.handle(req);
       return r instanceof Promise ? r.catch(this.failed) : r;
     } catch (e) {
@@ -52,21 +57,39 @@ export class AgentServer {
     return { hello: { protocolVersion, agentVersion: "", bootMs: 0, ...(await this.handle(req)).hello } };
   }
 
-  private async batch(subs: PlainRequest[], worker: number): Promise<Body> {
+  // Synchronous while its members are; from the first member that waits on, asynchronous.
+  private batch(subs: PlainRequest[], worker: number): Body | Promise<Body> {
     const out: Reply[] = [];
-    for (const sub of subs) {
-      if (!sub.worker) sub.worker = worker;
-      let body = this.answer(sub);
-      if (body instanceof Promise) body = await body;
-      (body as Reply).id = sub.id;
-      out.push(body as Reply);
+    for (let i = 0; i < subs.length; i++) {
+      const body = this.member(subs[i]!, worker);
+      if (body instanceof Promise) return this.batchRest(subs, worker, out, i, body);
+      out.push(body);
     }
     return { batch: out };
+  }
+
+  private async batchRest(subs: PlainRequest[], worker: number, out: Reply[], i: number, first: Promise<Reply>): Promise<Body> {
+    out.push(await first);
+    for (let j = i + 1; j < subs.length; j++) out.push(await this.member(subs[j]!, worker));
+    return { batch: out };
+  }
+
+  private member(sub: PlainRequest, worker: number): Reply | Promise<Reply> {
+    if (!sub.worker) sub.worker = worker;
+    const body = this.answer(sub);
+    if (body instanceof Promise) return body.then((b) => ((b as Reply).id = sub.id, b as Reply));
+    (body as Reply).id = sub.id;
+    return body as Reply;
   }
 
   private onFrame(f: Plain<import("./generated/agent").Frame>) {
     const req = f.request;
     if (!req) throw new Error("expected a request frame");
+    this.serve(req);
+  }
+
+  /** Answers one decoded request (what arrives as a frame). */
+  serve(req: PlainRequest) {
     this.requests++;
     const body = this.answer(req);
     if (body instanceof Promise) void body.then((b) => this.reply(req.id!, b));

@@ -54,7 +54,12 @@ export async function ensureAgentBinary(opts: EnsureAgentOptions): Promise<strin
   fs.mkdirSync(dir, { recursive: true });
   opts.onProgress?.("building guest agent (bun build --compile)");
   const tmp = tempSibling(target);
-  const cmd = [bun, "build", "--compile", "--minify", entry, "--outfile", tmp];
+  // Worker entries the package names (`workerEntries` in its package.json) are compiled in as
+  // entrypoints of their own: how a compiled binary finds `new Worker(new URL("./x.ts", ...))`.
+  const pj = path.join(pkgDir, "package.json");
+  const manifest = (fs.existsSync(pj) ? JSON.parse(fs.readFileSync(pj, "utf8")) : {}) as { workerEntries?: string[] };
+  const workers = (manifest.workerEntries ?? []).map((w) => path.resolve(pkgDir, w));
+  const cmd = [bun, "build", "--compile", "--minify", entry, ...workers, "--outfile", tmp];
   // The guest is always x86_64 Linux: cross-compile when the host is not.
   if (process.arch !== "x64" || process.platform !== "linux") cmd.splice(3, 0, "--target=bun-linux-x64");
   const proc = Bun.spawn(cmd, { cwd: pkgDir, stdin: "ignore", stdout: "pipe", stderr: "pipe" });

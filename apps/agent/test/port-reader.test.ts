@@ -1,0 +1,66 @@
+// The port reader's frame routing, with a fake port that returns at most one 4 KiB "virtio
+// buffer" per read: quick requests are answered on the reader, every other frame reaches the
+// main thread byte for byte and in order, and a bad length stops the reader after handing it on.
+import { describe, expect, test } from "bun:test";
+import { encodeFrame, type PlainRequest } from "@provium/protocol";
+import { FrameRouter, isQuick, LOOK_MAX } from "../src/port-reader";
+
+const stat = (id: number): PlainRequest => ({ id, op: { files: { stat: { path: `/p${id}` } } } });
+const exec = (id: number): PlainRequest => ({ id, op: { exec: { argv: ["true"] } } });
+const big = (id: number): PlainRequest => ({ id, op: { files: { writeFile: { path: "/big", data: new Uint8Array(3 * LOOK_MAX).fill(id) } } } });
+
+function route(stream: Uint8Array, step: number) {
+  let at = 0;
+  const forwarded: number[] = [];
+  const answered: PlainRequest[] = [];
+  let room = new Uint8Array(5000);
+  const router = new FrameRouter({
+    read(buf, off, len) {
+      if (at >= stream.byteLength) throw new Error("read past the stream");
+      const n = Math.min(len, step, stream.byteLength - at);
+      buf.set(stream.subarray(at, at + n), off);
+      at += n;
+      return n;
+    },
+    forward: (bytes) => forwarded.push(...bytes),
+    room: () => room,
+    commit: (n) => forwarded.push(...room.subarray(0, n)),
+    answer: (req) => answered.push(req),
+  });
+  let going = true;
+  while (going && at < stream.byteLength) going = router.next();
+  return { forwarded: new Uint8Array(forwarded), answered, going };
+}
+
+const join = (frames: Uint8Array[]) => {
+  const out = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, 0));
+  frames.reduce((o, f) => (out.set(f, o), o + f.byteLength), 0);
+  return out;
+};
+
+describe("port reader", () => {
+  test("quick ops are answered on the reader; everything else is forwarded exactly, in order", () => {
+    const quickBatch: PlainRequest = { id: 9, op: { batch: [stat(1), stat(2)] } };
+    const mixedBatch: PlainRequest = { id: 10, op: { batch: [stat(3), exec(4)] } };
+    const frames = [stat(1), exec(2), big(3), quickBatch, mixedBatch, stat(4), big(5)].map((request) => encodeFrame({ request }));
+    const garbage = new Uint8Array([16, 0, 0, 0, ...new Array(16).fill(0xff)]);
+    const stream = join([...frames, garbage, encodeFrame({ request: stat(6) })]);
+    for (const step of [1, 7, 4096]) {
+      const r = route(stream, step);
+      expect(r.answered.map((q) => q.id)).toEqual([1, 9, 4, 6]);
+      expect(r.forwarded).toEqual(join([frames[1]!, frames[2]!, frames[4]!, frames[6]!, garbage]));
+    }
+  });
+
+  test("a bad length is handed on and ends the reading", () => {
+    const r = route(join([encodeFrame({ request: stat(1) }), new Uint8Array([0xff, 0xff, 0xff, 0x7f, 1, 2, 3])]), 4096);
+    expect(r.answered.length).toBe(1);
+    expect([...r.forwarded]).toEqual([0xff, 0xff, 0xff, 0x7f]);
+    expect(r.going).toBe(false);
+  });
+
+  test("which requests are quick", () => {
+    expect([stat(1), { id: 1, op: { files: { listdir: "/" } } }, { id: 1, op: { batch: [stat(1)] } }].every(isQuick)).toBe(true);
+    expect([exec(1), big(1), { id: 1, op: { batch: [] } }, { id: 1, op: { stats: true } }, { id: 1, op: { files: { open: { path: "/x" } } } }].some(isQuick)).toBe(false);
+  });
+});
