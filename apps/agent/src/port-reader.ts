@@ -40,26 +40,49 @@ export interface RouterIo {
 
 /**
  * Reads frame after frame: the 4-byte length, then a small body whole (decoded; answered when
- * quick, else forwarded) or a large body in pieces straight on. Reads never go past the frame
- * being read, so nothing of the next frame is ever taken early. A bad length is forwarded
- * like any frame: the main thread's decoder refuses it and ends the connection.
+ * quick, else forwarded) or a large body in pieces straight on. Small reads take what the port
+ * has (one read(2) for a small frame, and the next ones may come with it); a large body is read
+ * into the main thread's slot directly, never past its end. A bad length is forwarded like any
+ * frame: the main thread's decoder refuses it and ends the connection.
  */
 export class FrameRouter {
   private head = new Uint8Array(4);
+  private ahead = new Uint8Array(LOOK_MAX + 4); // read but not yet taken: [start, end)
+  private start = 0;
+  private end = 0;
 
   constructor(private readonly io: RouterIo) {}
 
-  private readExactly(buf: Uint8Array, len: number) {
-    for (let at = 0; at < len; ) at += this.io.read(buf, at, len - at);
+  /** Bytes read ahead, not yet routed. */
+  get pending() {
+    return this.end - this.start;
+  }
+
+  /** The next `len` bytes, as a view of what was read ahead when they are all there, else
+   *  copied into `into`. */
+  private take(len: number, into: () => Uint8Array): Uint8Array {
+    if (this.end - this.start >= len) return this.ahead.subarray(this.start, (this.start += len));
+    const out = into();
+    for (let at = 0; at < len; ) {
+      if (this.start === this.end) {
+        this.start = 0;
+        this.end = this.io.read(this.ahead, 0, this.ahead.byteLength);
+      }
+      const n = Math.min(len - at, this.end - this.start);
+      out.set(this.ahead.subarray(this.start, (this.start += n)), at);
+      at += n;
+    }
+    return out;
   }
 
   /** One frame; false once the stream cannot be read on (a bad length). */
   next(): boolean {
-    this.readExactly(this.head, 4);
-    const len = new DataView(this.head.buffer).getUint32(0, true);
+    const head = this.head;
+    const h = this.take(4, () => head);
+    if (h !== head) head.set(h); // a view of `ahead`, which reading the body may refill
+    const len = new DataView(head.buffer).getUint32(0, true);
     if (len <= LOOK_MAX && len >= 8) {
-      const body = new Uint8Array(len);
-      this.readExactly(body, len);
+      const body = this.take(len, () => new Uint8Array(len));
       let req: PlainRequest | undefined;
       try {
         req = decodeFrame(body).request;
@@ -68,18 +91,17 @@ export class FrameRouter {
       }
       if (req && isQuick(req)) this.io.answer(req);
       else {
-        this.io.forward(this.head, false);
+        this.io.forward(head, false);
         this.io.forward(body, true);
       }
       return true;
     }
-    if (len > DEFAULT_MAX_FRAME || len < 8) {
-      // The main thread refuses it and ends the connection; nothing after it is a frame.
-      this.io.forward(this.head, true);
-      return false;
-    }
-    this.io.forward(this.head, false);
-    for (let left = len; left > 0; ) {
+    this.io.forward(head, len > DEFAULT_MAX_FRAME || len < 8);
+    // The main thread refuses a bad length and ends the connection: nothing after it is a frame.
+    if (len > DEFAULT_MAX_FRAME || len < 8) return false;
+    const early = Math.min(len, this.end - this.start);
+    this.io.forward(this.ahead.subarray(this.start, (this.start += early)), early === len);
+    for (let left = len - early; left > 0; ) {
       const room = this.io.room();
       const n = this.io.read(room, 0, Math.min(left, room.byteLength));
       left -= n;

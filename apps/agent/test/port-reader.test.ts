@@ -28,7 +28,7 @@ function route(stream: Uint8Array, step: number) {
     answer: (req) => answered.push(req),
   });
   let going = true;
-  while (going && at < stream.byteLength) going = router.next();
+  while (going && (at < stream.byteLength || router.pending > 0)) going = router.next();
   return { forwarded: new Uint8Array(forwarded), answered, going };
 }
 
