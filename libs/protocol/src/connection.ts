@@ -30,7 +30,8 @@ export class FrameConnection {
     if (this.closedWith) throw this.closedWith;
     const parts = encodeFrameParts(frame);
     // The peer would refuse it and drop the connection: refuse it here, for this frame only.
-    const size = parts.reduce((n, p) => n + p.byteLength, 0) - 4;
+    let size = -4;
+    for (const p of parts) size += p.byteLength;
     if (size > this.maxFrame) throw new FrameError(`frame of ${size} bytes exceeds the ${this.maxFrame}-byte limit`);
     let last: void | Promise<unknown> = undefined;
     for (const part of parts) last = this.transport.write(part);

@@ -99,7 +99,8 @@ export class AgentServer {
   private reply(id: number, body: Body) {
     if (this.conn.closed) return;
     try {
-      this.conn.send({ response: { id, ...body } as never });
+      (body as Reply).id = id;
+      this.conn.send({ response: body as Reply });
     } catch (e) {
       // A reply that cannot be encoded still answers its request, as a failure.
       const why = Object.assign(new Error(`the agent could not encode its reply: ${(e as Error).message}`), { code: "EPROTO" });

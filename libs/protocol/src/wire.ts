@@ -283,8 +283,11 @@ export class WireWriter {
    *  structs and small values, then the large Data. Returns the byte offset of word 0. */
   begin(words: number): number {
     const bytes = 12 + words * 8;
-    this.buf = new Uint8Array(bytes); // zeroed: unset fields read as their defaults
-    this.v = new DataView(this.buf.buffer);
+    // zeroed: unset fields read as their defaults. (The ArrayBuffer first: asking a typed
+    // array for its .buffer afterwards costs JSC an allocation of its own.)
+    const ab = new ArrayBuffer(bytes);
+    this.buf = new Uint8Array(ab);
+    this.v = new DataView(ab);
     const segBytes = words * 8 + this.blobBytes;
     this.v.setUint32(0, 8 + segBytes, true);
     this.v.setUint32(8, segBytes / 8, true);
@@ -368,7 +371,7 @@ export class WireWriter {
 
   /** Int64 and UInt64 alike: two's complement. */
   set64(at: number, value: number | bigint) {
-    if (typeof value === "bigint") return this.v.setBigUint64(at, BigInt.asUintN(64, value), true);
+    if (typeof value === "bigint") return value < 0n ? this.v.setBigInt64(at, value, true) : this.v.setBigUint64(at, value, true);
     setWords(this.v, at, value);
   }
 }
