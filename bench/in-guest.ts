@@ -18,9 +18,11 @@ try {
   if (!built.success) throw new AggregateError(built.logs, "bundling failed");
   const data = new Uint8Array(readFileSync(built.outputs[0]!.path));
   await agent.request({ files: { writeFile: { path: "/tmp/script.js", data } } });
+  // JSC options given to this script go to the guest's Bun too (BUN_JSC_<option>=value).
+  const jscOptions = Object.entries(process.env).filter(([k]) => k.startsWith("BUN_JSC_")).map(([name, value]) => ({ name, value: value! }));
   const profile = process.env.IN_GUEST_PROFILE ? ["--cpu-prof-md", "--cpu-prof-dir=/tmp/prof", "--cpu-prof-interval=200"] : [];
   const r = await agent.call({
-    exec: { argv: ["/provium/lib/ld.so", "--library-path", "/provium/lib", "--argv0", "/provium/agent", "/provium/agent", ...profile, "/tmp/script.js", ...args], env: [{ name: "BUN_BE_BUN", value: "1" }], timeoutMs: 600_000 },
+    exec: { argv: ["/provium/lib/ld.so", "--library-path", "/provium/lib", "--argv0", "/provium/agent", "/provium/agent", ...profile, "/tmp/script.js", ...args], env: [{ name: "BUN_BE_BUN", value: "1" }, ...jscOptions], timeoutMs: 600_000 },
   });
   process.stdout.write(r.stdout ?? new Uint8Array());
   process.stderr.write(r.stderr ?? new Uint8Array());
