@@ -174,7 +174,15 @@ function serve({ fd, shared }: { fd: number; shared: SharedArrayBuffer }) {
       }
     },
   });
-  while (router.next());
+  for (;;) {
+    try {
+      if (!router.next()) return;
+    } catch (e) {
+      // Answering failed after the frame was read whole (the port refused the reply): the
+      // stream is still in step, so read on.
+      console.error("provium-agent: port reader:", e);
+    }
+  }
 }
 
 declare const self: Worker;
