@@ -113,62 +113,86 @@ function direntType(d: fs.Dirent, dir: string): number {
 }
 
 /** Reads up to `max` bytes from `offset` (regular files) or until EOF (anything else). */
-async function readFile(r: NonNullable<FileOp["readFile"]>) {
-  const fd = await openQuick(r.path!, O_RDONLY | O_NOCTTY);
-  try {
-    const st = fs.fstatSync(fd);
-    const max = r.maxBytes || DEFAULT_READ_CAP;
-    const offset = r.offset ?? 0;
-    if (st.isFile() && st.size > 0) {
-      // Sized by fstat, but a file may grow or shrink while we read (logs): read what is there.
-      const want = Math.min(max, Math.max(0, st.size - offset));
-      const buf = Buffer.allocUnsafe(want);
-      let n = 0;
-      while (n < want) {
-        const k = fs.readSync(fd, buf, n, want - n, offset + n);
-        if (k === 0) break;
-        n += k;
-      }
-      return { data: buf.subarray(0, n), eof: offset + n >= st.size, size: st.size };
-    }
-    // /proc files (size 0), pipes, devices: read sequentially until EOF or the cap.
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    let eof = false;
-    const seekable = st.isFile();
-    while (total < max) {
-      const buf = Buffer.allocUnsafe(Math.min(READ_ALL_CHUNK * 4, max - total));
-      const k = seekable ? fs.readSync(fd, buf, 0, buf.byteLength, offset + total) : await readAsync(fd, buf, null);
-      if (k === 0) {
-        eof = true;
-        break;
-      }
-      chunks.push(buf.subarray(0, k));
-      total += k;
-    }
-    return { data: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), eof, size: st.size };
-  } finally {
-    fs.closeSync(fd);
-  }
+type Opener = (path: string, flags: number, mode?: number) => number | Promise<number>;
+
+/** f(x) now, or once x is there. */
+function then<T, U>(x: T | Promise<T>, f: (x: T) => U | Promise<U>): U | Promise<U> {
+  return x instanceof Promise ? x.then(f) : f(x);
 }
 
-async function writeFile(w: NonNullable<FileOp["writeFile"]>) {
-  const offset = w.offset ?? 0;
-  const fd = await openQuick(w.path!, offset === 0 ? O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY : O_WRONLY | O_NOCTTY);
+/** Runs f and closes fd after it, whether f answers now or later. */
+function closing<T>(fd: number, f: () => T | Promise<T>): T | Promise<T> {
+  let r: T | Promise<T>;
   try {
-    const data = w.data ?? new Uint8Array();
-    const regular = fs.fstatSync(fd).isFile();
-    // A later piece goes to its offset; the first writes at the fresh descriptor's own
-    // position, which also suits files that refuse pwrite (some of /proc and /sys).
-    const at = (n: number) => (offset > 0 ? offset + n : null);
-    let n = 0;
-    while (n < data.byteLength) {
-      const chunk = data.subarray(n);
-      n += regular ? fs.writeSync(fd, chunk, 0, chunk.byteLength, at(n)) : await writeAsync(fd, chunk, at(n));
-    }
-  } finally {
+    r = f();
+  } catch (e) {
     fs.closeSync(fd);
+    throw e;
   }
+  if (r instanceof Promise) return r.finally(() => fs.closeSync(fd));
+  fs.closeSync(fd);
+  return r;
+}
+
+/** Reads up to `max` bytes from `offset`: at once from a regular file (the port reader thread
+ *  opens with openSync, having seen one), as it comes from anything else. */
+function readFile(r: NonNullable<FileOp["readFile"]>, open: Opener = openQuick) {
+  return then(open(r.path!, O_RDONLY | O_NOCTTY), (fd) => closing(fd, () => readOpened(fd, r)));
+}
+
+function readOpened(fd: number, r: NonNullable<FileOp["readFile"]>) {
+  const st = fs.fstatSync(fd);
+  const max = r.maxBytes || DEFAULT_READ_CAP;
+  const offset = r.offset ?? 0;
+  if (!(st.isFile() && st.size > 0)) return readToEnd(fd, st, max, offset);
+  // Sized by fstat, but a file may grow or shrink while we read (logs): read what is there.
+  const want = Math.min(max, Math.max(0, st.size - offset));
+  const buf = Buffer.allocUnsafe(want);
+  let n = 0;
+  while (n < want) {
+    const k = fs.readSync(fd, buf, n, want - n, offset + n);
+    if (k === 0) break;
+    n += k;
+  }
+  return { data: buf.subarray(0, n), eof: offset + n >= st.size, size: st.size };
+}
+
+/** /proc files (size 0), pipes, devices: read sequentially until EOF or the cap. */
+async function readToEnd(fd: number, st: fs.Stats, max: number, offset: number) {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  let eof = false;
+  const seekable = st.isFile();
+  while (total < max) {
+    const buf = Buffer.allocUnsafe(Math.min(READ_ALL_CHUNK * 4, max - total));
+    const k = seekable ? fs.readSync(fd, buf, 0, buf.byteLength, offset + total) : await readAsync(fd, buf, null);
+    if (k === 0) {
+      eof = true;
+      break;
+    }
+    chunks.push(buf.subarray(0, k));
+    total += k;
+  }
+  return { data: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks), eof, size: st.size };
+}
+
+/** Writes a piece: at once into a regular file, as the other end takes it into anything else. */
+function writeFile(w: NonNullable<FileOp["writeFile"]>, open: Opener = openQuick) {
+  const offset = w.offset ?? 0;
+  const flags = offset === 0 ? O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY : O_WRONLY | O_NOCTTY;
+  return then(open(w.path!, flags), (fd) => closing(fd, () => writeOpened(fd, w.data ?? new Uint8Array(), offset)));
+}
+
+function writeOpened(fd: number, data: Uint8Array, offset: number): void | Promise<void> {
+  // A later piece goes to its offset; the first writes at the fresh descriptor's own
+  // position, which also suits files that refuse pwrite (some of /proc and /sys).
+  const at = (n: number) => (offset > 0 ? offset + n : null);
+  if (!fs.fstatSync(fd).isFile()) return writeToEnd(fd, data, at);
+  for (let n = 0; n < data.byteLength; ) n += fs.writeSync(fd, data, n, data.byteLength - n, at(n));
+}
+
+async function writeToEnd(fd: number, data: Uint8Array, at: (n: number) => number | null) {
+  for (let n = 0; n < data.byteLength; ) n += await writeAsync(fd, data.subarray(n), at(n));
 }
 
 function stat(s: NonNullable<FileOp["stat"]>) {
@@ -298,10 +322,12 @@ async function closeHandle(ns: Namespace, handle: number) {
 }
 
 /** The handler of Request.op.files: one member of FileOp per call. Ops that never wait
- *  (stat, mkdir, ...) answer synchronously: a batch of them then costs no promise per op. */
-export function files(op: FileOp, ns: Namespace): object | Promise<object> {
+ *  (stat, mkdir, whole reads and writes of regular files, ...) answer synchronously: a batch
+ *  of them costs no promise per op, and the port reader thread can answer them. `openWhole` is how
+ *  whole reads and writes open their file (the reader thread's: openSync). */
+export function files(op: FileOp, ns: Namespace, openWhole: Opener = openQuick): object | Promise<object> {
   try {
-    const r = fileOp(op, ns);
+    const r = fileOp(op, ns, openWhole);
     return r instanceof Promise ? r.catch((e) => Promise.reject(sysError(e))) : r;
   } catch (e) {
     throw sysError(e);
@@ -310,12 +336,12 @@ export function files(op: FileOp, ns: Namespace): object | Promise<object> {
 
 // One switch on the member's name: the decoded op objects differ in shape per member, and a
 // chain of `op.x` tests missed JSC's inline caches on every one of them.
-function fileOp(op: FileOp, ns: Namespace): object | Promise<object> {
+function fileOp(op: FileOp, ns: Namespace, openWhole: Opener): object | Promise<object> {
   for (const name in op) {
     const a = (op as Record<string, any>)[name];
     switch (name as keyof FileOp) {
-      case "readFile": return readFile(a).then((data) => ({ files: { data } }));
-      case "writeFile": return writeFile(a).then(() => ({ done: true }));
+      case "readFile": return then(readFile(a, openWhole), (data) => ({ files: { data } }));
+      case "writeFile": return then(writeFile(a, openWhole), () => ({ done: true }));
       case "stat": return { files: { stat: stat(a) } };
       case "listdir": return { files: { entries: listdir(a) } };
       case "mkdir": return (mkdir(a), { done: true });
