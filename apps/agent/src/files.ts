@@ -113,7 +113,13 @@ function direntType(d: fs.Dirent, dir: string): number {
 }
 
 /** Reads up to `max` bytes from `offset` (regular files) or until EOF (anything else). */
-type Opener = (path: string, flags: number, mode?: number) => number | Promise<number>;
+/** How whole reads and writes open their file and get the buffer a read goes into. */
+export interface WholeIo {
+  open(path: string, flags: number, mode?: number): number | Promise<number>;
+  alloc(bytes: number): Uint8Array;
+}
+
+const mainThreadIo: WholeIo = { open: openQuick, alloc: (n) => Buffer.allocUnsafe(n) };
 
 /** f(x) now, or once x is there. */
 function then<T, U>(x: T | Promise<T>, f: (x: T) => U | Promise<U>): U | Promise<U> {
@@ -136,18 +142,18 @@ function closing<T>(fd: number, f: () => T | Promise<T>): T | Promise<T> {
 
 /** Reads up to `max` bytes from `offset`: at once from a regular file (the port reader thread
  *  opens with openSync, having seen one), as it comes from anything else. */
-function readFile(r: NonNullable<FileOp["readFile"]>, open: Opener = openQuick) {
-  return then(open(r.path!, O_RDONLY | O_NOCTTY), (fd) => closing(fd, () => readOpened(fd, r)));
+function readFile(r: NonNullable<FileOp["readFile"]>, io: WholeIo) {
+  return then(io.open(r.path!, O_RDONLY | O_NOCTTY), (fd) => closing(fd, () => readOpened(fd, r, io)));
 }
 
-function readOpened(fd: number, r: NonNullable<FileOp["readFile"]>) {
+function readOpened(fd: number, r: NonNullable<FileOp["readFile"]>, io: WholeIo) {
   const st = fs.fstatSync(fd);
   const max = r.maxBytes || DEFAULT_READ_CAP;
   const offset = r.offset ?? 0;
   if (!(st.isFile() && st.size > 0)) return readToEnd(fd, st, max, offset);
   // Sized by fstat, but a file may grow or shrink while we read (logs): read what is there.
   const want = Math.min(max, Math.max(0, st.size - offset));
-  const buf = Buffer.allocUnsafe(want);
+  const buf = io.alloc(want);
   let n = 0;
   while (n < want) {
     const k = fs.readSync(fd, buf, n, want - n, offset + n);
@@ -177,7 +183,7 @@ async function readToEnd(fd: number, st: fs.Stats, max: number, offset: number) 
 }
 
 /** Writes a piece: at once into a regular file, as the other end takes it into anything else. */
-function writeFile(w: NonNullable<FileOp["writeFile"]>, open: Opener = openQuick) {
+function writeFile(w: NonNullable<FileOp["writeFile"]>, { open }: WholeIo) {
   const offset = w.offset ?? 0;
   const flags = offset === 0 ? O_WRONLY | O_CREAT | O_TRUNC | O_NOCTTY : O_WRONLY | O_NOCTTY;
   return then(open(w.path!, flags), (fd) => closing(fd, () => writeOpened(fd, w.data ?? new Uint8Array(), offset)));
@@ -323,11 +329,11 @@ async function closeHandle(ns: Namespace, handle: number) {
 
 /** The handler of Request.op.files: one member of FileOp per call. Ops that never wait
  *  (stat, mkdir, whole reads and writes of regular files, ...) answer synchronously: a batch
- *  of them costs no promise per op, and the port reader thread can answer them. `openWhole` is how
- *  whole reads and writes open their file (the reader thread's: openSync). */
-export function files(op: FileOp, ns: Namespace, openWhole: Opener = openQuick): object | Promise<object> {
+ *  of them costs no promise per op, and the port reader thread can answer them (with its own
+ *  WholeIo: openSync, and a read buffer it keeps). */
+export function files(op: FileOp, ns: Namespace, io: WholeIo = mainThreadIo): object | Promise<object> {
   try {
-    const r = fileOp(op, ns, openWhole);
+    const r = fileOp(op, ns, io);
     return r instanceof Promise ? r.catch((e) => Promise.reject(sysError(e))) : r;
   } catch (e) {
     throw sysError(e);
@@ -336,12 +342,12 @@ export function files(op: FileOp, ns: Namespace, openWhole: Opener = openQuick):
 
 // One switch on the member's name: the decoded op objects differ in shape per member, and a
 // chain of `op.x` tests missed JSC's inline caches on every one of them.
-function fileOp(op: FileOp, ns: Namespace, openWhole: Opener): object | Promise<object> {
+function fileOp(op: FileOp, ns: Namespace, io: WholeIo): object | Promise<object> {
   for (const name in op) {
     const a = (op as Record<string, any>)[name];
     switch (name as keyof FileOp) {
-      case "readFile": return then(readFile(a, openWhole), (data) => ({ files: { data } }));
-      case "writeFile": return then(writeFile(a, openWhole), () => ({ done: true }));
+      case "readFile": return then(readFile(a, io), (data) => ({ files: { data } }));
+      case "writeFile": return then(writeFile(a, io), () => ({ done: true }));
       case "stat": return { files: { stat: stat(a) } };
       case "listdir": return { files: { entries: listdir(a) } };
       case "mkdir": return (mkdir(a), { done: true });
