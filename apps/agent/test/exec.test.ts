@@ -90,9 +90,11 @@ for (const mode of ["pipes", "streams"] as const) {
       for (let i = 0; i < 20; i++) await run("echo x; echo y >&2");
       await run("sleep 3 & echo bg"); // its pipes are let go after the grace
       await exec({ argv: ["/no/such/program"] });
-      // Bun closes its stream ends a little later; ours are closed before exec returns
-      for (let i = 0; i < 100 && mode === "streams" && fds() !== before; i++) await Bun.sleep(20);
-      expect(fds()).toBe(before);
+      // Bun closes its stream ends a little later, those `sleep 3` holds once it exits; ours are
+      // closed before exec returns. (Fewer than before is fine: `before` may still count
+      // descriptors of earlier tests that Bun had not closed yet.)
+      for (let i = 0; i < 250 && mode === "streams" && fds() > before; i++) await Bun.sleep(20);
+      expect(fds()).toBeLessThanOrEqual(before);
     });
   });
 }
