@@ -8,10 +8,12 @@
 // Reading is for untrusted bytes: every pointer is checked against its segment, and a budget
 // of words bounds the work (pointers may share or loop), as does a nesting depth.
 
-/** The plain-object shape of a generated capnp-es struct type (the codec's data model). */
 import type * as $ from "capnp-es";
 
 type Builtin = keyof $.Struct | "which" | "toString";
+/** The plain-object shape of a generated capnp-es struct type (the codec's data model): a
+ *  struct is an object of its fields; a union carries only its live member; Data is a
+ *  Uint8Array; a List an array; Void is `true`; UInt64/Int64 are numbers when safe. */
 export type Plain<T> = T extends $.Data
   ? Uint8Array
   : T extends $.List<infer U>

@@ -5,20 +5,7 @@
 // Plain form: a struct is an object of its fields; a union carries only its active member;
 // Data is Uint8Array; List is an array; Void is `true`; UInt64/Int64 are numbers when safe.
 import * as $ from "capnp-es";
-
-type Builtin = keyof $.Struct | "which" | "toString";
-/** The plain-object shape of a generated struct type. */
-export type Plain<T> = T extends $.Data
-  ? Uint8Array
-  : T extends $.List<infer U>
-    ? Plain<U>[]
-    : T extends $.Struct
-      ? { [K in keyof T as K extends `_${string}` | Builtin ? never : K]?: Plain<T[K]> }
-      : T extends void
-        ? true
-        : T extends bigint
-          ? number
-          : T;
+import type { Plain } from "../src/wire";
 
 interface FieldInfo {
   name: string;
