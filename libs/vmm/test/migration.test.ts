@@ -71,6 +71,19 @@ describe("migration snapshots", () => {
     expect(() => openIncoming(path.join(dir, "nope"))).toThrow(/snapshot file is missing/);
   }, 120_000);
 
+  test("a save waits for a busy guest to go idle, but not for longer than settleMs", async () => {
+    const dir = tempDir("settle");
+    const vm = await launch(); // still booting: its vCPU is busy
+    try {
+      const t = performance.now();
+      const bytes = await saveMemory(vm, path.join(dir, "m"), { settleMs: 300 });
+      expect(bytes).toBeGreaterThan(0);
+      expect(performance.now() - t).toBeLessThan(10_000); // the wait is bounded (the save itself: < 1 s)
+    } finally {
+      await vm.shutdown({ graceMs: 0 });
+    }
+  }, 120_000);
+
   test("a truncated plain snapshot fails at once: QEMU reports it and exits", async () => {
     const dir = tempDir("trunc-fd");
     const vm = await launch();
