@@ -6,8 +6,7 @@
 //   cont        `cont` answered
 //   first       first request written -> its reply (Provium: hello; floor: ping)
 //   second      one more round trip (Provium: stats no-op; floor: ping)
-// and the TCG translation blocks QEMU made by the first reply (HMP `info jit`). The snapshot is
-// taken as the bench takes it: right after a command, following some file and command work.
+// and the TCG translation blocks QEMU made by the first reply (HMP `info jit`).
 import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
@@ -42,7 +41,10 @@ async function tbCount(vm: QemuVm): Promise<number> {
 try {
   const vm = new GuestVm({ name: "prof", profile: "minimal", memoryMiB: 512, cpus: 1 }, () => {});
   await vm.boot(image, accel, 120_000);
-  // As in the bench: some work, then the snapshot right after a command.
+  // As in the bench: work of every kind, a command last, then the guest idles (the bench's
+  // restores load its last snapshot, taken after several save/cont cycles). IDLE_MS=0: the
+  // snapshot right after the command (then the agent's deferred work, GC and the like, runs
+  // after every restore, translated anew each time).
   const d = new ProviumDriver(vm);
   for (let i = 0; i < 10; i++) {
     await d.noop();
@@ -51,7 +53,11 @@ try {
     await d.writeFile("/tmp/x", new Uint8Array(1 << 20));
     await d.readFile("/tmp/x");
   }
+  await d.writeFile("/tmp/x", new Uint8Array(16 << 20));
+  await d.readFile("/tmp/x");
+  await d.run("dd if=/dev/zero bs=1M count=64 2>/dev/null");
   await d.run("rm -f /tmp/x");
+  await Bun.sleep(Number(process.env.IDLE_MS ?? 1000));
   const snap = await vm.snapshot(join(dir, "p"));
   await vm.shutdown();
   const fl = await FloorGuest.boot({ image: floorImg, ...refOpts });
