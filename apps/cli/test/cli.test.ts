@@ -2,7 +2,7 @@
 // be clear. Tests that boot guests use real QEMU (TCG on machines without working KVM).
 import { describe, expect, test, beforeAll } from "bun:test";
 import { join, resolve } from "node:path";
-import { existsSync, readFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { encodeCpio } from "@provium/vmm";
 
@@ -85,6 +85,7 @@ describe("cli", () => {
     writeFileSync(join(dir, "provium.toml"), "[profiles.x]\nkernal = 'typo'\n");
     writeFileSync(join(dir, "a.test.lua"), "");
     const r = await provium([], { cwd: dir });
+    rmSync(dir, { recursive: true, force: true });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("provium.toml: profiles.x: unknown key 'kernal'");
   });

@@ -1,8 +1,8 @@
 // The host side of push_file: the session records the host files pushed (path, sha256),
 // for the fixture cache key, and refuses clearly when a host file cannot be read.
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileSession } from "../src/runner/session";
@@ -30,6 +30,7 @@ function session() {
 
 describe("push_file on the host", () => {
   const dir = mkdtempSync(join(tmpdir(), "provium-push-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, "a.bin"), "alpha");
   writeFileSync(join(dir, "b.bin"), "beta");
   const sha = (s: string) => createHash("sha256").update(s).digest("hex");

@@ -1,8 +1,8 @@
 // Fixtures end to end on real guests: built once across files, cached, invalidated by a
 // pushed host file, rebuilt when the cache entry is corrupt, and clear when a builder fails.
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
-import { mkdtempSync, readdirSync, truncateSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { cacheRoot } from "@provium/vmm";
 
@@ -16,8 +16,11 @@ async function provium(cwd: string, args: string[]) {
 }
 
 // A suite in a temp dir; the builder carries a unique marker so its key is new to the cache.
+const suites: string[] = [];
+afterAll(() => suites.forEach((d) => rmSync(d, { recursive: true, force: true })));
 function suite(files: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), "provium-fx-"));
+  suites.push(dir);
   const marker = `${process.pid}-${Date.now()}-${Math.random()}`;
   for (const [name, body] of Object.entries(files)) writeFileSync(join(dir, name), body.replaceAll("MARKER", marker));
   return dir;

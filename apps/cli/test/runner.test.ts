@@ -108,12 +108,14 @@ describe("events and reporters", () => {
   });
 
   test("--events-socket streams JSON lines to a listener", async () => {
-    const path = join(mkdtempSync(join(tmpdir(), "provium-sock-")), "events.sock");
+    const sockDir = mkdtempSync(join(tmpdir(), "provium-sock-"));
+    const path = join(sockDir, "events.sock");
     let received = "";
     const server = Bun.listen({ unix: path, socket: { data: (_s, d) => void (received += d.toString()) } });
     const r = await provium(["sel/b.test.lua", "--events-socket", path]);
     await Bun.sleep(50);
     server.stop(true);
+    rmSync(sockDir, { recursive: true, force: true });
     expect(r.code).toBe(0);
     const kinds = received.trim().split("\n").map((l) => JSON.parse(l).kind);
     expect(kinds[0]).toBe("run_started");

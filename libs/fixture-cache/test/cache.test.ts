@@ -1,10 +1,16 @@
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FixtureCache, parseSize } from "../src";
 
-const fresh = (opts = {}) => new FixtureCache(mkdtempSync(join(tmpdir(), "provium-fc-")), opts);
+const made: string[] = [];
+afterAll(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const fresh = (opts = {}) => {
+  const dir = mkdtempSync(join(tmpdir(), "provium-fc-"));
+  made.push(dir);
+  return new FixtureCache(dir, opts);
+};
 
 function stage(cache: FixtureCache, bytes: number) {
   const dir = cache.stagingDir();

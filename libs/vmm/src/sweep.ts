@@ -1,6 +1,7 @@
 // Run directories left by a provium that was killed outright (SIGKILL: no exit handler ran).
 // Its QEMUs die with it (see DIE_WITH_PARENT in qemu.ts); their run directories are removed
-// here, by the next run: any provium-XXXX dir with a QMP socket that no live process names.
+// here, by the next run: any provium-XXXX dir QEMU has written to (its QMP socket or console
+// log; QEMU removes its sockets when it exits on a signal) that no live process names.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -26,7 +27,8 @@ export function sweepStaleRunDirs(parent = os.tmpdir(), minAgeMs = 60_000): stri
       .map((d) => path.join(parent, d))
       .filter((d) => {
         try {
-          return fs.existsSync(path.join(d, "qmp.sock")) && Date.now() - fs.statSync(d).mtimeMs > minAgeMs;
+          const qemuWasHere = fs.existsSync(path.join(d, "qmp.sock")) || fs.existsSync(path.join(d, "console.log"));
+          return qemuWasHere && Date.now() - fs.statSync(d).mtimeMs > minAgeMs;
         } catch {
           return false;
         }

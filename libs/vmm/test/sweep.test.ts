@@ -6,15 +6,17 @@ import { sweepStaleRunDirs } from "../src/index";
 
 test("stale run dirs (no live process names them) are removed; live and young ones stay", async () => {
   const parent = fs.mkdtempSync(path.join(os.tmpdir(), "sweep-"));
-  const mk = (name: string, ageMs: number) => {
+  const mk = (name: string, ageMs: number, file = "qmp.sock") => {
     const d = path.join(parent, name);
     fs.mkdirSync(d);
-    fs.writeFileSync(path.join(d, "qmp.sock"), "");
+    fs.writeFileSync(path.join(d, file), "");
     const t = new Date(Date.now() - ageMs);
     fs.utimesSync(d, t, t);
     return d;
   };
   const stale = mk("provium-stale1", 120_000);
+  const socketsGone = mk("provium-stale2", 120_000, "console.log"); // QEMU removed its sockets
+  const other = mk("provium-other", 120_000, "notes.txt"); // not a run dir
   const young = mk("provium-young1", 0);
   // A live process whose command line names the dir (as QEMU's does).
   const live = mk("provium-live1", 120_000);
@@ -29,8 +31,8 @@ test("stale run dirs (no live process names them) are removed; live and young on
       }
     };
     for (let i = 0; i < 500 && !named(); i++) await Bun.sleep(10);
-    expect(sweepStaleRunDirs(parent)).toEqual([stale]);
-    expect(fs.existsSync(young) && fs.existsSync(live)).toBe(true);
+    expect(sweepStaleRunDirs(parent).sort()).toEqual([stale, socketsGone]);
+    expect(fs.existsSync(young) && fs.existsSync(live) && fs.existsSync(other)).toBe(true);
   } finally {
     holder.kill();
     fs.rmSync(parent, { recursive: true, force: true });
