@@ -99,17 +99,25 @@ export class Port {
   }
 
   // The host is slow or away: what is queued goes out through the thread pool, in order.
+  // A failed write drops what is queued (the host is gone), and never keeps the lock from the
+  // reader thread.
   private async drain() {
-    while (this.queued.length) {
-      const bytes = this.queued[0]!;
-      let at = 0;
-      while (at < bytes.byteLength) {
-        at += await new Promise<number>((res, rej) => write(this.fd, bytes, at, bytes.byteLength - at, null, (e, n) => (e ? rej(e) : res(n))));
-        at = this.writeNow(bytes, at);
+    try {
+      while (this.queued.length) {
+        const bytes = this.queued[0]!;
+        let at = 0;
+        while (at < bytes.byteLength) {
+          at += await new Promise<number>((res, rej) => write(this.fd, bytes, at, bytes.byteLength - at, null, (e, n) => (e ? rej(e) : res(n))));
+          at = this.writeNow(bytes, at);
+        }
+        this.queued.shift();
       }
-      this.queued.shift();
+    } catch (e) {
+      console.error("provium-agent: port write failed:", e);
+      this.queued = [];
+    } finally {
+      this.unlock();
     }
-    this.unlock();
   }
 
   private unlock() {
