@@ -99,7 +99,7 @@ const DATA_ACCESS: Record<string, { bytes: number; get: string; set: string }> =
   float64: { bytes: 8, get: "getFloat64", set: "setFloat64" },
 };
 
-function readExpr(f: FieldModel, byName: Map<string, StructModel>): string {
+function readExpr(f: FieldModel): string {
   const t = f.type;
   if (f.group) return `b_${id(f.group)}(r, s, d, dw, pw)`;
   const ptr = `p + ${f.offset * 8}`;
@@ -196,10 +196,10 @@ function structCode(s: StructModel, byName: Map<string, StructModel>, use: { poi
   // read: the body at byte d of segment s, with the sizes the pointer gave
   lines.push(`function b_${n}(r, s, d, dw, pw) {`);
   lines.push(`  const v = r.views[s], p = d + dw * 8;`);
-  lines.push(`  const o = { ${plain.map((f) => `${f.name}: ${readExpr(f, byName)}`).join(", ")} };`);
+  lines.push(`  const o = { ${plain.map((f) => `${f.name}: ${readExpr(f)}`).join(", ")} };`);
   if (s.tagByte !== undefined && members.length) {
     lines.push(`  switch (dw > ${s.tagByte >> 3} ? v.getUint16(d + ${s.tagByte}, true) : 0) {`);
-    for (const f of members) lines.push(`    case ${f.tag}: o.${f.name} = ${readExpr(f, byName)}; break;`);
+    for (const f of members) lines.push(`    case ${f.tag}: o.${f.name} = ${readExpr(f)}; break;`);
     lines.push(`  }`);
   }
   lines.push(`  return o;`, `}`);
