@@ -17,7 +17,14 @@ import { SLOT_BYTES, LOCAL_REQUESTS, lockWrites, unlockWrites, slotView } from "
  *  write, with room to spare); larger ones stream to the main thread. */
 export const LOOK_MAX = 8 * 1024 * 1024 + 64 * 1024;
 const AHEAD = 64 * 1024;
-const KEPT_BODY = 1024 * 1024 + 64 * 1024;
+const KEPT = 1024 * 1024 + 64 * 1024;
+
+// One buffer the reader thread keeps for the bytes it handles one frame at a time: a frame's
+// body up to KEPT bytes, then, for a whole read outside a batch, the data of its reply. Each use
+// is over before the next begins: a body is decoded (a read's request holds no bytes of it) or
+// copied on before the reply is built, and the reply is written before the next frame is read.
+let kept: Uint8Array | null = null;
+const keptView = (n: number) => (n <= KEPT ? (kept ??= new Uint8Array(KEPT)).subarray(0, n) : null);
 const QUICK_FILE_OPS = new Set(["stat", "listdir", "mkdir", "unlink", "rename"]);
 
 /** Whether the reader thread answers this request itself. Only in the root namespace: workers
@@ -70,7 +77,6 @@ export interface RouterIo {
 export class FrameRouter {
   private head = new Uint8Array(4);
   private ahead = new Uint8Array(AHEAD); // read but not yet taken: [start, end)
-  private body: Uint8Array | null = null;
   private start = 0;
   private end = 0;
 
@@ -110,9 +116,7 @@ export class FrameRouter {
     if (h !== head) head.set(h); // a view of `ahead`, which reading the body may refill
     const len = new DataView(head.buffer).getUint32(0, true);
     if (len <= LOOK_MAX && len >= 8) {
-      // A body up to 1 MiB is read into one buffer kept for the next ones: it is done with
-      // (answered, or copied on to the main thread) before the next frame is read.
-      const body = this.take(len, () => (len <= KEPT_BODY ? (this.body ??= new Uint8Array(KEPT_BODY)).subarray(0, len) : new Uint8Array(len)));
+      const body = this.take(len, () => keptView(len) ?? new Uint8Array(len));
       let req: PlainRequest | undefined;
       try {
         req = decodeFrame(body).request;
@@ -157,13 +161,11 @@ function serve({ fd, shared }: { fd: number; shared: SharedArrayBuffer }) {
     out = slotView(shared, slot);
     Atomics.wait(ctl, 2 * slot, 1); // until the main thread is done with this slot
   };
-  // A whole read outside a batch goes into one kept buffer: its reply is written before the
-  // next frame is read (no fresh 1 MiB to fault in, ~1 ms under TCG). In a batch, the replies
-  // of several reads are out at once: each gets its own.
+  // A whole read outside a batch goes into the kept buffer (no fresh 1 MiB to fault in, ~1 ms
+  // under TCG). In a batch, the replies of several reads are out at once: each gets its own.
   let oneAtATime = true;
-  let kept: Uint8Array | null = null;
   const freshIo: WholeIo = { open: openSync, alloc: (n) => Buffer.allocUnsafe(n) };
-  const keptIo: WholeIo = { open: openSync, alloc: (n) => (n <= KEPT_BODY ? (kept ??= new Uint8Array(KEPT_BODY)).subarray(0, n) : Buffer.allocUnsafe(n)) };
+  const keptIo: WholeIo = { open: openSync, alloc: (n) => keptView(n) ?? Buffer.allocUnsafe(n) };
   const server = new AgentServer(
     {
       write: (bytes) => {

@@ -5,7 +5,7 @@
 // requests answered by the reader]
 export const SLOT_BYTES = 1 << 20;
 const CONTROL_BYTES = 32;
-export const WRITE_LOCK = 4;
+const WRITE_LOCK = 4;
 export const LOCAL_REQUESTS = 5;
 
 export function sharedMemory() {

@@ -26,7 +26,7 @@ export type Plain<T> = T extends $.Data
           ? number
           : T;
 
-export const MAX_DEPTH = 64;
+const MAX_DEPTH = 64;
 const MAX_SEGMENTS = 64;
 const TWO32 = 4294967296;
 const SAFE_HI = 0x200000; // |hi| below 2^21: the 64-bit value is a safe integer
