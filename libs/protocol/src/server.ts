@@ -53,8 +53,11 @@ export class AgentServer {
 
   private readonly failed = (e: unknown): Body => ({ error: this.toFailure(e) });
 
-  private async hello(req: PlainRequest): Promise<Body> {
-    return { hello: { protocolVersion, agentVersion: "", bootMs: 0, ...(await this.handle(req)).hello } };
+  // Synchronous when the handler is (the port's reader thread never runs an event loop).
+  private hello(req: PlainRequest): Body | Promise<Body> {
+    const r = this.handle(req);
+    const full = (b: Body): Body => ({ hello: { protocolVersion, agentVersion: "", bootMs: 0, ...b.hello } });
+    return r instanceof Promise ? r.then(full) : full(r);
   }
 
   // Synchronous while its members are; from the first member that waits on, asynchronous.

@@ -73,6 +73,19 @@ describe("client and server", () => {
     expect((await client.hello()).protocolVersion).toBe(protocolVersion);
   });
 
+  test("a synchronous handler is answered before serve returns, hello and batches too", () => {
+    // The agent's port reader thread never runs an event loop: what it serves must be written
+    // at once.
+    const out: Uint8Array[] = [];
+    const server = new AgentServer({ write: (b) => void out.push(b), close() {} }, (req: any) => (req.op.hello ? { hello: { agentVersion: "sync" } } : echoExec(req)), (e) => ({ message: String(e), errno: 0, errnoName: "" }));
+    server.serve({ id: 1, op: { hello: { protocolVersion } } });
+    server.serve({ id: 2, op: { batch: [{ id: 1, op: { hello: { protocolVersion } } }, { id: 2, op: { exec: { argv: ["x"] } } }] } });
+    const replies = out.map((b) => decodeFrame(b.subarray(4)).response!);
+    expect(replies.map((r) => r.id)).toEqual([1, 2]);
+    expect(replies[0]!.hello).toEqual({ protocolVersion, agentVersion: "sync", bootMs: 0 });
+    expect(replies[1]!.batch!.map((r) => r.hello?.agentVersion ?? new TextDecoder().decode(r.exec!.stdout))).toEqual(["sync", "x"]);
+  });
+
   test("a version mismatch is a clear error", async () => {
     const { client } = pair(() => ({ hello: { agentVersion: "old" } }), {
       tamper: (b) => encodeFrame({ response: { id: decodeFrame(b.subarray(4)).response!.id, hello: { protocolVersion: 999, agentVersion: "old" } } }),

@@ -5,7 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import type { Subprocess } from "bun";
-import { accelArgs, type Accel } from "./accel";
+import { accelArgs, accelCmdline, type Accel } from "./accel";
 import { QmpClient } from "./qmp";
 import { findQemu } from "./qemu-binary";
 import { onProcessExit } from "./exit-cleanup";
@@ -14,7 +14,7 @@ export interface LaunchOptions {
   name: string;
   kernel: string;
   initrd?: string | null;
-  /** appended to the base kernel command line "console=ttyS0 quiet panic=-1 ..." */
+  /** appended to the base kernel command line ("console=ttyS0 quiet panic=-1", and under TCG "tsc=reliable") */
   cmdline?: string;
   memoryMiB: number;
   cpus: number;
@@ -123,7 +123,7 @@ export class QemuVm {
     this.agentSocket = path.join(runDir, "agent.sock");
     this.qmpSocket = path.join(runDir, "qmp.sock");
     this.consoleLog = path.join(runDir, "console.log");
-    const append = opts.cmdline ? `${BASE_CMDLINE} ${opts.cmdline}` : BASE_CMDLINE;
+    const append = [BASE_CMDLINE, accelCmdline(opts.accel), opts.cmdline].filter(Boolean).join(" ");
     this.argv = [
       qemu,
       "-name", `guest=${qv(opts.name)}`,

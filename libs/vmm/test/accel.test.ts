@@ -17,7 +17,7 @@ describe("accelerator choice", () => {
   test("forced tcg returns tcg without touching /dev/kvm", async () => {
     delete process.env.PROVIUM_ACCEL;
     expect(await chooseAccel("tcg", { cacheDir: tempDir("accel"), kvmDevice: "/nonexistent/kvm" })).toBe("tcg");
-    expect(accelArgs("tcg")).toEqual(["-accel", "tcg,thread=multi", "-cpu", "max"]);
+    expect(accelArgs("tcg")).toEqual(["-accel", "tcg,thread=multi", "-cpu", "max,-erms"]);
     expect(accelArgs("kvm")).toEqual(["-accel", "kvm", "-cpu", "host"]);
   });
 

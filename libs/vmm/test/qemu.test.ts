@@ -46,6 +46,17 @@ describe("QemuVm", () => {
     await vm.shutdown(); // idempotent
   }, 60_000);
 
+  test("a TCG guest reads the TSC and copies without ERMS (rep movsb is a byte per step in TCG)", async () => {
+    const vm = await launch();
+    try {
+      const { line, sock } = await readFirstLine(vm.agentSocket);
+      expect(line).toMatch(/ clocksource=tsc(-early)? erms=0$/); // tsc-early until the kernel refines it
+      sock.destroy();
+    } finally {
+      await vm.shutdown({ graceMs: 0 });
+    }
+  }, 60_000);
+
   test("shutdown() of a running guest quits via QMP and leaves nothing behind", async () => {
     const vm = await launch();
     await vm.shutdown({ graceMs: 2000 });
