@@ -4,7 +4,7 @@ import { describe, expect, test, beforeAll } from "bun:test";
 import { join, resolve } from "node:path";
 import { existsSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { encodeCpio } from "@provium/vmm";
+import { encodeCpio, sweepStaleRunDirs } from "@provium/vmm";
 
 const main = resolve(import.meta.dir, "../src/main.ts");
 const fixtures = join(import.meta.dir, "fixtures");
@@ -149,7 +149,7 @@ describe("cli with real guests", () => {
   }, 120_000);
 });
 
-test("SIGKILL of provium itself still takes its QEMUs down (they die with their parent thread)", async () => {
+test("SIGKILL of provium itself still takes its QEMUs down (they die with their parent thread); the next run's sweep takes their run dirs", async () => {
   const before = qemuPids();
   const p = Bun.spawn(["bun", main, resolve(import.meta.dir, "../../../examples")], {
     cwd: fixtures,
@@ -164,6 +164,8 @@ test("SIGKILL of provium itself still takes its QEMUs down (they die with their 
   await p.exited;
   await Bun.sleep(500);
   expect(qemuPids().filter((x) => !before.includes(x))).toEqual([]);
+  // A QEMU killed outright leaves its sockets: its run dir is the sweep's (any age, here).
+  expect(sweepStaleRunDirs(tmpdir(), 0).length).toBeGreaterThan(0);
 }, 120_000);
 
 describe("interactive", () => {

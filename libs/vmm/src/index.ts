@@ -27,4 +27,4 @@ export { ensureRootfs, hostRelease, hostAptSources, checkPackageName, type Ensur
 export { installExitCleanup, onProcessExit } from "./exit-cleanup";
 export { findQemu, QEMU_MISSING } from "./qemu-binary";
 export { saveMemory, loadMemory, openIncoming, INCOMING_ARGS, type IncomingStream, type SaveOptions } from "./migration";
-export { sweepStaleRunDirs } from "./sweep";
+export { ownedTempDir, sweepStaleRunDirs } from "./sweep";

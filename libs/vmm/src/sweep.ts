@@ -1,7 +1,10 @@
-// Run directories left by a provium that was killed outright (SIGKILL: no exit handler ran).
-// Its QEMUs die with it (see DIE_WITH_PARENT in qemu.ts); their run directories are removed
-// here, by the next run: any provium-XXXX dir QEMU has written to (its QMP socket or console
-// log; QEMU removes its sockets when it exits on a signal) that no live process names.
+// Temp directories left by a provium that was killed outright (SIGKILL: no exit handler ran),
+// removed by the next run:
+// - run dirs: its QEMUs die with it (see DIE_WITH_PARENT in qemu.ts), and any provium-XXXX dir
+//   QEMU has written to (its QMP socket or console log; QEMU removes its sockets when it exits
+//   on a signal) that no live process names goes;
+// - dirs made with ownedTempDir (a run's snapshots): they name their owner's pid, and go once
+//   no process has that pid.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -17,28 +20,36 @@ function liveCommandLines(): string[] {
   return out;
 }
 
-/** Removes stale run dirs under `parent` older than `minAgeMs`; returns what it removed. */
+const OWNED = /^provium-[a-z]+-p(\d+)-/;
+
+/** A new temp dir `provium-<kind>-p<pid>-XXXXXX` that the sweep removes once this process is gone. */
+export function ownedTempDir(kind: string, parent = os.tmpdir()): string {
+  return fs.mkdtempSync(path.join(parent, `provium-${kind}-p${process.pid}-`));
+}
+
+/** Removes stale temp dirs under `parent` older than `minAgeMs`; returns what it removed. */
 export function sweepStaleRunDirs(parent = os.tmpdir(), minAgeMs = 60_000): string[] {
-  let candidates: string[];
+  const runDirs: string[] = [];
+  const orphans: string[] = [];
   try {
-    candidates = fs
-      .readdirSync(parent)
-      .filter((d) => d.startsWith("provium-"))
-      .map((d) => path.join(parent, d))
-      .filter((d) => {
-        try {
-          const qemuWasHere = fs.existsSync(path.join(d, "qmp.sock")) || fs.existsSync(path.join(d, "console.log"));
-          return qemuWasHere && Date.now() - fs.statSync(d).mtimeMs > minAgeMs;
-        } catch {
-          return false;
-        }
-      });
+    for (const name of fs.readdirSync(parent)) {
+      if (!name.startsWith("provium-")) continue;
+      const d = path.join(parent, name);
+      try {
+        if (Date.now() - fs.statSync(d).mtimeMs <= minAgeMs) continue;
+        const owner = OWNED.exec(name)?.[1];
+        if (owner) {
+          if (!fs.existsSync(`/proc/${owner}`)) orphans.push(d);
+        } else if (fs.existsSync(path.join(d, "qmp.sock")) || fs.existsSync(path.join(d, "console.log"))) runDirs.push(d);
+      } catch {
+        /* gone meanwhile */
+      }
+    }
   } catch {
     return [];
   }
-  if (!candidates.length) return [];
-  const cmdlines = liveCommandLines();
-  const stale = candidates.filter((d) => !cmdlines.some((c) => c.includes(d + "/")));
+  const cmdlines = runDirs.length ? liveCommandLines() : [];
+  const stale = [...runDirs.filter((d) => !cmdlines.some((c) => c.includes(d + "/"))), ...orphans];
   for (const d of stale) fs.rmSync(d, { recursive: true, force: true });
   return stale;
 }

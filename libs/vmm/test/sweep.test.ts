@@ -2,7 +2,7 @@ import { expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as os from "node:os";
-import { sweepStaleRunDirs } from "../src/index";
+import { ownedTempDir, sweepStaleRunDirs } from "../src/index";
 
 test("stale run dirs (no live process names them) are removed; live and young ones stay", async () => {
   const parent = fs.mkdtempSync(path.join(os.tmpdir(), "sweep-"));
@@ -35,6 +35,28 @@ test("stale run dirs (no live process names them) are removed; live and young on
     expect(fs.existsSync(young) && fs.existsSync(live) && fs.existsSync(other)).toBe(true);
   } finally {
     holder.kill();
+    fs.rmSync(parent, { recursive: true, force: true });
+  }
+});
+
+test("a dir from ownedTempDir goes once its owner process is gone, not before", async () => {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), "sweep-"));
+  try {
+    const old = new Date(Date.now() - 120_000);
+    const mine = ownedTempDir("snap", parent);
+    expect(path.basename(mine)).toStartWith(`provium-snap-p${process.pid}-`);
+    // One whose owner has exited (a real pid, reaped).
+    const dead = Bun.spawn(["true"]);
+    await dead.exited;
+    const orphan = path.join(parent, `provium-snap-p${dead.pid}-abc123`);
+    fs.mkdirSync(orphan);
+    for (const d of [mine, orphan]) {
+      fs.writeFileSync(path.join(d, "0.mem"), "x");
+      fs.utimesSync(d, old, old);
+    }
+    expect(sweepStaleRunDirs(parent)).toEqual([orphan]);
+    expect(fs.existsSync(mine)).toBe(true);
+  } finally {
     fs.rmSync(parent, { recursive: true, force: true });
   }
 });

@@ -1,13 +1,12 @@
 // The host side of one test file: answers its Lua thread's calls and owns its VMs.
 // Every guest op goes through here; VMs are shut down when the file ends.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type { Reply } from "@provium/protocol";
 import type { Config } from "../config";
 import { unknownProfile } from "../config";
 import { GuestVm, type VmSnapshot } from "./guest";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { ownedTempDir } from "@provium/vmm";
 import { prepareImage } from "./images";
 import { failure, type GuestOps, type OpContext } from "./ops/guest-op";
 import { agentOps, execOps } from "./ops/exec";
@@ -125,7 +124,7 @@ export class FileSession {
 
   // VMs are saved one after another: each pauses only for its own save.
   private async createSnapshot(ids: unknown[]) {
-    this.snapshotDir ??= this.o.snapshotsInto ?? mkdtempSync(join(tmpdir(), "provium-snap-"));
+    this.snapshotDir ??= this.o.snapshotsInto ?? ownedTempDir("snap");
     const id = this.nextSnapshot++;
     const dir = join(this.snapshotDir, String(id));
     const parts = new Map<string, VmSnapshot>();
