@@ -9,7 +9,7 @@
 import * as fs from "node:fs";
 import type { PlainRequest } from "@provium/protocol";
 import type { Namespace, Resource } from "./namespace";
-import { lseek, rawCall, strerror } from "./rawcalls";
+import { lseek, rawCall, statPath, strerror } from "./rawcalls";
 import { startFdTail, startPathTail } from "./tails";
 import { constants as os } from "node:os";
 
@@ -202,18 +202,8 @@ async function writeToEnd(fd: number, data: Uint8Array, at: (n: number) => numbe
 }
 
 function stat(s: NonNullable<FileOp["stat"]>) {
-  const st = s.follow ? fs.statSync(s.path!, { bigint: true }) : fs.lstatSync(s.path!, { bigint: true });
-  const mode = Number(st.mode);
-  return {
-    size: st.size,
-    mtimeNs: st.mtimeNs,
-    perm: mode & 0o7777,
-    type: entryType(mode),
-    uid: Number(st.uid),
-    gid: Number(st.gid),
-    nlink: st.nlink,
-    ino: st.ino,
-  };
+  const st = statPath(s.path!, !!s.follow);
+  return { size: st.size, mtimeNs: st.mtimeNs, perm: st.mode & 0o7777, type: entryType(st.mode), uid: st.uid, gid: st.gid, nlink: st.nlink, ino: st.ino };
 }
 
 function listdir(path: string) {

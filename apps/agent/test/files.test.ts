@@ -45,6 +45,21 @@ describe("files family", () => {
     expect(f.mtimeNs).toBe(fs.statSync(join(dir, "target"), { bigint: true }).mtimeNs);
   });
 
+  test("stat reports every field as stat(2) does; a bad path fails with its errno", async () => {
+    fs.writeFileSync(join(dir, "f"), "x".repeat(70_000));
+    fs.chmodSync(join(dir, "f"), 0o4751);
+    const want = fs.lstatSync(join(dir, "f"), { bigint: true });
+    const got = (await run({ stat: { path: join(dir, "f") } })).files.stat;
+    expect({ ...got, size: BigInt(got.size), ino: BigInt(got.ino), nlink: BigInt(got.nlink) }).toEqual({
+      size: want.size, mtimeNs: want.mtimeNs, perm: 0o4751, type: 1, uid: Number(want.uid), gid: Number(want.gid), nlink: want.nlink, ino: want.ino,
+    });
+    expect((await run({ stat: { path: dir } })).files.stat.type).toBe(2);
+    await expect(run({ stat: { path: join(dir, "nope") } })).rejects.toMatchObject({ message: "No such file or directory", code: "ENOENT" });
+    await expect(run({ stat: { path: join(dir, "f", "under-a-file") } })).rejects.toMatchObject({ code: "ENOTDIR" });
+    await expect(run({ stat: { path: `${dir}/f\0tail` } })).rejects.toMatchObject({ code: "EINVAL" });
+    await expect(run({ stat: { path: "/" + "a".repeat(5000) } })).rejects.toMatchObject({ message: "File name too long", code: "ENAMETOOLONG" });
+  });
+
   test("mkdir and open_file apply an explicit perm exactly", async () => {
     await run({ mkdir: { path: join(dir, "m"), perm: 0o777, hasPerm: true } });
     expect(fs.statSync(join(dir, "m")).mode & 0o7777).toBe(0o777);
