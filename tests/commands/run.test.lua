@@ -165,6 +165,23 @@ test("64 MiB of stdout arrives whole, and the agent keeps answering meanwhile", 
   t:assert_eq(sum, r2.stderr:match("^%x+"))
 end)
 
+test("the agent gives the memory of large transfers back once the port is quiet", function(t)
+  local function meminfo(key) return tonumber(vm:run("grep " .. key .. ": /proc/meminfo").stdout:match("%d+")) end
+  local total = meminfo("MemTotal")
+  for _ = 1, 3 do t:assert_eq(#vm:run("dd if=/dev/zero bs=1M count=64 2>/dev/null").stdout, 64 * 1024 * 1024) end
+  local data = string.rep("y", 16 * 1024 * 1024)
+  for _ = 1, 2 do
+    vm:write_file("/tmp/big", data)
+    t:assert_eq(#vm:read_file("/tmp/big"), #data)
+  end
+  vm:run("rm /tmp/big; sleep 0.5") -- the agent collects 50 ms after its last traffic
+  -- JSC's own heuristics sometimes left such buffers uncollected: once, after a bench-like
+  -- workload, 36 of ~470 MiB were still available. (Not every run shows it without the idle
+  -- collection; this guards the outcome, whatever holds the memory.)
+  local available = meminfo("MemAvailable")
+  t:assert(available > total * 0.6, ("MemAvailable %d kB of MemTotal %d kB"):format(available, total))
+end)
+
 test("background children do not hold the reply; what they write within 100 ms is kept", function(t)
   local now = function() return __provium_private.call("clock.now") end
   local started = now()

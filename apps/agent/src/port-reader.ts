@@ -16,6 +16,7 @@ import { files, type WholeIo } from "./files";
 import { namespace } from "./namespace";
 import { helloReply, warmHello } from "./hello";
 import { hasLibc, readable } from "./rawcalls";
+import { GC_AFTER_BYTES, GC_IDLE_MS, TrafficSinceGc } from "./idle-gc";
 import { SLOT_BYTES, LOCAL_REQUESTS, lockWrites, unlockWrites, slotView } from "./port-shared";
 
 /** Frames up to this size are read whole and looked at (a whole 8 MiB piece of a file
@@ -184,6 +185,7 @@ function serve({ fd, shared }: { fd: number; shared: SharedArrayBuffer }) {
     {
       write: (bytes) => {
         for (let at = 0; at < bytes.byteLength; ) at += writeSync(fd, bytes, at, bytes.byteLength - at);
+        traffic.add(bytes.byteLength);
       },
       close() {},
     },
@@ -195,12 +197,14 @@ function serve({ fd, shared }: { fd: number; shared: SharedArrayBuffer }) {
   let warmed = false;
   let warmPending = false;
   const canPoll = hasLibc();
+  const traffic = new TrafficSinceGc();
   const router = new FrameRouter({
     read(buf, at, len) {
       if (warmPending && !(canPoll && readable(fd))) {
         warmPending = false;
         warmHello(handle);
       }
+      if (traffic.bytes >= GC_AFTER_BYTES && canPoll && !readable(fd, GC_IDLE_MS)) traffic.collect();
       for (;;) {
         let n = 0;
         try {
@@ -208,7 +212,10 @@ function serve({ fd, shared }: { fd: number; shared: SharedArrayBuffer }) {
         } catch {
           /* EINTR and the like: try again */
         }
-        if (n > 0) return n;
+        if (n > 0) {
+          traffic.add(n);
+          return n;
+        }
         Atomics.wait(nap, 0, 0, 5); // no host connected (before it attaches, around a restore)
       }
     },

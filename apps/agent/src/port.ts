@@ -4,6 +4,7 @@
 import { existsSync, openSync, readdirSync, readFileSync, write, writeSync } from "node:fs";
 import { hasLibc, writable } from "./rawcalls";
 import { LOCAL_REQUESTS, lockWrites, sharedMemory, slotView, unlockWrites } from "./port-shared";
+import { GC_IDLE_MS, TrafficSinceGc } from "./idle-gc";
 
 export const PORT_NAME = "provium.agent";
 
@@ -30,6 +31,8 @@ export class Port {
   private readonly shared = sharedMemory();
   private readonly ctl = new Int32Array(this.shared, 0, 8);
   private locked = false;
+  private readonly traffic = new TrafficSinceGc();
+  private gcTimer: ReturnType<typeof setTimeout> | undefined;
   readonly fd: number;
 
   constructor(path: string) {
@@ -53,10 +56,19 @@ export class Port {
     for (let slot = 0; ; slot ^= 1) {
       const wait = Atomics.waitAsync(ctl, 2 * slot, 0);
       if (wait.async) await wait.value;
-      onChunk(slotView(this.shared, slot, Atomics.load(ctl, 2 * slot + 1)));
+      const n = Atomics.load(ctl, 2 * slot + 1);
+      this.moved(n);
+      onChunk(slotView(this.shared, slot, n));
       Atomics.store(ctl, 2 * slot, 0);
       Atomics.notify(ctl, 2 * slot);
     }
+  }
+
+  // Large traffic leaves garbage: collect once this thread has been quiet for a moment (idle-gc.ts).
+  private moved(n: number) {
+    if (!this.traffic.add(n)) return;
+    clearTimeout(this.gcTimer);
+    this.gcTimer = setTimeout(() => this.traffic.collect(), GC_IDLE_MS);
   }
 
   /** Quick requests the reader thread answered (they never reach onChunk). */
@@ -71,6 +83,7 @@ export class Port {
    * buffers of one frame are written in one turn).
    */
   write(bytes: Uint8Array) {
+    this.moved(bytes.byteLength);
     if (!this.locked) {
       lockWrites(this.ctl);
       this.locked = true;

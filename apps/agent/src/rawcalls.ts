@@ -68,12 +68,13 @@ export function lseek(fd: number, offset: number | bigint, whence: number): numb
 
 const POLLIN = 1, POLLOUT = 4, POLLHUP = 0x10, POLLERR = 0x8;
 
-/** Whether a read on fd would not block now (data, end of file or an error to report). */
-export function readable(fd: number): boolean {
+/** Whether a read on fd would not block now, or within `waitMs` (data, end of file or an
+ *  error to report). */
+export function readable(fd: number, waitMs = 0): boolean {
   const pfd = new Int16Array(4); // struct pollfd { int fd; short events; short revents; }
   new Int32Array(pfd.buffer)[0] = fd;
   pfd[2] = POLLIN;
-  const n = lib().poll(pfd as unknown as Pointer, 1, 0);
+  const n = lib().poll(pfd as unknown as Pointer, 1, waitMs);
   if (n < 0) return false; // EINTR: say no, the caller waits the blocking way
   return n > 0 && (pfd[3]! & (POLLIN | POLLHUP | POLLERR)) !== 0;
 }
