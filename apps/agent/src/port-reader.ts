@@ -181,6 +181,7 @@ function serve({ fd, shared }: { fd: number; shared: SharedArrayBuffer }) {
     if (r instanceof Promise) throw Object.assign(new Error("the file changed type while it was opened; try again"), { code: "EAGAIN" });
     return r;
   };
+  const traffic = new TrafficSinceGc();
   const server = new AgentServer(
     {
       write: (bytes) => {
@@ -197,7 +198,6 @@ function serve({ fd, shared }: { fd: number; shared: SharedArrayBuffer }) {
   let warmed = false;
   let warmPending = false;
   const canPoll = hasLibc();
-  const traffic = new TrafficSinceGc();
   const router = new FrameRouter({
     read(buf, at, len) {
       if (warmPending && !(canPoll && readable(fd))) {

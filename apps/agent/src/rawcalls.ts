@@ -1,6 +1,6 @@
 // Raw calls into the guest kernel: syscall(2) and ioctl(2) through libc with bun:ffi, and
 // the few libc calls the file ops need that Node has no API for (lseek, poll, fcntl,
-// strerror).
+// strerror) or that it makes slow (statx).
 //
 // A raw call runs on a worker thread of the agent, so a call that blocks (a read on an empty
 // pipe, a futex wait) blocks that thread only: the agent keeps answering. Idle threads are
@@ -14,7 +14,7 @@ type RawCall = NonNullable<NonNullable<NonNullable<PlainRequest["op"]>["files"]>
 
 export const errnoNames = new Map<number, string>(Object.entries(constants.errno).map(([k, v]) => [v, k]));
 
-// ---- libc on the agent's main thread: short calls that never block -------------------------
+// ---- libc in the agent's own threads: short calls that never block (poll waits if asked) ----
 
 const mainSymbols = {
   lseek: { args: ["i32", "i64", "i32"], returns: "i64" },
