@@ -109,7 +109,7 @@ interface Probe {
 /** `count` calls back to back, timed each, after an untimed first: the way the floor's echo is
  *  measured (floor.ts). The first call after other work or idling pays for caches gone cold
  *  (in the guest, in QEMU and on the host): ~1 ms for a stat, then ~0.5, ~0.4, ... */
-async function stream(fn: () => Promise<unknown>, count: number): Promise<number[]> {
+async function backToBack(fn: () => Promise<unknown>, count: number): Promise<number[]> {
   await fn();
   const out: number[] = [];
   for (let i = 0; i < count; i++) {
@@ -124,8 +124,8 @@ const OUT64 = "dd if=/dev/zero bs=1M count=64 2>/dev/null";
 const stats100 = Array.from({ length: 100 }, (): [typeof statOp, any] => [statOp, { path: "/tmp/stat-me" }]);
 const probes: Probe[] = [
   // Provium
-  { id: "p.noop", each: 1, selfTimed: true, fn: () => stream(() => p.noop(), 5) },
-  { id: "p.stat", each: 1, selfTimed: true, fn: () => stream(() => p.stat("/tmp/stat-me"), 10) },
+  { id: "p.noop", each: 1, selfTimed: true, fn: () => backToBack(() => p.noop(), 5) },
+  { id: "p.stat", each: 1, selfTimed: true, fn: () => backToBack(() => p.stat("/tmp/stat-me"), 10) },
   { id: "p.run_true", each: 2, fn: async () => { if ((await p.run("true")).exit_code !== 0) throw new Error("run(true) failed"); } },
   { id: "p.run_echo", each: 2, fn: async () => { if (new TextDecoder().decode((await p.run("echo hi")).stdout) !== "hi\n") throw new Error("run(echo hi): wrong output"); } },
   { id: "p.write4k", each: 2, fn: () => p.writeFile("/tmp/w4k", data4k) },
@@ -134,13 +134,13 @@ const probes: Probe[] = [
   { id: "p.read1m", each: 1, fn: async () => expectLen(await p.readFile("/tmp/r1m"), MiB, "read_file 1 MiB") },
   { id: "p.write16m", total: quick ? 2 : 8, fn: () => p.writeFile("/tmp/w16m", data16m) },
   { id: "p.read16m", total: quick ? 2 : 8, fn: async () => expectLen(await p.readFile("/tmp/r16m"), 16 * MiB, "read_file 16 MiB") },
-  { id: "p.batch100", total: quick ? 4 : 10, selfTimed: true, fn: () => stream(() => p.batch(stats100), 1) },
+  { id: "p.batch100", total: quick ? 4 : 10, selfTimed: true, fn: () => backToBack(() => p.batch(stats100), 1) },
   { id: "p.single100", total: quick ? 4 : 10, fn: async () => { for (let i = 0; i < 100; i++) await p.stat("/tmp/stat-me"); } },
   // dd, not `head -c`: busybox head moves 4 KiB at a time and alone needs ~3.5 s for 64 MiB here.
   { id: "p.stream64m", total: quick ? 2 : 5, fn: async () => expectLen((await p.run(OUT64)).stdout, 64 * MiB, "64 MiB of output") },
   { id: "p.stat_cold", each: 1, fn: () => p.stat("/tmp/stat-me") }, // the first after other ops
   // the floor
-  { id: "f.ping", each: 1, selfTimed: true, fn: () => stream(() => floor.ping(), 5) },
+  { id: "f.ping", each: 1, selfTimed: true, fn: () => backToBack(() => floor.ping(), 5) },
   { id: "f.echo16", each: 1, selfTimed: true, fn: () => floor.echo(16, 10) },
   { id: "f.h2g1b", each: 1, fn: () => floor.sink(new Uint8Array(1)) },
   { id: "f.g2h1b", each: 1, fn: () => floor.src(1) },
@@ -150,7 +150,7 @@ const probes: Probe[] = [
   { id: "f.g2h16m.raw", total: quick ? 2 : 8, fn: () => floor.src(16 * MiB) },
   { id: "f.g2h64m.raw", total: quick ? 1 : 3, fn: () => floor.src(64 * MiB) },
   // the peer
-  { id: "q.ping", each: 1, selfTimed: true, fn: () => stream(() => peer.ping(), 5) },
+  { id: "q.ping", each: 1, selfTimed: true, fn: () => backToBack(() => peer.ping(), 5) },
   { id: "q.exec_true", each: 2, fn: async () => { if ((await peer.exec("/bin/true")).exitcode !== 0) throw new Error("qemu-ga exec true failed"); } },
   { id: "q.exec_echo", each: 2, fn: async () => { const st = await peer.exec("/bin/echo", ["hi"], true); if (Buffer.from(st["out-data"] ?? "", "base64").toString() !== "hi\n") throw new Error("qemu-ga exec echo: wrong output"); } },
   { id: "q.write1m", each: 1, fn: () => peer.writeFile("/tmp/w1m", data1m) },
