@@ -9,6 +9,7 @@ import { accelArgs, accelCmdline, type Accel } from "./accel";
 import { QmpClient } from "./qmp";
 import { findQemu } from "./qemu-binary";
 import { onProcessExit } from "./exit-cleanup";
+import { ownedTempDir } from "./sweep";
 
 export interface LaunchOptions {
   name: string;
@@ -19,7 +20,7 @@ export interface LaunchOptions {
   memoryMiB: number;
   cpus: number;
   accel: Accel;
-  /** directory in which the private provium-XXXX run dir is created (default os.tmpdir()) */
+  /** directory in which the private run dir (provium-run-p<pid>-XXXXXX) is created (default os.tmpdir()) */
   runDir?: string;
   qemuBinary?: string;
   /** machine type (default "pc,hpet=off": see BASE_MACHINE) */
@@ -325,8 +326,8 @@ function findQemuImg(qemu: string): string {
 
 function makeRunDir(parent?: string): string {
   let base = parent ?? os.tmpdir();
-  // sun_path holds 108 bytes: keep "<base>/provium-XXXXXX/agent.sock" short enough.
-  if (path.join(base, "provium-XXXXXX", "agent.sock").length > 100) base = "/tmp";
+  // sun_path holds 108 bytes: keep "<base>/provium-run-p<pid>-XXXXXX/agent.sock" short enough.
+  if (path.join(base, `provium-run-p${process.pid}-XXXXXX`, "agent.sock").length > 100) base = "/tmp";
   fs.mkdirSync(base, { recursive: true });
-  return fs.mkdtempSync(path.join(base, "provium-"));
+  return ownedTempDir("run", base);
 }

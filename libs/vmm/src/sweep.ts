@@ -1,10 +1,8 @@
 // Temp directories left by a provium that was killed outright (SIGKILL: no exit handler ran),
-// removed by the next run:
-// - run dirs: its QEMUs die with it (see DIE_WITH_PARENT in qemu.ts), and any provium-XXXX dir
-//   QEMU has written to (its QMP socket or console log; QEMU removes its sockets when it exits
-//   on a signal) that no live process names goes;
-// - dirs made with ownedTempDir (a run's snapshots): they name their owner's pid, and go once
-//   no process has that pid.
+// removed by the next run. Every one is made by ownedTempDir and names its owner's pid
+// (provium-<kind>-p<pid>-XXXXXX: a VM's run dir, a run's snapshots); it is stale once no process
+// has that pid and no live process names it (a QEMU dies with its parent, see DIE_WITH_PARENT in
+// qemu.ts, but one started without setpriv would outlive it and still use its run dir).
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -22,25 +20,22 @@ function liveCommandLines(): string[] {
 
 const OWNED = /^provium-[a-z]+-p(\d+)-/;
 
-/** A new temp dir `provium-<kind>-p<pid>-XXXXXX` that the sweep removes once this process is gone. */
+/** A new temp dir `<parent>/provium-<kind>-p<pid>-XXXXXX` that the sweep removes once this
+ *  process is gone. */
 export function ownedTempDir(kind: string, parent = os.tmpdir()): string {
   return fs.mkdtempSync(path.join(parent, `provium-${kind}-p${process.pid}-`));
 }
 
 /** Removes stale temp dirs under `parent` older than `minAgeMs`; returns what it removed. */
 export function sweepStaleRunDirs(parent = os.tmpdir(), minAgeMs = 60_000): string[] {
-  const runDirs: string[] = [];
   const orphans: string[] = [];
   try {
     for (const name of fs.readdirSync(parent)) {
-      if (!name.startsWith("provium-")) continue;
+      const owner = OWNED.exec(name)?.[1];
+      if (!owner || fs.existsSync(`/proc/${owner}`)) continue;
       const d = path.join(parent, name);
       try {
-        if (Date.now() - fs.statSync(d).mtimeMs <= minAgeMs) continue;
-        const owner = OWNED.exec(name)?.[1];
-        if (owner) {
-          if (!fs.existsSync(`/proc/${owner}`)) orphans.push(d);
-        } else if (fs.existsSync(path.join(d, "qmp.sock")) || fs.existsSync(path.join(d, "console.log"))) runDirs.push(d);
+        if (Date.now() - fs.statSync(d).mtimeMs > minAgeMs) orphans.push(d);
       } catch {
         /* gone meanwhile */
       }
@@ -48,8 +43,8 @@ export function sweepStaleRunDirs(parent = os.tmpdir(), minAgeMs = 60_000): stri
   } catch {
     return [];
   }
-  const cmdlines = runDirs.length ? liveCommandLines() : [];
-  const stale = [...runDirs.filter((d) => !cmdlines.some((c) => c.includes(d + "/"))), ...orphans];
+  const cmdlines = orphans.length ? liveCommandLines() : [];
+  const stale = orphans.filter((d) => !cmdlines.some((c) => c.includes(d + "/")));
   for (const d of stale) fs.rmSync(d, { recursive: true, force: true });
   return stale;
 }

@@ -27,7 +27,7 @@ describe("QemuVm", () => {
     try {
       expect(processGone(vm.pid)).toBe(false);
       expect(fs.existsSync(vm.runDir)).toBe(true);
-      expect(path.basename(vm.runDir)).toStartWith("provium-");
+      expect(path.basename(vm.runDir)).toStartWith(`provium-run-p${process.pid}-`); // the sweep knows its owner
       expect(liveVms()).toContain(vm);
       const { line, sock } = await readFirstLine(vm.agentSocket);
       console.error(`[measure] launch -> first agent line: ${(performance.now() - t0).toFixed(0)} ms`);

@@ -4,59 +4,45 @@ import * as path from "node:path";
 import * as os from "node:os";
 import { ownedTempDir, sweepStaleRunDirs } from "../src/index";
 
-test("stale run dirs (no live process names them) are removed; live and young ones stay", async () => {
+test("a temp dir goes once its owner process is gone and no live process names it; others stay", async () => {
   const parent = fs.mkdtempSync(path.join(os.tmpdir(), "sweep-"));
-  const mk = (name: string, ageMs: number, file = "qmp.sock") => {
+  // A real pid whose process has exited (and been reaped).
+  const gone = Bun.spawn(["true"]);
+  await gone.exited;
+  const mk = (name: string, ageMs: number) => {
     const d = path.join(parent, name);
-    fs.mkdirSync(d);
-    fs.writeFileSync(path.join(d, file), "");
+    fs.mkdirSync(d, { recursive: true });
+    fs.writeFileSync(path.join(d, "console.log"), "");
     const t = new Date(Date.now() - ageMs);
     fs.utimesSync(d, t, t);
     return d;
   };
-  const stale = mk("provium-stale1", 120_000);
-  const socketsGone = mk("provium-stale2", 120_000, "console.log"); // QEMU removed its sockets
-  const other = mk("provium-other", 120_000, "notes.txt"); // not a run dir
-  const young = mk("provium-young1", 0);
-  // A live process whose command line names the dir (as QEMU's does).
-  const live = mk("provium-live1", 120_000);
-  const holder = Bun.spawn(["sh", "-c", "sleep 30", `${live}/qmp.sock`], { stderr: "ignore" });
+  const mine = ownedTempDir("run", parent);
+  expect(path.basename(mine)).toStartWith(`provium-run-p${process.pid}-`);
+  fs.utimesSync(mine, new Date(0), new Date(0));
+  const stale = mk(`provium-run-p${gone.pid}-aaaaaa`, 120_000);
+  const empty = path.join(parent, `provium-run-p${gone.pid}-bbbbbb`); // killed before QEMU wrote to it
+  fs.mkdirSync(empty);
+  fs.utimesSync(empty, new Date(0), new Date(0));
+  const snaps = mk(`provium-snap-p${gone.pid}-cccccc`, 120_000);
+  const young = mk(`provium-run-p${gone.pid}-dddddd`, 0);
+  const other = mk("provium-notours", 120_000);
+  // A live process (a QEMU that outlived its provium) whose command line names the dir.
+  const used = mk(`provium-run-p${gone.pid}-eeeeee`, 120_000);
+  const holder = Bun.spawn(["sh", "-c", "sleep 30", `${used}/qmp.sock`], { stderr: "ignore" });
   try {
-    // Until the child has exec'd and its command line names the dir.
     const named = () => {
       try {
-        return fs.readFileSync(`/proc/${holder.pid}/cmdline`, "latin1").includes(live);
+        return fs.readFileSync(`/proc/${holder.pid}/cmdline`, "latin1").includes(used);
       } catch {
         return false;
       }
     };
     for (let i = 0; i < 500 && !named(); i++) await Bun.sleep(10);
-    expect(sweepStaleRunDirs(parent).sort()).toEqual([stale, socketsGone]);
-    expect(fs.existsSync(young) && fs.existsSync(live) && fs.existsSync(other)).toBe(true);
+    expect(sweepStaleRunDirs(parent).sort()).toEqual([stale, empty, snaps].sort());
+    expect([mine, young, other, used].every((d) => fs.existsSync(d))).toBe(true);
   } finally {
     holder.kill();
-    fs.rmSync(parent, { recursive: true, force: true });
-  }
-});
-
-test("a dir from ownedTempDir goes once its owner process is gone, not before", async () => {
-  const parent = fs.mkdtempSync(path.join(os.tmpdir(), "sweep-"));
-  try {
-    const old = new Date(Date.now() - 120_000);
-    const mine = ownedTempDir("snap", parent);
-    expect(path.basename(mine)).toStartWith(`provium-snap-p${process.pid}-`);
-    // One whose owner has exited (a real pid, reaped).
-    const dead = Bun.spawn(["true"]);
-    await dead.exited;
-    const orphan = path.join(parent, `provium-snap-p${dead.pid}-abc123`);
-    fs.mkdirSync(orphan);
-    for (const d of [mine, orphan]) {
-      fs.writeFileSync(path.join(d, "0.mem"), "x");
-      fs.utimesSync(d, old, old);
-    }
-    expect(sweepStaleRunDirs(parent)).toEqual([orphan]);
-    expect(fs.existsSync(mine)).toBe(true);
-  } finally {
     fs.rmSync(parent, { recursive: true, force: true });
   }
 });
