@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { atomicWriteFile, readJson } from "./cache-dir";
 import { findQemu } from "./qemu-binary";
 import { onProcessExit } from "./exit-cleanup";
+import { ownedTempDir } from "./sweep";
 
 export type Accel = "kvm" | "tcg";
 export type AccelRequest = "auto" | Accel;
@@ -132,7 +133,7 @@ export function probeFirmware(): Uint8Array {
 /** Run the probe firmware under `accel`; true when it reached long mode before the deadline. */
 export async function probeAccel(accel: Accel, opts: { qemuBinary?: string; timeoutMs?: number } = {}): Promise<boolean> {
   const qemu = findQemu(opts.qemuBinary);
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "provium-probe-"));
+  const dir = ownedTempDir("probe");
   const bios = path.join(dir, "probe.rom");
   fs.writeFileSync(bios, probeFirmware());
   const proc = Bun.spawn(
