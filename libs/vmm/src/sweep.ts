@@ -1,8 +1,9 @@
 // Temp directories left by a provium that was killed outright (SIGKILL: no exit handler ran),
 // removed by the next run. Every one is made by ownedTempDir and names its owner's pid
-// (provium-<kind>-p<pid>-XXXXXX: a VM's run dir, a run's snapshots, the KVM probe's firmware); it is stale once no process
-// has that pid and no live process names it (a QEMU dies with its parent, see DIE_WITH_PARENT in
-// qemu.ts, but one started without setpriv would outlive it and still use its run dir).
+// (provium-<kind>-p<pid>-XXXXXX: a VM's run dir, a run's snapshots, the KVM probe's firmware).
+// One is stale once no process has that pid and no live process names it (a QEMU dies with its
+// parent, see DIE_WITH_PARENT in qemu.ts, but one started without setpriv would outlive it and
+// still use its run dir).
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
