@@ -141,12 +141,18 @@ describe("timeouts, crashes and capacity", () => {
     expect(outcomes(r.events)).toEqual(["passed runs after a worker crash"]);
   });
 
-  test("a boot that can never fit fails at once; a second claim is refused", async () => {
-    const r = await events(["cap"]);
-    const failed = r.events.find((e: any) => e.kind === "test_failed");
-    expect(failed.reason).toContain("needs 65536 MiB and 1 vCPUs but the host pool has");
-    expect(failed.duration_ms).toBeLessThan(5000);
-    expect(outcomes(r.events)).toContain("passed claim reserves once");
+  test("a boot that can never fit fails at once, before its image is built; a second claim is refused", async () => {
+    // An empty cache: building the image would fetch a kernel and compile the agent first.
+    const cache = mkdtempSync(join(tmpdir(), "provium-coldcache-"));
+    try {
+      const r = await events(["cap"], { PROVIUM_CACHE_DIR: cache });
+      const failed = r.events.find((e: any) => e.kind === "test_failed");
+      expect(failed.reason).toContain("needs 65536 MiB and 1 vCPUs but the host pool has");
+      expect(failed.duration_ms).toBeLessThan(5000);
+      expect(outcomes(r.events)).toContain("passed claim reserves once");
+    } finally {
+      rmSync(cache, { recursive: true, force: true });
+    }
   });
 });
 

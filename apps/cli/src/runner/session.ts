@@ -269,8 +269,18 @@ export class FileSession {
     if (this.o.listOnly) return;
     const results = await Promise.allSettled(
       vms.map(async (vm) => {
-        const image = await prepareImage(this.o.config.profiles[vm.spec.profile]!, this.o.cacheDir, this.o.onProgress);
-        const release = await this.reserve({ memoryMiB: vm.spec.memoryMiB, cpus: vm.spec.cpus });
+        // Both at once: a VM that can never fit fails before its image is built (minutes on a
+        // first run), and one that waits for room has its image ready when it gets it.
+        const reserving = this.reserve({ memoryMiB: vm.spec.memoryMiB, cpus: vm.spec.cpus });
+        const preparing = prepareImage(this.o.config.profiles[vm.spec.profile]!, this.o.cacheDir, this.o.onProgress);
+        let image, release;
+        try {
+          [image, release] = await Promise.all([preparing, reserving]);
+        } catch (e) {
+          reserving.then((r) => r(), () => {}); // a share granted after all is given back
+          preparing.catch(() => {});
+          throw e;
+        }
         vm.onShutdown(release);
         await vm.boot(image, this.o.accel, this.o.agentDeadlineMs);
       }),
