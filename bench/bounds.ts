@@ -99,7 +99,7 @@ export const RATIOS: RatioSpec[] = [
     kind: "max",
     target: 2,
     bound: 4,
-    why: "measured 2.0x-2.4x in full runs (1.6x-1.7x in bench/restore-profile.ts, after a lighter workload): the busybox guest answers ~20 ms after cont, ours ~35 ms more (every code path the agent runs is translated by TCG again after a restore); above 4x the snapshot grew (e.g. the agent back in the initramfs) or a phase of the restore was serialised again",
+    why: "a restore takes the QEMU its VM launched ahead for that snapshot (as reset_between_tests and snapshot:restore() do), so it is loading, cont and the agent's first answer; the busybox guest launches its QEMU on the clock (~130 ms here). Like for like (our launch on the clock too: the row 'QEMU launched on the clock') was 1.3x-2.4x. Above 4x the spare is no longer used, the snapshot grew (e.g. the agent back in the initramfs) or a phase of the restore was serialised again",
   },
 ];
 

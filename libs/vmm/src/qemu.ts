@@ -159,6 +159,11 @@ export class QemuVm {
     return this.proc.pid;
   }
 
+  /** How QEMU ended, or null while it runs. */
+  get exitStatus(): VmExit | null {
+    return this.exitInfo;
+  }
+
   /** The connected QMP client (launch resolves only once it is connected). */
   get qmp(): QmpClient {
     return this._qmp!;

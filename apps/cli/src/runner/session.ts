@@ -217,6 +217,8 @@ export class FileSession {
     const snap = this.snapshots.get(Number(id));
     if (!snap) return true;
     this.snapshots.delete(Number(id));
+    // A QEMU launched ahead to restore it has nothing left to wait for.
+    for (const part of snap.values()) for (const vm of this.vms) void vm?.dropSpare(part);
     rmSync(join(this.snapshotDir!, String(id)), { recursive: true, force: true });
     return true;
   }
