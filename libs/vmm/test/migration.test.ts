@@ -1,6 +1,7 @@
 // Snapshot save/load through exec: migration, including the failures that must be clear.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { ensureImage, INCOMING_ARGS, liveVms, loadMemory, openIncoming, QemuVm, saveMemory, type GuestImage } from "../src/index";
 import { HELLO_AGENT, readFirstLine, removeTempDirs, sharedKernel, tempDir } from "./helpers";
@@ -46,7 +47,7 @@ describe("migration snapshots", () => {
     }
   }, 120_000);
 
-  test("a plain stream is handed to QEMU as an open file (fd:3); a zstd one goes through exec", async () => {
+  test("QEMU reads a stream as an open file (fd:3); a zstd one is unpacked into an unlinked file first", async () => {
     const dir = tempDir("fd");
     const vm = await launch();
     try {
@@ -54,10 +55,11 @@ describe("migration snapshots", () => {
         const file = path.join(dir, `m${compress ? ".zst" : ""}`);
         await saveMemory(vm, file, { compress });
         const stream = openIncoming(file, { compressed: compress });
-        expect(stream.fds.length).toBe(compress ? 0 : 1);
+        expect(stream.fds.length).toBe(1);
         const r = await launch(INCOMING_ARGS, stream.fds).finally(() => stream.close());
         try {
           await loadMemory(r, stream);
+          expect(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith(`provium-incoming-p${process.pid}-`))).toEqual([]);
           expect((await r.qmp.execute("query-status")).status).toBe("paused");
           await r.qmp.execute("cont");
           expect((await r.qmp.execute("query-status")).status).toBe("running");
@@ -118,6 +120,14 @@ describe("migration snapshots", () => {
       expect(performance.now() - t).toBeLessThan(30_000);
     } finally {
       await r.shutdown({ graceMs: 0 });
+    }
+    // Unpacked ahead (as restores do): zstd's own word on the file, before QEMU reads a byte.
+    const stream = openIncoming(file, { compressed: true });
+    const r2 = await launch(INCOMING_ARGS, stream.fds).finally(() => stream.close());
+    try {
+      await expect(loadMemory(r2, stream, { timeoutMs: 60_000 })).rejects.toThrow(/does not load \(truncated or corrupt\?\): zstd: .*premature end/);
+    } finally {
+      await r2.shutdown({ graceMs: 0 });
     }
   }, 120_000);
 
