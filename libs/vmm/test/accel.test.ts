@@ -44,7 +44,7 @@ describe("accelerator choice", () => {
     expect(await probeAccel("tcg", { timeoutMs: 10_000 })).toBe(true);
   });
 
-  test("auto on this machine settles within the deadline and caches the verdict", async () => {
+  test("auto on this machine settles within the deadline and caches the verdict of a probe", async () => {
     delete process.env.PROVIUM_ACCEL;
     const cacheDir = tempDir("accel");
     const t0 = performance.now();
@@ -53,8 +53,15 @@ describe("accelerator choice", () => {
     expect(took).toBeLessThan(6000);
     // This build machine's nested KVM hangs guests: expect TCG here (unless told otherwise).
     if (process.env.PROVIUM_TEST_EXPECT_ACCEL) expect(accel).toBe(process.env.PROVIUM_TEST_EXPECT_ACCEL as any);
-    else if (!kvmUsable().ok) expect(accel).toBe("tcg");
-    const saved = JSON.parse(fs.readFileSync(path.join(cacheDir, "accel-verdict.json"), "utf8"));
+    const verdictFile = path.join(cacheDir, "accel-verdict.json");
+    if (!kvmUsable().ok) {
+      // No /dev/kvm (some of these machines have none): TCG at once, nothing probed, nothing to cache.
+      expect(accel).toBe("tcg");
+      expect(took).toBeLessThan(200);
+      expect(fs.existsSync(verdictFile)).toBe(false);
+      return;
+    }
+    const saved = JSON.parse(fs.readFileSync(verdictFile, "utf8"));
     expect(Object.values(saved).map((v: any) => v.accel)).toEqual([accel]);
     resetAccelCache(); // next call must come from the disk cache, not a probe
     const t1 = performance.now();
