@@ -61,6 +61,8 @@ test("env_clear: the guest sees only the keys given", function(t)
   local merged = vm:run("env", {env = {EXTRA = "1"}}).stdout
   t:assert_contains(merged, "EXTRA=1")
   t:assert_contains(merged, "HOME=")
+  -- guest-init gives the agent a JSC option under TCG (provium.noftl); commands never see it
+  t:assert(not merged:find("BUN_JSC_", 1, true), merged)
 end)
 
 test("timeouts: every spelling kills the command and reports timed_out", function(t)

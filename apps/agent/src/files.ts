@@ -203,7 +203,8 @@ async function writeToEnd(fd: number, data: Uint8Array, at: (n: number) => numbe
 
 function stat(s: NonNullable<FileOp["stat"]>) {
   const st = statPath(s.path!, !!s.follow);
-  return { size: st.size, mtimeNs: st.mtimeNs, perm: st.mode & 0o7777, type: entryType(st.mode), uid: st.uid, gid: st.gid, nlink: st.nlink, ino: st.ino };
+  st.type = entryType(st.type);
+  return st;
 }
 
 function listdir(path: string) {

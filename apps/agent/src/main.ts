@@ -46,6 +46,9 @@ async function main() {
 }
 
 if (import.meta.main) {
+  // Set by guest-init for this process's JIT alone (provium.noftl): JSC read it at start-up,
+  // and the commands the agent runs must not inherit it.
+  delete process.env.BUN_JSC_useFTLJIT;
   process.on("uncaughtException", (e) => console.error("provium-agent: uncaught", e));
   process.on("unhandledRejection", (e) => console.error("provium-agent: unhandled", e));
   await main();

@@ -97,23 +97,42 @@ const PATH = new Uint8Array(4097); // PATH_MAX and the NUL
 const AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, STATX_BASIC_STATS = 0x7ff;
 const utf8 = new TextEncoder();
 
-/** What stat(2) says of a path (of a symlink itself unless `follow`), as the wire's Stat wants it. */
-export function statPath(path: string, follow: boolean) {
+/** The path into PATH, NUL-terminated. An ASCII path is copied by a loop (in a TCG guest
+ *  ~0.2 us for a short one, against ~0.6 for includes("\0") and TextEncoder.encodeInto). */
+function cPath(path: string) {
+  const n = path.length;
+  if (n < PATH.length) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = path.charCodeAt(i);
+      if (c === 0 || c >= 0x80) break;
+      PATH[i] = c;
+    }
+    if (i === n) return void (PATH[n] = 0);
+  }
   if (path.includes("\0")) throw Object.assign(new Error("Invalid argument (the path holds a NUL byte)"), { code: "EINVAL", errno: constants.errno.EINVAL });
   const { read, written } = utf8.encodeInto(path, PATH);
   if (read < path.length || written === PATH.length) throw errnoError(constants.errno.ENAMETOOLONG);
   PATH[written] = 0;
+}
+
+/** What stat(2) says of a path (of a symlink itself unless `follow`): the wire's Stat, with
+ *  `type` as statx's file type bits (S_IFMT; the caller maps them to the wire's EntryType). */
+export function statPath(path: string, follow: boolean) {
+  cPath(path);
   if (lib().statx(AT_FDCWD, PATH as unknown as Pointer, follow ? 0 : AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS, STATX as unknown as Pointer) < 0) throw errnoError();
   const v = STATX_VIEW;
   const inoHi = v.getUint32(36, true);
+  const mode = v.getUint16(28, true);
   return {
-    nlink: v.getUint32(16, true),
-    uid: v.getUint32(20, true),
-    gid: v.getUint32(24, true),
-    mode: v.getUint16(28, true),
-    ino: inoHi < 0x200000 ? inoHi * 4294967296 + v.getUint32(32, true) : v.getBigUint64(32, true),
     size: v.getUint32(44, true) * 4294967296 + v.getUint32(40, true),
     mtimeNs: v.getBigInt64(112, true) * 1_000_000_000n + BigInt(v.getUint32(120, true)),
+    perm: mode & 0o7777,
+    type: mode & 0o170000,
+    uid: v.getUint32(20, true),
+    gid: v.getUint32(24, true),
+    nlink: v.getUint32(16, true),
+    ino: inoHi < 0x200000 ? inoHi * 4294967296 + v.getUint32(32, true) : v.getBigUint64(32, true),
   };
 }
 

@@ -58,6 +58,12 @@ describe("files family", () => {
     await expect(run({ stat: { path: join(dir, "f", "under-a-file") } })).rejects.toMatchObject({ code: "ENOTDIR" });
     await expect(run({ stat: { path: `${dir}/f\0tail` } })).rejects.toMatchObject({ code: "EINVAL" });
     await expect(run({ stat: { path: "/" + "a".repeat(5000) } })).rejects.toMatchObject({ message: "File name too long", code: "ENAMETOOLONG" });
+    await expect(run({ stat: { path: "/" + "a".repeat(4095) } })).rejects.toMatchObject({ code: "ENAMETOOLONG" }); // the longest that fits the buffer
+    // ASCII paths are copied by a loop, others encoded: both, and the NUL check after non-ASCII
+    fs.writeFileSync(join(dir, "café"), "ab");
+    expect((await run({ stat: { path: join(dir, "café") } })).files.stat.size).toBe(2);
+    await expect(run({ stat: { path: `${dir}/café\0f` } })).rejects.toMatchObject({ code: "EINVAL" });
+    expect((await run({ stat: { path: join(dir, "f") } })).files.stat.size).toBe(70_000); // after longer paths
   });
 
   test("mkdir and open_file apply an explicit perm exactly", async () => {

@@ -17,7 +17,9 @@ let seed = 1;
 // (the high bits: an LCG's low bits repeat with a short period)
 const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) >>> 8) % n;
 const pick = <T>(xs: T[]) => xs[rnd(xs.length)]!;
-const TEXTS = ["", "a", "/etc/hostname", "ünïcödé ✓", "emoji 🎉 pair", "x".repeat(33), "y".repeat(200), "nul\u0001ctl"];
+// (short ASCII is read by its own path, up to 64 bytes: both sides of that line, and a text
+// that turns non-ASCII after an ASCII start)
+const TEXTS = ["", "a", "/etc/hostname", "ünïcödé ✓", "/tmp/café", "emoji 🎉 pair", "x".repeat(33), "z".repeat(64), "w".repeat(65), "y".repeat(200), "nul\u0001ctl"];
 const INTS: Record<string, number[]> = {
   int8: [0, 1, -1, 127, -128],
   uint8: [0, 1, 255],
@@ -28,8 +30,8 @@ const INTS: Record<string, number[]> = {
   enum: [0, 1, 7],
 };
 const BIG64: Record<string, (number | bigint)[]> = {
-  int64: [0, -1, 1, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 40, -(2 ** 40), 2n ** 62n, -(2n ** 63n)],
-  uint64: [0, 1, 4294967296, Number.MAX_SAFE_INTEGER, 2n ** 53n, 2n ** 64n - 1n],
+  int64: [0, -1, 1, 4294967295, -4294967296, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 2 ** 40, -(2 ** 40), 2n ** 62n, -(2n ** 63n)],
+  uint64: [0, 1, 4294967295, 4294967296, Number.MAX_SAFE_INTEGER, 2n ** 53n, 2n ** 64n - 1n],
 };
 
 // (the reference codec needs bigints for 64-bit union members: it cannot tell their type)
@@ -220,6 +222,22 @@ describe("hostile bytes", () => {
       message([0, 1 | (1 << 16)], [0, 0], [0, 2 | (1 << 16)], [0, 0], [6, 0], [0, 1 | (1 << 16)], [3, 0], [1, 2 | (3 << 3)], [0x616161, 0]),
       /not NUL-terminated/,
     );
+  });
+
+  test("short text that is not UTF-8 reads as TextDecoder reads it, ASCII as itself", () => {
+    // Frame.request -> Request {op tag 6: files} -> FileOp {tag 3: listdir} = bytes, then NUL
+    const listdir = (bytes: number[]) => {
+      const words: [number, number][] = [];
+      const b = [...bytes, 0];
+      while (b.length % 8) b.push(0);
+      for (let i = 0; i < b.length; i += 8) words.push([b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24), b[i + 4]! | (b[i + 5]! << 8) | (b[i + 6]! << 16) | (b[i + 7]! << 24)]);
+      const head: [number, number][] = [[0, 1 | (1 << 16)], [0, 0], [0, 2 | (1 << 16)], [0, 0], [6, 0], [0, 1 | (1 << 16)], [3, 0], [1, 2 | ((bytes.length + 1) << 3)]];
+      return decodeFrame(message(...head, ...words)).request!.op!.files!.listdir;
+    };
+    expect(listdir([0x61, 0xff, 0x62])).toBe("a\ufffdb");
+    expect(listdir([0x2f, 0x61, 0xc3])).toBe("/a\ufffd"); // cut short in a sequence
+    expect(listdir([0x61, 0x00, 0x62])).toBe("a\u0000b");
+    expect(listdir([...Buffer.from("/tmp/stat-me")])).toBe("/tmp/stat-me");
   });
 
   test("random mutations of valid frames decode or fail as FrameError, never otherwise", () => {

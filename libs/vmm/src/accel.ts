@@ -38,9 +38,16 @@ export function accelArgs(accel: Accel): string[] {
  * watchdog finds the TSC skewed while the kernel boots and falls back to acpi_pm, whose every
  * read is a syscall and an emulated port read: a clock read (Bun reads it on every turn of its
  * event loop) went 2.4 -> 1.0 us with tsc=reliable. A guest's own cmdline can say otherwise.
+ *
+ * `provium.noftl` tells guest-init to start the agent without JSC's top tier (FTL). Under TCG
+ * an FTL compile of one small agent function takes 100-700 ms of the guest's only vCPU (the
+ * compiler's own code runs translated), and a function gets there after ~7,000 calls: a batch
+ * of 100 stats pushes some 30 of them over, and for hundreds of batches the compiler thread
+ * took half the guest's CPU (a 100-stat batch served in 2.3-6.2 ms with it, 1.9-2.8 ms
+ * without, measured in the guest after 2,000 stats and 300 batches). The DFG tier stays.
  */
 export function accelCmdline(accel: Accel): string {
-  return accel === "tcg" ? "tsc=reliable" : "";
+  return accel === "tcg" ? "tsc=reliable provium.noftl" : "";
 }
 
 /** Can we open the KVM device read-write? Returns the reason when not. */

@@ -104,6 +104,10 @@ $bb ip link set lo up 2>/dev/null
 # --library-path (no LD_LIBRARY_PATH), so neither the user's libc nor the programs the agent
 # starts are affected. A static (or script) agent runs directly.
 trace "starting the agent"
+# provium.noftl (the host adds it under TCG, see accelCmdline): no FTL tier for the agent's JIT,
+# whose compiles cost the guest's vCPU hundreds of ms each there. The agent drops the variable
+# from its own environment, so the commands it runs do not inherit it.
+case " $cmdline " in *" provium.noftl "*) export BUN_JSC_useFTLJIT=0 ;; esac
 # Run it as a child, not exec: busybox sh as PID 1 reaps the orphans the agent's children leave.
 if [ -e /provium/lib/ld.so ]; then
   /provium/lib/ld.so --library-path /provium/lib --argv0 /provium/agent /provium/agent &

@@ -15,7 +15,7 @@ export interface LaunchOptions {
   name: string;
   kernel: string;
   initrd?: string | null;
-  /** appended to the base kernel command line ("console=ttyS0 quiet panic=-1", and under TCG "tsc=reliable") */
+  /** appended to the base kernel command line ("console=ttyS0 quiet panic=-1", and under TCG "tsc=reliable provium.noftl", see accelCmdline) */
   cmdline?: string;
   memoryMiB: number;
   cpus: number;

@@ -2,6 +2,7 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { accelArgs, chooseAccel, kvmUsable, probeAccel, resetAccelCache } from "../src/index";
+import { accelCmdline } from "../src/accel";
 import { FIXTURES, processGone, removeTempDirs, tempDir } from "./helpers";
 
 afterAll(removeTempDirs);
@@ -19,6 +20,8 @@ describe("accelerator choice", () => {
     expect(await chooseAccel("tcg", { cacheDir: tempDir("accel"), kvmDevice: "/nonexistent/kvm" })).toBe("tcg");
     expect(accelArgs("tcg")).toEqual(["-accel", "tcg,thread=multi", "-cpu", "max,-erms"]);
     expect(accelArgs("kvm")).toEqual(["-accel", "kvm", "-cpu", "host"]);
+    expect(accelCmdline("tcg").split(" ")).toEqual(["tsc=reliable", "provium.noftl"]);
+    expect(accelCmdline("kvm")).toBe("");
   });
 
   test("forced kvm with an unusable device fails clearly", async () => {

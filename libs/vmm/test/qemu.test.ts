@@ -46,11 +46,11 @@ describe("QemuVm", () => {
     await vm.shutdown(); // idempotent
   }, 60_000);
 
-  test("a TCG guest reads the TSC and copies without ERMS (rep movsb is a byte per step in TCG)", async () => {
+  test("a TCG guest reads the TSC, copies without ERMS (rep movsb is a byte per step in TCG), and its agent runs without JSC's FTL tier", async () => {
     const vm = await launch();
     try {
       const { line, sock } = await readFirstLine(vm.agentSocket);
-      expect(line).toMatch(/ clocksource=tsc(-early)? erms=0$/); // tsc-early until the kernel refines it
+      expect(line).toMatch(/ clocksource=tsc(-early)? erms=0 useFTLJIT=0$/); // tsc-early until the kernel refines it
       sock.destroy();
     } finally {
       await vm.shutdown({ graceMs: 0 });
