@@ -89,7 +89,7 @@ export const RATIOS: RatioSpec[] = [
     kind: "max",
     target: 10,
     bound: 25,
-    why: "measured 9x-14x, both after an untimed one: ~45 us per op in the guest (decode, statx, encode) against ~0.35 ms for one op's round trip; 100 round trips are ~110x; above 25x the batch lost its synchronous path (a promise per op) or its ops went to the main thread",
+    why: "measured 12x-13x in quick runs once the batch path is warmed as stat is (150 batches before the rounds; 14x-22x without, the first 10 after boot are a row of their own), each batch one of 2 back to back: ~25-40 us per op in the guest (decode, statx, encode; ~18 us fully warm) against ~0.33 ms for one op's round trip; above 25x the batch lost its synchronous path (a promise per op) or its ops went to the main thread",
   },
   {
     id: "restore_vs_floor",
