@@ -89,7 +89,7 @@ export const RATIOS: RatioSpec[] = [
     kind: "max",
     target: 10,
     bound: 25,
-    why: "measured 12x-13x in quick runs once the batch path is warmed as stat is (150 batches before the rounds; 14x-22x without, the first 10 after boot are a row of their own), each batch one of 2 back to back: ~25-40 us per op in the guest (decode, statx, encode; ~18 us fully warm) against ~0.33 ms for one op's round trip; above 25x the batch lost its synchronous path (a promise per op) or its ops went to the main thread",
+    why: "measured 9.7x (full run) and 12.5x (quick) once the batch path is warmed as stat is (150 batches before the rounds; 14x-22x without, the first 10 after boot are a row of their own), each batch one of 2 back to back: ~25-40 us per op in the guest (decode, statx, encode; ~18 us fully warm) against ~0.33 ms for one op's round trip; above 25x the batch lost its synchronous path (a promise per op) or its ops went to the main thread",
   },
   {
     id: "restore_vs_floor",
@@ -99,7 +99,7 @@ export const RATIOS: RatioSpec[] = [
     kind: "max",
     target: 2,
     bound: 4,
-    why: "a restore takes the QEMU its VM launched ahead for that snapshot (as reset_between_tests and snapshot:restore() do), so it is loading, cont and the agent's first answer; the busybox guest launches its QEMU on the clock (~130 ms here). Like for like (our launch on the clock too: the row 'QEMU launched on the clock') was 1.3x-2.4x. Above 4x the spare is no longer used, the snapshot grew (e.g. the agent back in the initramfs) or a phase of the restore was serialised again",
+    why: "a restore takes the QEMU its VM launched ahead for that snapshot (as reset_between_tests and snapshot:restore() do), so it is loading, cont and the agent's first answer; the busybox guest launches its QEMU on the clock (~130 ms here). Measured 0.51x (full run), 0.83x (quick); like for like (our launch on the clock too: the row 'QEMU launched on the clock') 1.28x-1.35x. Above 4x the spare is no longer used, the snapshot grew (e.g. the agent back in the initramfs) or a phase of the restore was serialised again",
   },
 ];
 
