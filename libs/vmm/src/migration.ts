@@ -125,8 +125,8 @@ export interface IncomingStream {
  * itself: 2-2.5x faster than through a pipe (110 MB: 147 -> 63 ms here), where QEMU waits on
  * its main loop for every 64 KiB the pipe holds. A compressed stream is unpacked by zstd into a
  * file of its own while QEMU starts (unlinked at once: nothing is left behind, however the run
- * ends), and is loaded once zstd is done: a fixture resume 1.1 s -> ~0.5 s here, as fast as a
- * plain one. Pass the result to QemuVm.launch (`fds`) and then to loadMemory.
+ * ends), and is loaded once zstd is done: a fixture resume to ready ~1.0 -> ~0.6 s here (a
+ * plain stream: ~0.45 s). Pass the result to QemuVm.launch (`fds`) and then to loadMemory.
  */
 export function openIncoming(file: string, opts: { compressed?: boolean } = {}): IncomingStream {
   if (!fs.existsSync(file)) throw new Error(`snapshot file is missing: ${file}`);

@@ -73,12 +73,8 @@ export class GuestVm {
   async boot(image: BootImage, accel: "kvm" | "tcg", agentDeadlineMs: number) {
     this.checkBootable();
     this.state = "booted";
-    await this.start(image, accel);
-    await this.awaitAgent(agentDeadlineMs, "of boot");
-  }
-
-  private async start(image: BootImage, accel: "kvm" | "tcg") {
     this.adopt(await this.launch(image, accel, this.spec, []), image, accel);
+    await this.awaitAgent(agentDeadlineMs, "of boot");
   }
 
   // Launches QEMU (booting, or waiting for a snapshot with INCOMING_ARGS) and connects
@@ -158,7 +154,7 @@ export class GuestVm {
     return null;
   }
 
-  /** The pid of the QEMU waiting for the next restore, once it is launched (for tests). */
+  /** The pid of the QEMU waiting for the next restore, once it is launched (tests, the bench). */
   async sparePid(): Promise<number | null> {
     return (await this.spare?.launched)?.qemu.pid ?? null;
   }
@@ -232,8 +228,11 @@ export class GuestVm {
     this.state = "booted";
     try {
       const spare = await this.takeSpare(snap);
-      // A spare that died since it was launched fails its load: a fresh launch says what is wrong, if anything.
-      if (!spare || !(await this.load(spare, snap).then(() => true, () => this.stop().then(() => false)))) {
+      // A spare that died since it was launched fails its load: a fresh launch says what is
+      // wrong, if anything is.
+      let loaded = false;
+      if (spare) loaded = await this.load(spare, snap).then(() => true, async () => (await this.stop(), false));
+      if (!loaded) {
         const stream = openIncoming(snap.memory, { compressed: snap.compressed });
         let l: Launched;
         try {
