@@ -2,7 +2,7 @@
 // be clear. Tests that boot guests use real QEMU (TCG on machines without working KVM).
 import { describe, expect, test, beforeAll } from "bun:test";
 import { join, resolve } from "node:path";
-import { existsSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { encodeCpio, sweepStaleRunDirs } from "@provium/vmm";
 
@@ -148,6 +148,27 @@ describe("cli with real guests", () => {
     expect(qemuPids().filter((x) => !before.includes(x))).toEqual([]);
   }, 120_000);
 });
+
+test("Ctrl-C while a snapshot and the QEMU launched ahead for it exist leaves neither behind", async () => {
+  const before = qemuPids();
+  const p = Bun.spawn(["bun", main, join(fixtures, "runner/interrupt")], {
+    cwd: fixtures,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, [MARK.split("=")[0]!]: MARK.split("=")[1]! },
+  });
+  // reset_between_tests takes its snapshot before the first test: from then on there are two
+  // QEMUs (the VM and the one launched ahead to restore it) and the snapshot dir.
+  const snapDirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith(`provium-snap-p${p.pid}-`));
+  const deadline = Date.now() + 90_000;
+  while ((qemuPids().filter((x) => !before.includes(x)).length < 2 || !snapDirs().length) && Date.now() < deadline) await Bun.sleep(100);
+  expect(snapDirs().length).toBe(1);
+  expect(qemuPids().filter((x) => !before.includes(x)).length).toBe(2);
+  p.kill("SIGINT");
+  expect(await p.exited).toBe(130);
+  expect(qemuPids().filter((x) => !before.includes(x))).toEqual([]);
+  expect(snapDirs()).toEqual([]);
+}, 120_000);
 
 test("SIGKILL of provium itself still takes its QEMUs down (they die with their parent thread); the next run's sweep takes their run dirs", async () => {
   const before = qemuPids();

@@ -11,6 +11,12 @@ export function onProcessExit(fn: () => void): () => void {
   return () => cleanups.delete(fn);
 }
 
+/** Run every registered cleanup now (a runner worker told to stop: its thread may end without
+ *  an exit event). */
+export function runExitCleanups(): void {
+  runAll();
+}
+
 function runAll(): void {
   for (const fn of [...cleanups]) {
     cleanups.delete(fn);

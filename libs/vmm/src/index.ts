@@ -24,7 +24,7 @@ export { QmpClient, QmpError, type QmpEvent, type QmpConnectOptions } from "./qm
 export { QemuVm, liveVms, type LaunchOptions, type VmExit, type DriveOptions, type VmDrive } from "./qemu";
 export { ensureAgentDisk, type EnsureAgentDiskOptions, type AgentDisk } from "./agent-disk";
 export { ensureRootfs, hostRelease, hostAptSources, checkPackageName, type EnsureRootfsOptions, type Rootfs } from "./rootfs";
-export { installExitCleanup, onProcessExit } from "./exit-cleanup";
+export { installExitCleanup, onProcessExit, runExitCleanups } from "./exit-cleanup";
 export { findQemu, QEMU_MISSING } from "./qemu-binary";
 export { saveMemory, loadMemory, openIncoming, INCOMING_ARGS, type IncomingStream, type SaveOptions } from "./migration";
 export { ownedTempDir, sweepStaleRunDirs } from "./sweep";

@@ -3,7 +3,7 @@
 // the I/O, so it can also stop a runaway or timed-out file and tear its VMs down.
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
-import { installExitCleanup, liveVms } from "@provium/vmm";
+import { installExitCleanup, runExitCleanups } from "@provium/vmm";
 import { startLuaThread, type LuaThread } from "./lua-thread";
 import type { FixtureCache } from "@provium/fixture-cache";
 import { openFixtureCache } from "./fixture-cache";
@@ -35,8 +35,9 @@ self.onmessage = async (m: MessageEvent) => {
   if (m.data.kind === "init") init = m.data.init;
   else if (m.data.kind === "capacity_reply") onCapacityReply(m.data);
   else if (m.data.kind === "stop") {
-    // The run is being interrupted: kill our VMs now, before the pool ends this thread.
-    for (const vm of liveVms()) vm.killSync();
+    // The run is being interrupted: kill our VMs (spares too) and remove the sessions' temp
+    // dirs now, before the pool ends this thread.
+    runExitCleanups();
     self.postMessage({ kind: "stopped" });
   }
   else if (m.data.kind === "file") {

@@ -6,7 +6,7 @@ import type { Reply } from "@provium/protocol";
 import type { Config } from "../config";
 import { unknownProfile } from "../config";
 import { GuestVm, type VmSnapshot } from "./guest";
-import { ownedTempDir } from "@provium/vmm";
+import { onProcessExit, ownedTempDir } from "@provium/vmm";
 import { prepareImage } from "./images";
 import { failure, type GuestOps, type OpContext } from "./ops/guest-op";
 import { agentOps, execOps } from "./ops/exec";
@@ -59,6 +59,7 @@ export class FileSession {
   private snapshots = new Map<number, Map<string, VmSnapshot>>();
   private nextSnapshot = 1;
   private snapshotDir: string | null = null;
+  private forgetSnapshotDir = () => {};
   // lab:claim: capacity reserved up front for this file; boots draw from it first.
   private claim: { left: Amount; release: () => void } | null = null;
 
@@ -112,6 +113,7 @@ export class FileSession {
     this.barriers.close();
     await Promise.allSettled(this.vms.map((v) => v.shutdown()));
     if (this.snapshotDir && !this.o.snapshotsInto) rmSync(this.snapshotDir, { recursive: true, force: true });
+    this.forgetSnapshotDir();
     this.claim?.release();
     this.claim = null;
   }
@@ -124,7 +126,11 @@ export class FileSession {
 
   // VMs are saved one after another: each pauses only for its own save.
   private async createSnapshot(ids: unknown[]) {
-    this.snapshotDir ??= this.o.snapshotsInto ?? ownedTempDir("snap");
+    if (!this.snapshotDir) {
+      const dir = (this.snapshotDir = this.o.snapshotsInto ?? ownedTempDir("snap"));
+      // A run that is interrupted (or exits) before close() still takes its snapshots away.
+      if (!this.o.snapshotsInto) this.forgetSnapshotDir = onProcessExit(() => rmSync(dir, { recursive: true, force: true }));
+    }
     const id = this.nextSnapshot++;
     const dir = join(this.snapshotDir, String(id));
     const parts = new Map<string, VmSnapshot>();
