@@ -41,6 +41,15 @@ function dirSize(dir: string): number {
   return n;
 }
 
+function alive(pid: number) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM"; // someone else's live process
+  }
+}
+
 export class FixtureCache {
   readonly db: Database;
   private readonly maxBytes: number;
@@ -58,6 +67,15 @@ export class FixtureCache {
       created INTEGER NOT NULL, last_used INTEGER NOT NULL, meta TEXT NOT NULL)`);
     this.db.exec(`CREATE TABLE IF NOT EXISTS locks (
       key TEXT PRIMARY KEY, owner TEXT NOT NULL, heartbeat INTEGER NOT NULL)`);
+    this.sweepStaging();
+  }
+
+  // Staging dirs of builds whose process is gone (killed mid-build) are never committed.
+  private sweepStaging() {
+    for (const f of readdirSync(join(this.root, "entries"))) {
+      const pid = Number(/^\.staging-(\d+)-/.exec(f)?.[1]);
+      if (pid && !alive(pid)) rmSync(join(this.root, "entries", f), { recursive: true, force: true });
+    }
   }
 
   close() {

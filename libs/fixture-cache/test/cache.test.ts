@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync, existsSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FixtureCache, parseSize } from "../src";
@@ -71,6 +71,20 @@ describe("fixture cache", () => {
     expect(d.lock.owner).not.toBe(b.lock.owner);
     expect(performance.now() - t).toBeGreaterThanOrEqual(40);
     d.lock.release();
+  });
+
+  test("staging dirs of a build whose process is gone are removed when the cache opens; a live one's stay", () => {
+    const c = fresh();
+    const mine = stage(c, 10);
+    const dead = Bun.spawnSync(["true"]).pid; // exited and reaped: no such process now
+    const orphan = join(c.root, "entries", `.staging-${dead}-0123456789ab`);
+    mkdirSync(orphan);
+    writeFileSync(join(orphan, "mem"), "half a snapshot");
+    c.close();
+    const again = new FixtureCache(c.root);
+    expect(existsSync(orphan)).toBe(false);
+    expect(existsSync(mine)).toBe(true);
+    again.close();
   });
 
   test("sizes parse", () => {

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { FixtureCache } from "@provium/fixture-cache";
+import { onProcessExit } from "@provium/vmm";
 import type { Config } from "../config";
 import type { VmSnapshot } from "./guest";
 import { startLuaThread } from "./lua-thread";
@@ -79,6 +80,8 @@ async function build(name: string, path: string, key: string, host: FixtureHost)
   const started = Date.now();
   host.emit("fixture_build_started", { fixture: name, key });
   const staged = host.cache.stagingDir();
+  // An interrupted run takes its half-built entry away (a killed one: the cache's next open).
+  const forgetStaged = onProcessExit(() => rmSync(staged, { recursive: true, force: true }));
   const session = host.builderSession(path, staged);
   let result: number | null = null;
   let failure: string | undefined;
@@ -104,5 +107,7 @@ async function build(name: string, path: string, key: string, host: FixtureHost)
     await session.close();
     rmSync(staged, { recursive: true, force: true });
     throw e;
+  } finally {
+    forgetStaged();
   }
 }
