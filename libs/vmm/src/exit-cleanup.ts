@@ -1,6 +1,7 @@
 // Last-resort cleanup: whatever way the host process ends (normal exit, Ctrl-C, SIGTERM,
 // SIGHUP, uncaught exception or rejection; Bun runs "exit" handlers for those too), every
-// registered QEMU is SIGKILLed and its files removed, synchronously.
+// registered cleanup runs, synchronously: QEMUs SIGKILLed with their run dirs, temp files and
+// helper processes (snapshots, a fixture's staging dir, a zstd unpacking) removed.
 const cleanups = new Set<() => void>();
 let installed = false;
 
@@ -11,13 +12,9 @@ export function onProcessExit(fn: () => void): () => void {
   return () => cleanups.delete(fn);
 }
 
-/** Run every registered cleanup now (a runner worker told to stop: its thread may end without
- *  an exit event). */
+/** Runs every registered cleanup now: at exit, or when a runner worker is told to stop (its
+ *  thread may end without an exit event). */
 export function runExitCleanups(): void {
-  runAll();
-}
-
-function runAll(): void {
   for (const fn of [...cleanups]) {
     cleanups.delete(fn);
     try {
@@ -30,10 +27,10 @@ function runAll(): void {
 export function installExitCleanup(): void {
   if (installed) return;
   installed = true;
-  process.on("exit", runAll);
+  process.on("exit", runExitCleanups);
   for (const [sig, num] of [["SIGINT", 2], ["SIGTERM", 15], ["SIGHUP", 1]] as const) {
     process.on(sig, () => {
-      runAll();
+      runExitCleanups();
       // Alone, we must also end the process as the default action would; if the app has its
       // own handler it decides when to exit (the VMs are already gone).
       if (process.listenerCount(sig) <= 1) process.exit(128 + num);
