@@ -147,6 +147,7 @@ struct ReadFile {
   path @0 :Text;
   offset @1 :UInt64;
   maxBytes @2 :UInt32;       # 0 = the agent's default cap
+  refuseOver @3 :UInt64;     # > 0: a regular file larger than this is not read (no data; `size` says why)
 }
 
 struct FileData {

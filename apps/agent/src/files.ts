@@ -151,6 +151,8 @@ function readOpened(fd: number, r: NonNullable<FileOp["readFile"]>, io: WholeIo)
   const max = r.maxBytes || DEFAULT_READ_CAP;
   const offset = r.offset ?? 0;
   if (!(st.isFile() && st.size > 0)) return readToEnd(fd, st, max, offset);
+  // The host refuses a file too large for it before anything travels: it needs only the size.
+  if (r.refuseOver && st.size > r.refuseOver) return { data: new Uint8Array(), eof: false, size: st.size };
   // Sized by fstat, but a file may grow or shrink while we read (logs): read what is there.
   const want = Math.min(max, Math.max(0, st.size - offset));
   const buf = io.alloc(want);

@@ -150,7 +150,8 @@ end)
 -- vm:syscall(nr, args?, bufs?, ptrs?): args are integers, strings (passed as a pointer to a
 -- NUL-terminated copy) or {buf = i} (the address of bufs[i]); bufs are strings or sizes
 -- (zero-filled); ptrs are {buf = i, offset = k, target = j}: before the call the address of
--- bufs[j] is written at byte k of bufs[i]. Returns {result, errno, errno_name, out_bufs}.
+-- bufs[j] is written at byte k of bufs[i]. Returns {ret, result (= ret), errno, errno_name,
+-- out_bufs}; a failed call (an unknown number too: ENOSYS) returns ret -1 and does not raise.
 local function buf_arg(b, what)
   local ty = type(b)
   if ty == "string" then return b end
@@ -172,13 +173,29 @@ local function list_arg(v, what)
   return v
 end
 
+-- The table form vm:syscall(nr, {args = ..., bufs = ..., ptrs = ...}) is the same call.
+local syscall_keys = { args = true, bufs = true, ptrs = true }
+local function syscall_form(args, bufs, ptrs)
+  if type(args) ~= "table" or getmetatable(args) ~= nil or next(args) == nil or math.type(next(args)) == "integer" then
+    return args, bufs, ptrs
+  end
+  if bufs ~= nil or ptrs ~= nil then
+    P.raise("syscall takes (nr, args, bufs, ptrs) or (nr, {args = ..., bufs = ..., ptrs = ...}), not both")
+  end
+  opts_arg(args, syscall_keys, "syscall option")
+  return args.args, args.bufs, args.ptrs
+end
+
+-- The kernel reads six argument registers; like it, we ignore any further arguments.
+local MAX_SYSCALL_ARGS = 6
+
 P.define_guest_op("syscall", function(nr, args, bufs, ptrs)
   int_arg(nr, "syscall number")
+  args, bufs, ptrs = syscall_form(args, bufs, ptrs)
   bufs = list_arg(bufs, "bufs")
   local wbufs = {}
   for i, b in ipairs(bufs) do wbufs[i] = buf_arg(b, "bufs[" .. i .. "]") end
   args = list_arg(args, "args")
-  if #args > 6 then P.raise("a syscall takes at most 6 arguments, got " .. #args) end
   local wargs = {}
   for i, a in ipairs(args) do
     if getmetatable(a) == P.File then
@@ -205,6 +222,7 @@ P.define_guest_op("syscall", function(nr, args, bufs, ptrs)
     if math.type(p.offset) ~= "integer" or p.offset < 0 then P.raise("ptrs[" .. i .. "].offset must be an integer >= 0") end
     wptrs[i] = { buf = p.buf, offset = p.offset, target = p.target }
   end
+  for i = MAX_SYSCALL_ARGS + 1, #wargs do wargs[i] = nil end
   return { nr = nr, args = wargs, bufs = wbufs, ptrs = wptrs }
 end)
 

@@ -1679,7 +1679,7 @@ export class ReadFile extends $.Struct {
   static readonly _capnp = {
     displayName: "ReadFile",
     id: "c1296067793d0853",
-    size: new $.ObjectSize(16, 1),
+    size: new $.ObjectSize(24, 1),
   };
   get path(): string {
     return $.utils.getText(0, this);
@@ -1702,6 +1702,16 @@ export class ReadFile extends $.Struct {
   }
   set maxBytes(value: number) {
     $.utils.setUint32(8, value, this);
+  }
+  /**
+* > 0: a regular file larger than this is not read (no data; `size` says why)
+*
+*/
+  get refuseOver(): bigint {
+    return $.utils.getUint64(16, this);
+  }
+  set refuseOver(value: bigint) {
+    $.utils.setUint64(16, value, this);
   }
   toString(): string { return "ReadFile_" + super.toString(); }
 }

@@ -28,14 +28,29 @@ const WHENCE: Record<string, number> = { set: 0, cur: 1, end: 2 };
 const files = (op: NonNullable<Op["files"]>): Op => ({ files: op });
 const fileReply = (r: Reply) => r.files!;
 
+const MiB = (n: number) => `${Math.round((n / 1024 / 1024) * 10) / 10} MiB`;
+
+/** Raises when the agent refused a file over `cap` (no data, its size given): nothing was read. */
+function refused(path: string, d: { data?: Uint8Array; eof?: boolean; size?: number | bigint }, cap: number, where: string) {
+  const size = Number(d.size ?? 0);
+  if (d.eof || (d.data?.byteLength ?? 0) > 0 || size <= cap) return;
+  throw new Error(
+    `read_file ${path}: the file is ${size} bytes (${MiB(size)}), more than read_file takes ${where} (${MiB(cap)}): ` +
+      `read it in pieces with vm:open_file(path, {read = true}), or follow it with vm:tail_file`,
+  );
+}
+
 async function readWhole(path: string, send: (op: Op) => Promise<Reply>) {
-  const piece = (offset: number) => send(files({ readFile: { path, offset, maxBytes: PIECE } })).then((r) => fileReply(r).data!);
+  const piece = (offset: number) =>
+    send(files({ readFile: { path, offset, maxBytes: PIECE, refuseOver: offset === 0 ? READ_FILE_MAX : 0 } })).then((r) => fileReply(r).data!);
   const first = await piece(0);
+  refused(path, first, READ_FILE_MAX, "at once");
   const parts = [first.data ?? new Uint8Array()];
   let total = parts[0]!.byteLength;
   let eof = !!first.eof;
   while (!eof) {
-    if (total > READ_FILE_MAX) throw new Error(`larger than ${READ_FILE_MAX / 1024 / 1024} MiB: read it with vm:open_file in pieces`);
+    // A file that grew past the cap while it was read, or one whose size stat does not tell (/dev/zero).
+    if (total > READ_FILE_MAX) throw new Error(`read_file ${path}: more than ${MiB(READ_FILE_MAX)}: read it in pieces with vm:open_file, or follow it with vm:tail_file`);
     const batch = await Promise.all(Array.from({ length: IN_FLIGHT }, (_, i) => piece(total + i * PIECE)));
     for (const d of batch) {
       const data = d.data ?? new Uint8Array();
@@ -105,9 +120,10 @@ const op = <A>(o: GuestOp<A>) => o;
 export const fileOps: GuestOps = {
   read_file: op<{ path: string }>({
     describe: (a) => `read_file ${a.path}`,
-    request: (a) => files({ readFile: { path: a.path, maxBytes: BATCH_READ_MAX } }),
-    reply: (r) => {
+    request: (a) => files({ readFile: { path: a.path, maxBytes: BATCH_READ_MAX, refuseOver: BATCH_READ_MAX } }),
+    reply: (r, a) => {
       const d = fileReply(r).data!;
+      refused(a.path, d, BATCH_READ_MAX, "inside vm:batch");
       if (!d.eof) throw new Error(`larger than ${BATCH_READ_MAX / 1024 / 1024} MiB: read it outside vm:batch`);
       return d.data ?? new Uint8Array();
     },
@@ -226,7 +242,7 @@ export const fileOps: GuestOps = {
     reply: (r, a) => {
       const x = rawReply(r);
       // Only the caller's buffers come back (not the copies made for string arguments).
-      return { result: x.result, errno: x.errno, errno_name: x.errno_name, out_bufs: x.bufs.slice(0, (a.bufs ?? []).length) };
+      return { ret: x.result, result: x.result, errno: x.errno, errno_name: x.errno_name, out_bufs: x.bufs.slice(0, (a.bufs ?? []).length) };
     },
   }),
   ioctl: op<{ fd: number; cmd: number; data?: unknown; ptrs?: { offset: number; data: LuaBuf }[] }>({
@@ -251,6 +267,7 @@ export const fileOps: GuestOps = {
       const x = rawReply(r);
       const hasData = a.data !== undefined && a.data !== null && typeof a.data !== "number" && typeof a.data !== "bigint";
       return {
+        ret: x.result,
         result: x.result,
         errno: x.errno,
         errno_name: x.errno_name,

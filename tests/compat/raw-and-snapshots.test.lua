@@ -1,0 +1,88 @@
+-- The established shapes of raw calls, whole-file reads and snapshots, on one real guest.
+local vm = provium:vm("compat", "minimal"):boot()
+
+local arch = vm:run("uname -m"):assert_ok().stdout:gsub("%s+$", "")
+local NR = ({
+  x86_64 = { read = 0, getpid = 39, uname = 63 },
+  aarch64 = { read = 63, getpid = 172, uname = 160 },
+})[arch]
+if not NR then todo("no syscall table for " .. arch .. " in this test") end
+local ENOSYS, FIONREAD = 38, 0x541B
+
+test("syscall: ret, with result as its alias, errno and out_bufs", function(t)
+  local r = vm:syscall(NR.getpid)
+  t:assert(r.ret > 1, "a pid")
+  t:assert_eq(r.result, r.ret)
+  t:assert_eq(r.errno, 0)
+  t:assert_eq(r.out_bufs, {})
+end)
+
+test("syscall: the table form {args, bufs, ptrs} is the positional call", function(t)
+  local positional = vm:syscall(NR.uname, { { buf = 1 } }, { 390 })
+  local tabled = vm:syscall(NR.uname, { args = { { buf = 1 } }, bufs = { 390 } })
+  t:assert_eq(tabled.ret, 0)
+  t:assert_eq(tabled.out_bufs[1]:sub(1, 5), "Linux")
+  t:assert_eq(tabled.out_bufs[1], positional.out_bufs[1])
+  -- ptrs too: the address of bufs[2] is written into bufs[1] before the call
+  local p = vm:syscall(NR.getpid, { bufs = { 8, "x" }, ptrs = { { buf = 1, offset = 0, target = 2 } } })
+  t:assert(string.unpack("<I8", p.out_bufs[1]) ~= 0, "the pointer was written")
+  t:assert_eq(vm:syscall(NR.getpid, {}).ret, vm:syscall(NR.getpid).ret)
+  local e = t:assert_raises(function() vm:syscall(NR.getpid, { args = {}, buffers = {} }) end)
+  t:assert_contains(e, "raw-and-snapshots.test.lua:30: unknown syscall option key 'buffers'")
+  e = t:assert_raises(function() vm:syscall(NR.getpid, { args = {} }, { 4 }) end)
+  t:assert_contains(e, "not both")
+end)
+
+test("syscall: an unknown number returns ret -1 and ENOSYS; it does not raise", function(t)
+  local r = vm:syscall(99999)
+  t:assert_eq(r.ret, -1)
+  t:assert_eq(r.result, -1)
+  t:assert_eq(r.errno, ENOSYS)
+  t:assert_eq(r.errno_name, "ENOSYS")
+end)
+
+test("syscall: arguments past the sixth are ignored, as the kernel does", function(t)
+  vm:write_file("/tmp/seven", "abcdef")
+  local h = vm:open_file("/tmp/seven", { read = true })
+  local r = vm:syscall(NR.read, { h:fd(), { buf = 1 }, 3, 0, 0, 0, 77, 88 }, { 3 })
+  t:assert_eq(r.ret, 3)
+  t:assert_eq(r.out_bufs[1], "abc")
+  r = vm:syscall(NR.read, { args = { h, { buf = 1 }, 3, 0, 0, 0, "ignored" }, bufs = { 3 } })
+  t:assert_eq(r.out_bufs[1], "def")
+  h:close()
+end)
+
+test("worker:syscall and vm:ioctl have the same shapes", function(t)
+  local w = vm:spawn_worker()
+  local r = w:syscall(NR.getpid, { args = {} })
+  t:assert_eq(r.ret, vm:syscall(NR.getpid).ret)
+  t:assert_eq(r.result, r.ret)
+  t:assert_eq(w:syscall(99999).errno, ENOSYS)
+  w:close()
+  local io = vm:ioctl(0, FIONREAD, "\0\0\0\0")
+  t:assert_eq(io.result, io.ret)
+  t:assert(io.out_data ~= nil and #io.out_data == 4, "out_data is the struct after the call")
+  t:assert_eq(io.out_bufs, {})
+end)
+
+test("read_file of a file over the cap is refused before anything is read", function(t)
+  vm:run("truncate -s 2G /tmp/huge"):assert_ok()
+  local before = vm:agent_requests()
+  local e = t:assert_raises(function() vm:read_file("/tmp/huge") end)
+  t:assert_contains(e, "raw-and-snapshots.test.lua:")
+  t:assert_contains(e, "read_file /tmp/huge: the file is 2147483648 bytes (2048 MiB)")
+  t:assert_contains(e, "vm:open_file")
+  t:assert_contains(e, "vm:tail_file")
+  -- one request (refused by its size, no piece read) and the agent_requests call itself
+  t:assert_eq(vm:agent_requests() - before, 2)
+  -- inside vm:batch the cap is one reply's: refused the same way, by its size
+  vm:run("truncate -s 100M /tmp/big"):assert_ok()
+  local r = vm:batch(function(b) b:read_file("/tmp/big") end)
+  t:assert_contains(r[1].err, "read_file /tmp/big: the file is 104857600 bytes (100 MiB), more than read_file takes inside vm:batch (64 MiB)")
+  -- a handle still reads it
+  local h = vm:open_file("/tmp/huge", { read = true })
+  h:seek(2147483648 - 4)
+  t:assert_eq(h:read(16), "\0\0\0\0")
+  h:close()
+  vm:run("rm -f /tmp/huge /tmp/big"):assert_ok()
+end)
