@@ -86,3 +86,49 @@ test("read_file of a file over the cap is refused before anything is read", func
   h:close()
   vm:run("rm -f /tmp/huge /tmp/big"):assert_ok()
 end)
+
+test("vm:snapshot(path) writes to that host path and restores from it; tostring says snapshot", function(t)
+  vm:run("echo saved > /tmp/snapstate"):assert_ok()
+  local snap = vm:snapshot("compat-snap.mem") -- relative: to this file's directory
+  t:assert(snap:path():match("^/.*/tests/compat/compat%-snap%.mem$"), "path: " .. snap:path())
+  t:assert(tostring(snap):match("^snapshot%(%d+: compat%)$"), "tostring: " .. tostring(snap))
+  t:assert(snap:size() > 1024 * 1024, "a memory snapshot is megabytes")
+  vm:run("echo changed > /tmp/snapstate"):assert_ok()
+  vm:restore(snap) -- loads the file at snap:path()
+  t:assert_eq(vm:run("cat /tmp/snapstate").stdout, "saved\n")
+  -- a snapshot without a path lives in the run's own directory, and says where
+  local own = vm:snapshot()
+  t:assert(own:path():match("/compat%.mem$"), "path: " .. own:path())
+  t:assert(own:path() ~= snap:path())
+  own:delete()
+  snap:delete() -- the user's file goes only when asked
+  t:assert_contains(t:assert_raises(function() vm:restore(snap) end), "snapshot was deleted")
+  local e = t:assert_raises(function() vm:snapshot("") end)
+  t:assert_contains(e, "raw-and-snapshots.test.lua:")
+  t:assert_contains(e, "snapshot path must not be empty")
+end)
+
+test("lab:snapshot(dir) writes the states and lab.json; a VM of a member's name blocks restoring the directory", function(t)
+  vm:run("echo lab > /tmp/snapstate"):assert_ok()
+  local snap = provium:snapshot("compat-lab")
+  t:assert(snap:path():match("^/.*/tests/compat/compat%-lab$"), "path: " .. snap:path())
+  t:assert(tostring(snap):match("^snapshot%(%d+: lab "), "tostring: " .. tostring(snap))
+  -- lab.json, read through the guest (a test has no host file API)
+  vm:push_file(snap:path() .. "/lab.json", "/tmp/lab.json", { auto_dep = false })
+  local meta = json.decode(vm:read_file("/tmp/lab.json"))
+  t:assert_eq(#meta.vms, 1)
+  local m = meta.vms[1]
+  t:assert_eq({ m.name, m.profile, m.memory_mib, m.cpus, m.state }, { "compat", "minimal", 512, 1, "compat.mem" })
+  vm:run("echo changed > /tmp/snapstate"):assert_ok()
+  provium:restore(snap) -- its members go back into the VMs they were taken from
+  t:assert_eq(vm:run("cat /tmp/snapstate").stdout, "lab\n")
+  -- the directory alone does not say which VM it came from: this lab's 'compat' is in the way
+  vm:run("echo changed > /tmp/snapstate"):assert_ok()
+  local e = t:assert_raises(function() provium:restore(snap:path()) end)
+  t:assert_contains(e, "raw-and-snapshots.test.lua:")
+  t:assert_contains(e, "vm name 'compat' is already used in this lab")
+  t:assert_eq(vm:run("cat /tmp/snapstate").stdout, "changed\n") -- refused before anything changed
+  e = t:assert_raises(function() provium:restore("compat-nowhere") end)
+  t:assert_contains(e, "compat-nowhere/lab.json: ENOENT")
+  snap:delete()
+end)

@@ -194,20 +194,21 @@ export class GuestVm {
     return this.qemu!.qmp.execute("cont");
   }
 
-  /** Saves memory and device state to `dir`; the VM carries on (or stays paused if it was). */
-  async snapshot(dir: string, opts: { compress?: boolean } = {}): Promise<VmSnapshot> {
+  /** Saves memory and device state to `dir` (the memory to `opts.file` when given, saved disks
+   *  next to it); the VM carries on (or stays paused if it was). */
+  async snapshot(dir: string, opts: { compress?: boolean; file?: string } = {}): Promise<VmSnapshot> {
     const wasPaused = this.state === "paused";
     if (!wasPaused) this.ready();
     if (this.agent!.inFlight) throw new Error(`vm ${this.spec.name} has ${this.agent!.inFlight} guest ops in flight; a snapshot needs it idle`);
     mkdirSync(dir, { recursive: true });
-    const memory = join(dir, `${this.spec.name}.mem${opts.compress ? ".zst" : ""}`);
+    const memory = opts.file ?? join(dir, `${this.spec.name}.mem${opts.compress ? ".zst" : ""}`);
     let bytes = await saveMemory(this.qemu!, memory, opts);
     // Disks the guest writes (copy-on-write overlays) are saved with the memory, while it is
     // paused; a restore gets a fresh overlay on top of the saved one, so both stay in step.
     const drives = this.image!.drives?.map((d, i) => {
       const live = this.qemu!.drives[i]!;
       if (!live.base) return d;
-      const saved = join(dir, `${this.spec.name}.${live.id}.qcow2`);
+      const saved = opts.file ? `${opts.file}.${live.id}.qcow2` : join(dir, `${this.spec.name}.${live.id}.qcow2`);
       copyFileSync(live.file, saved);
       bytes += statSync(saved).size;
       return { ...d, file: saved, format: "qcow2" as const, overlay: true };

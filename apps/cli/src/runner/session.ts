@@ -1,7 +1,7 @@
 // The host side of one test file: answers its Lua thread's calls and owns its VMs.
 // Every guest op goes through here; VMs are shut down when the file ends.
-import { existsSync, readFileSync, rmSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { existsSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import type { Reply } from "@provium/protocol";
 import type { Config } from "../config";
 import { unknownProfile } from "../config";
@@ -57,6 +57,9 @@ export class FileSession {
   private barriers = new Barriers();
   // Snapshots taken in this file: one entry per VM, by VM name. Deleted when the file ends.
   private snapshots = new Map<number, Map<string, VmSnapshot>>();
+  // Per snapshot: where it lives, whether the user chose that place (then it outlives the
+  // file), and the VMs it was taken from (a lab restore goes back into those).
+  private snapshotInfo = new Map<number, { path: string; kept: boolean; lab: boolean; from: Map<string, GuestVm> }>();
   private nextSnapshot = 1;
   private snapshotDir: string | null = null;
   private forgetSnapshotDir = () => {};
@@ -81,9 +84,11 @@ export class FileSession {
       "lab.claim": (a) => this.claimCapacity(a),
       "vm.pause": (a) => this.vm(a.vm).pause().then(() => true),
       "vm.resume": (a) => this.vm(a.vm).resume().then(() => true),
-      "snapshot.create": (a) => this.createSnapshot(a.vms),
+      "snapshot.create": (a) => this.createSnapshot(a.vms, a.kind, a.path, a.base),
       "snapshot.restore": (a) => this.restoreSnapshot(a.snap, a.vms),
+      "snapshot.restore_lab": (a) => this.restoreLab(a.vms, a.snap, a.path, a.base),
       "snapshot.size": (a) => [...this.snapshot(a.snap).values()].reduce((n, s) => n + s.bytes, 0),
+      "snapshot.path": (a) => (this.snapshot(a.snap), this.snapshotInfo.get(Number(a.snap))!.path),
       "snapshot.delete": (a) => this.deleteSnapshot(a.snap),
       "fixture.vm": (a) => this.fixture(String(a.name), "vm"),
       "fixture.lab": (a) => this.fixture(String(a.name), "lab"),
@@ -124,27 +129,37 @@ export class FileSession {
     return snap;
   }
 
-  // VMs are saved one after another: each pauses only for its own save.
-  private async createSnapshot(ids: unknown[]) {
+  // VMs are saved one after another: each pauses only for its own save. A VM's snapshot with a
+  // `path` goes to that file, a lab's into that directory (relative: to the calling Lua file's
+  // directory), and is kept when the file ends; a lab's directory also gets lab.json.
+  private async createSnapshot(ids: unknown[], kind: "vm" | "lab", path?: string, base?: string) {
     if (!this.snapshotDir) {
       const dir = (this.snapshotDir = this.o.snapshotsInto ?? ownedTempDir("snap"));
       // A run that is interrupted (or exits) before close() still takes its snapshots away.
       if (!this.o.snapshotsInto) this.forgetSnapshotDir = onProcessExit(() => rmSync(dir, { recursive: true, force: true }));
     }
     const id = this.nextSnapshot++;
-    const dir = join(this.snapshotDir, String(id));
+    const chosen = path ? resolve(base ?? ".", path) : null;
+    const dir = chosen ? (kind === "lab" ? chosen : dirname(chosen)) : join(this.snapshotDir, String(id));
     const parts = new Map<string, VmSnapshot>();
+    const from = new Map<string, GuestVm>();
     try {
       for (const vmId of ids) {
         const vm = this.vm(vmId);
-        parts.set(vm.spec.name, await vm.snapshot(dir, { compress: !!this.o.snapshotsInto }));
+        const file = chosen && kind === "vm" ? chosen : undefined;
+        parts.set(vm.spec.name, await vm.snapshot(dir, { compress: !!this.o.snapshotsInto, file }));
+        from.set(vm.spec.name, vm);
       }
+      if (kind === "lab") writeFileSync(join(dir, LAB_JSON), JSON.stringify(labJson(dir, [...parts.values()]), null, 2));
     } catch (e) {
-      rmSync(dir, { recursive: true, force: true });
+      if (chosen) removeSnapshotFiles(parts, kind === "lab" ? dir : null);
+      else rmSync(dir, { recursive: true, force: true });
       throw e;
     }
     this.snapshots.set(id, parts);
-    return id;
+    const where = kind === "vm" ? [...parts.values()][0]?.memory ?? dir : dir;
+    this.snapshotInfo.set(id, { path: where, kept: !!chosen, lab: kind === "lab", from });
+    return { id, label: kind === "vm" ? [...parts.keys()].join(", ") : "lab" };
   }
 
   private async restoreSnapshot(snapId: unknown, ids: unknown[]) {
@@ -161,8 +176,26 @@ export class FileSession {
     return true;
   }
 
+  // lab:restore: each member of the snapshot goes back into the VM it was taken from when the
+  // lab holds it; a member the lab lacks becomes a new VM of the lab (returned, for Lua to
+  // adopt). A lab VM of a member's name that is another VM is refused before anything changes.
+  private async restoreLab(ids: unknown[], snapId?: unknown, path?: string, base?: string) {
+    const snap = snapId != null ? this.snapshot(snapId) : readLabJson(resolve(base ?? ".", String(path)));
+    const from = snapId != null ? this.snapshotInfo.get(Number(snapId))!.from : new Map<string, GuestVm>();
+    const inLab = new Map(ids.map((id) => this.vm(id)).map((vm) => [vm.spec.name, vm]));
+    for (const name of snap.keys()) {
+      const vm = inLab.get(name);
+      if (vm && vm !== from.get(name))
+        throw new Error(`lab:restore: vm name '${name}' is already used in this lab by a VM the snapshot was not taken from; restore into a lab without it`);
+    }
+    const fresh = [...snap.values()].filter((part) => !inLab.has(part.vm));
+    await Promise.all([...snap.values()].filter((part) => inLab.has(part.vm)).map((part) => inLab.get(part.vm)!.restore(part, this.o.agentDeadlineMs)));
+    return this.restoreParts(fresh, { rename: false });
+  }
+
   /** Hands a snapshot's files over (to the fixture cache): the session no longer owns them. */
   takeSnapshot(id: number) {
+    if (this.snapshotInfo.get(id)?.kept) throw new Error("a fixture returns a snapshot taken without a path: the cache decides where it lives");
     const parts = [...this.snapshot(id).values()];
     this.snapshots.delete(id);
     return parts;
@@ -187,24 +220,25 @@ export class FileSession {
     if (kind === "vm" && got.parts.length !== 1)
       throw new Error(`fixture ${name} holds ${got.parts.length} VMs (${got.parts.map((p) => p.vm).join(", ")}); use lab_fixture`);
     try {
-      return await this.restoreParts(got.parts);
+      return await this.restoreParts(got.parts, { rename: true });
     } catch (e) {
       if (got.built) throw e;
       this.o.emit("progress", { message: `warning: fixture ${name}: the cached snapshot did not load (${(e as Error).message.split("\n")[0]}); rebuilding` });
       got = await resumeFixture(name, dirname(this.o.filePath), host, { rebuild: true });
-      return await this.restoreParts(got.parts);
+      return await this.restoreParts(got.parts, { rename: true });
     }
   }
 
   // New VMs of this file, each restored from one snapshot part; undone as a whole on failure.
-  private async restoreParts(parts: VmSnapshot[]) {
-    const made: { id: number; name: string }[] = [];
+  // `rename`: a name already used gets a suffix (fixtures), else it is an error.
+  private async restoreParts(parts: VmSnapshot[], opts: { rename: boolean }) {
+    const made: { id: number; name: string; profile: string }[] = [];
     try {
       for (const part of parts) {
         let vmName = part.vm;
-        for (let n = 2; this.names.has(vmName); n++) vmName = `${part.vm}#${n}`;
+        for (let n = 2; opts.rename && this.names.has(vmName); n++) vmName = `${part.vm}#${n}`;
         const id = this.createVm({ name: vmName, profile: part.spec.profile, memory: part.spec.memoryMiB, cpus: part.spec.cpus });
-        made.push({ id, name: vmName });
+        made.push({ id, name: vmName, profile: part.spec.profile });
         const vm = this.vms[id]!;
         vm.onShutdown(await this.reserve({ memoryMiB: vm.spec.memoryMiB, cpus: vm.spec.cpus }));
         await vm.restore(part, this.o.agentDeadlineMs);
@@ -222,10 +256,14 @@ export class FileSession {
   private deleteSnapshot(id: unknown) {
     const snap = this.snapshots.get(Number(id));
     if (!snap) return true;
+    const info = this.snapshotInfo.get(Number(id));
     this.snapshots.delete(Number(id));
+    this.snapshotInfo.delete(Number(id));
     // A QEMU launched ahead to restore it has nothing left to wait for.
     for (const part of snap.values()) for (const vm of this.vms) void vm?.dropSpare(part);
-    rmSync(join(this.snapshotDir!, String(id)), { recursive: true, force: true });
+    // A kept snapshot's place is the user's: only the files it wrote there go.
+    if (info?.kept) removeSnapshotFiles(snap, info.lab ? info.path : null);
+    else rmSync(join(this.snapshotDir!, String(id)), { recursive: true, force: true });
     return true;
   }
 
@@ -382,6 +420,59 @@ export class FileSession {
         if (existsSync(cand)) return { path: relative(process.cwd(), cand) || cand, source: readFileSync(cand, "utf8") };
     return null;
   }
+}
+
+// lab.json: the members of a lab snapshot, for people and for lab:restore(dir). `snapshot` is
+// what a restore needs, with the state's file relative to the directory.
+const LAB_JSON = "lab.json";
+
+function labJson(dir: string, parts: VmSnapshot[]) {
+  return {
+    version: 1,
+    vms: parts.map((p) => ({
+      name: p.vm,
+      profile: p.spec.profile,
+      memory_mib: p.spec.memoryMiB,
+      cpus: p.spec.cpus,
+      state: relative(dir, p.memory),
+      snapshot: { ...p, memory: relative(dir, p.memory) },
+    })),
+  };
+}
+
+function readLabJson(dir: string): Map<string, VmSnapshot> {
+  const file = join(dir, LAB_JSON);
+  let meta: { vms?: { name?: unknown; snapshot?: VmSnapshot }[] };
+  try {
+    meta = JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`lab:restore: cannot read ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const parts = new Map<string, VmSnapshot>();
+  for (const v of meta.vms ?? []) {
+    const p = v.snapshot;
+    if (!p || typeof v.name !== "string" || typeof p.memory !== "string" || !p.spec || !p.image) throw new Error(`lab:restore: ${file} is not a lab snapshot's (a member without its state)`);
+    const memory = isAbsolute(p.memory) ? p.memory : join(dir, p.memory);
+    if (!existsSync(memory)) throw new Error(`lab:restore: the state of vm '${v.name}' (${memory}) is missing`);
+    parts.set(v.name, { ...p, vm: v.name, memory });
+  }
+  if (!parts.size) throw new Error(`lab:restore: ${file} lists no VMs`);
+  return parts;
+}
+
+/** Removes what a snapshot wrote (its states, saved disks, lab.json), not the place it was put. */
+function removeSnapshotFiles(parts: Map<string, VmSnapshot>, labDir: string | null) {
+  for (const p of parts.values()) {
+    rmSync(p.memory, { force: true });
+    // Only the disks saved with it (named after its state or VM), never a shared base image.
+    const saved = (f: string) => f.startsWith(`${p.memory}.`) || (labDir !== null && dirname(f) === labDir && f.startsWith(join(labDir, `${p.vm}.`)));
+    for (const d of p.image.drives ?? []) if (saved(d.file)) rmSync(d.file, { force: true });
+  }
+  if (!labDir) return;
+  rmSync(join(labDir, LAB_JSON), { force: true });
+  try {
+    rmdirSync(labDir); // made for it, most likely; one holding anything else stays
+  } catch {}
 }
 
 export function parseMemory(v: unknown): number {

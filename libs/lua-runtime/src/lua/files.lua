@@ -55,6 +55,8 @@ local function caller_dir()
   end
 end
 
+P.caller_dir = caller_dir
+
 P.define_guest_op("read_file", function(path)
   return { path = path_arg(path) }
 end)

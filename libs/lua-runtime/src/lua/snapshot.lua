@@ -4,10 +4,15 @@ local VM, Lab = P.VM, P.Lab
 
 local Snapshot = P.class("Snapshot")
 P.Snapshot = Snapshot
-Snapshot.__tostring = function(s) return "Snapshot(" .. s._what .. ")" end
+Snapshot.__tostring = function(s) return "snapshot(" .. s._id .. ": " .. s._what .. ")" end
 
 function Snapshot:size()
   return P.call("snapshot.size", { snap = self._id })
+end
+
+-- Where its state lives on the host: a VM's file, a lab's directory (with lab.json).
+function Snapshot:path()
+  return P.call("snapshot.path", { snap = self._id })
 end
 
 function Snapshot:delete()
@@ -34,10 +39,20 @@ local function vm_ids(lab, out)
   return out
 end
 
-function VM:snapshot()
+-- A snapshot to a chosen host path (relative: to the calling Lua file's directory) is the
+-- user's: it stays when the file ends.
+local function take(vm_ids_, kind, path)
+  if path ~= nil then
+    P.check(path, "string", "snapshot path")
+    if path == "" then P.raise("snapshot path must not be empty") end
+  end
   refuse_open_streams()
-  local id = P.call("snapshot.create", { vms = { self._id } })
-  return setmetatable({ _id = id, _what = "vm " .. self.name }, Snapshot)
+  local r = P.call("snapshot.create", { vms = vm_ids_, kind = kind, path = path, base = path and P.caller_dir() })
+  return setmetatable({ _id = r.id, _what = r.label }, Snapshot)
+end
+
+function VM:snapshot(path)
+  return take({ self._id }, "vm", path)
 end
 
 function VM:restore(snap)
@@ -57,16 +72,27 @@ function VM:resume()
   return self
 end
 
-function Lab:snapshot()
-  refuse_open_streams()
-  local id = P.call("snapshot.create", { vms = vm_ids(self, {}) })
-  return setmetatable({ _id = id, _what = "lab " .. tostring(self._name) }, Snapshot)
+function Lab:snapshot(dir)
+  local snap = take(vm_ids(self, {}), "lab", dir)
+  snap._what = "lab " .. tostring(self._name)
+  return snap
 end
 
+local adopt
+
+-- lab:restore(snap | dir): members go back into the VMs they were taken from; a member the
+-- lab lacks (a directory from lab:snapshot(dir), a snapshot of another lab) becomes its VM.
 function Lab:restore(snap)
-  if getmetatable(snap) ~= Snapshot then P.raise("restore needs a snapshot, got " .. P.repr(snap)) end
+  local args = { vms = vm_ids(self, {}) }
+  if getmetatable(snap) == Snapshot then
+    args.snap = snap._id
+  elseif type(snap) == "string" and snap ~= "" then
+    args.path, args.base = snap, P.caller_dir()
+  else
+    P.raise("restore needs a snapshot or the directory of a lab snapshot, got " .. P.repr(snap))
+  end
   refuse_open_streams()
-  P.call("snapshot.restore", { snap = snap._id, vms = vm_ids(self, {}) })
+  adopt(self, P.call("snapshot.restore_lab", args))
   return self
 end
 
@@ -93,10 +119,10 @@ end
 
 -- Fixtures: provium:vm_fixture("dir/name") resumes the snapshot that dir/name.fixture.lua
 -- returns, building it on first use; lab_fixture does the same for a lab's snapshot.
-local function adopt(lab, made)
+function adopt(lab, made)
   local vms = {}
   for i, m in ipairs(made) do
-    vms[i] = setmetatable({ _id = m.id, name = m.name, profile = "fixture" }, VM)
+    vms[i] = setmetatable({ _id = m.id, name = m.name, profile = m.profile or "fixture" }, VM)
     lab:include(vms[i])
   end
   return vms
