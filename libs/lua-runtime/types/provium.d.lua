@@ -154,9 +154,20 @@ function Guest:tail_file(path, opts) end
 ---@param fd_or_file integer|File
 ---@return Stream
 function Guest:fd_stream(fd_or_file) end
----@return table
+---@class SyscallResult
+---@field ret integer      -1 on failure (an unknown number too: errno ENOSYS)
+---@field result integer   the same as ret
+---@field errno integer
+---@field errno_name? string
+---@field out_bufs string[] the buffers after the call
+
+---@param nr integer
+---@param args? (integer|string|File|{buf: integer})[]|{args?: table, bufs?: table, ptrs?: table}  the list, or the table form; past six, ignored
+---@param bufs? (string|integer|{data?: string, size?: integer})[]
+---@param ptrs? {buf: integer, offset: integer, target: integer}[]
+---@return SyscallResult
 function Guest:syscall(nr, args, bufs, ptrs) end
----@return table
+---@return {result: integer, ret: integer, errno: integer, errno_name?: string, out_data?: string, out_bufs: string[]}
 function Guest:ioctl(fd, cmd, data, ptrs) end
 
 ---@class Worker: Guest
@@ -173,6 +184,8 @@ function Worker:close() end
 local Snapshot = {}
 ---@return integer bytes
 function Snapshot:size() end
+---@return string where its state lives on the host: a VM's file, a lab's directory (with lab.json)
+function Snapshot:path() end
 function Snapshot:delete() end
 
 ---@class VM: Guest
@@ -186,8 +199,9 @@ function VM:shutdown() end
 function VM:pause() end
 ---@return VM
 function VM:resume() end
+---@param path? string  a host file (relative: to the calling file's directory), kept after the file ends
 ---@return Snapshot
-function VM:snapshot() end
+function VM:snapshot(path) end
 ---@param snap Snapshot
 ---@return VM
 function VM:restore(snap) end
@@ -222,9 +236,10 @@ function Lab:boot() end
 function Lab:shutdown() end
 function Lab:pause() end
 function Lab:resume() end
+---@param dir? string  a host directory for the states and lab.json (relative: to the calling file's), kept after the file ends
 ---@return Snapshot
-function Lab:snapshot() end
----@param snap Snapshot
+function Lab:snapshot(dir) end
+---@param snap Snapshot|string  a snapshot, or the directory of one written by lab:snapshot(dir)
 function Lab:restore(snap) end
 ---@param want {memory?: integer|string, cpus?: integer}
 function Lab:claim(want) end

@@ -111,7 +111,8 @@ const message = (...words: [number, number][]) => segmentsOf(words);
 
 describe("wire codec against capnp-es", () => {
   test("every struct of the schema reads the same through both, whoever wrote it", () => {
-    for (let i = 0; i < 1000; i++) {
+    // (2000: with ReadFile.refuseOver, 1000 frames of this seed no longer reached RawPtr.target)
+    for (let i = 0; i < 2000; i++) {
       const frame = randomStruct(byName.get("Frame")!, 0) as PlainFrame;
       const ours = encodeFrame(frame).subarray(4);
       expect(norm(decodeFrame(ours))).toEqual(norm(referenceRead(ours)));
