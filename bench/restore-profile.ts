@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { cacheRoot, chooseAccel, INCOMING_ARGS, loadMemory, openIncoming, QemuVm } from "@provium/vmm";
 import { builtinProfiles } from "../apps/cli/src/config";
 import { GuestVm } from "../apps/cli/src/runner/guest";
-import { prepareImage } from "../apps/cli/src/runner/images";
+import { prepareImage } from "@provium/vmm";
 import { connectAgent } from "../apps/cli/src/runner/agent-socket";
 import { floorImage, launchRef } from "./guests";
 import { FloorGuest } from "./floor";

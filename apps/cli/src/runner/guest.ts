@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import type { AgentClient } from "@provium/protocol";
 import { connectAgent } from "./agent-socket";
-import type { BootImage } from "./images";
+import type { BootImage } from "@provium/vmm";
 
 export type VmState = "created" | "booted" | "paused" | "shutdown";
 
