@@ -14,7 +14,7 @@ import { cacheRoot, chooseAccel, INCOMING_ARGS, loadMemory, openIncoming, QemuVm
 import { builtinProfiles } from "../apps/cli/src/config";
 import { GuestVm } from "../apps/cli/src/runner/guest";
 import { prepareImage } from "@provium/vmm";
-import { connectAgent } from "../apps/cli/src/runner/agent-socket";
+import { connectAgent } from "@provium/protocol";
 import { floorImage, launchRef } from "./guests";
 import { FloorGuest } from "./floor";
 import { connectChan } from "./chan";

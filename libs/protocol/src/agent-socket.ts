@@ -1,6 +1,6 @@
 // Connects an AgentClient to a VM's agent chardev (a unix socket QEMU listens on).
-import { AgentClient } from "@provium/protocol";
-import { connectUnix, type UnixConnection } from "../unix-socket";
+import { AgentClient } from "./client";
+import { connectUnix, type UnixConnection } from "./unix-socket";
 
 export async function connectAgent(path: string, onClose: (why: Error) => void): Promise<AgentClient> {
   let conn: UnixConnection | null = null;
