@@ -6,7 +6,7 @@ export async function connectAgent(path: string, onClose: (why: Error) => void):
   let conn: UnixConnection | null = null;
   const early: Uint8Array[] = [];
   const client: AgentClient = new AgentClient(
-    { write: (bytes) => (conn ? conn.write(bytes) : early.push(bytes)), close: () => conn?.end() },
+    { write: (bytes) => void (conn ? conn.write(bytes) : early.push(bytes)), close: () => conn?.end() },
     { onClose },
   );
   conn = await connectUnix(path, {

@@ -82,7 +82,7 @@ async function build(profile: Profile, cacheDir: string, onProgress: (msg: strin
     };
   }
   const image = await ensureImage({ cacheDir, kernel, initrd, injectAgent: true, agentBinary, moduleDir, onProgress });
-  return { kernel: image.kernel, initrd: image.initrd, cmdline: profile.cmdline };
+  return { kernel: image.kernel, initrd: image.initrd!, cmdline: profile.cmdline };
 }
 
 // A Debian image: the usual kernel with a small initramfs (busybox, virtio_blk) that mounts the
