@@ -1,7 +1,7 @@
 // A byte channel over a VM's unix-socket chardev, for the raw floor and the qemu-guest-agent
 // peer: exact-length and line reads over Bun's socket (the same host socket stack the
 // agent connection uses), and writes that never drop bytes.
-import { connectUnix, type UnixConnection } from "../apps/cli/src/unix-socket";
+import { connectUnix, type UnixConnection } from "@provium/protocol";
 
 export class ByteChan {
   private chunks: Uint8Array[] = [];

@@ -1,7 +1,7 @@
 // Boots a guest for benchmarks through the same path the runner uses.
 import { cacheRoot, chooseAccel } from "@provium/vmm";
 import { GuestVm } from "../apps/cli/src/runner/guest";
-import { prepareImage } from "../apps/cli/src/runner/images";
+import { prepareImage } from "@provium/vmm";
 import { builtinProfiles } from "../apps/cli/src/config";
 
 export async function bootGuest(name = "bench", profile = builtinProfiles.minimal!) {

@@ -15,7 +15,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { cacheRoot, chooseAccel, ensureDebianKernel } from "@provium/vmm";
 import { builtinProfiles } from "../apps/cli/src/config";
 import { GuestVm } from "../apps/cli/src/runner/guest";
-import { prepareImage } from "../apps/cli/src/runner/images";
+import { prepareImage } from "@provium/vmm";
 import { stats, type Stats } from "./stats";
 import { floorImage, peerImage } from "./guests";
 import { FloorGuest } from "./floor";

@@ -66,7 +66,7 @@ describe("port reader", () => {
       const r = route(joined([encodeFrame({ request: stat(6) }), big, after]), step);
       expect(r.answered.map((q) => q.id)).toEqual([6, 8]);
       expect(r.forwarded.byteLength).toBe(big.byteLength);
-      expect(r.forwarded).toEqual(big);
+      expect(r.forwarded).toEqual(new Uint8Array(big));
     }
   });
 
@@ -83,9 +83,9 @@ describe("port reader", () => {
     const read = (path: string): PlainRequest => ({ id: 1, op: { files: { readFile: { path } } } });
     const write = (path: string): PlainRequest => ({ id: 1, op: { files: { writeFile: { path, data: new Uint8Array(1) } } } });
     const hello: PlainRequest = { id: 1, op: { hello: { protocolVersion: 1 } } };
-    const quick = [hello, stat(1), { id: 1, op: { files: { listdir: "/" } } }, { id: 1, op: { batch: [stat(1), read(join(dir, "full"))] } }, read(join(dir, "full")), write(join(dir, "full")), write(join(dir, "new"))];
+    const quick: PlainRequest[] = [hello, stat(1), { id: 1, op: { files: { listdir: "/" } } }, { id: 1, op: { batch: [stat(1), read(join(dir, "full"))] } }, read(join(dir, "full")), write(join(dir, "full")), write(join(dir, "new"))];
     expect(quick.map(isQuick)).toEqual(quick.map(() => true));
-    const slow = [{ ...hello, worker: 3 }, { ...stat(1), worker: 3 }, { id: 1, op: { batch: [stat(1), { ...stat(2), worker: 3 }] } }, exec(1), stdin(1, 10), { id: 1, op: { batch: [] } }, { id: 1, op: { stats: true } }, { id: 1, op: { files: { open: { path: "/x" } } } }, read(join(dir, "empty")), read(join(dir, "missing")), read("/proc/self/status"), read(dir), write("/dev/null"), write(dir)];
+    const slow: PlainRequest[] = [{ ...hello, worker: 3 }, { ...stat(1), worker: 3 }, { id: 1, op: { batch: [stat(1), { ...stat(2), worker: 3 }] } }, exec(1), stdin(1, 10), { id: 1, op: { batch: [] } }, { id: 1, op: { stats: true } }, { id: 1, op: { files: { open: { path: "/x" } } } }, read(join(dir, "empty")), read(join(dir, "missing")), read("/proc/self/status"), read(dir), write("/dev/null"), write(dir)];
     expect(slow.map(isQuick)).toEqual(slow.map(() => false));
   });
 });

@@ -2,18 +2,11 @@
 // Built-in profiles need no file. Paths in a profile are relative to the config file.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
+import type { Profile as ImageProfile } from "@provium/vmm";
 
-export interface Profile {
-  name: string;
-  kernel?: string; // absent: Debian's cloud kernel
-  initrd?: string; // absent: the agent overlay alone is the initrd
-  cmdline: string;
-  injectAgent: boolean;
-  build?: string; // a command run once before the profile's first boot; `{out}` expanded
-  origin: string; // where it was defined, for messages
+export interface Profile extends ImageProfile {
   base?: string; // recipes: the recipe this one extends (built-in `debian` or another recipe)
   packages?: string[]; // recipes: packages this one adds
-  rootfs?: { packages: string[] }; // Debian images: the whole package list, bases included
 }
 
 export interface Config {
@@ -29,7 +22,7 @@ export const builtinProfiles: Record<string, Profile> = {
   // init_on_free: the initrd the kernel frees after unpacking becomes zero pages, which
   // snapshots skip (a third of the memory a snapshot would otherwise carry).
   minimal: { name: "minimal", cmdline: "init_on_free=1", injectAgent: true, origin: "built in" },
-  // The host's Debian release on a copy-on-write root disk (see images.ts).
+  // The host's Debian release on a copy-on-write root disk (see libs/vmm/src/image/boot-image.ts).
   debian: { name: "debian", cmdline: "", injectAgent: true, origin: "built in", rootfs: { packages: ["python3", "curl", "procps"] } },
 };
 

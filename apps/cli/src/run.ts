@@ -88,7 +88,7 @@ function saveFailures(cfg: Config, events: RunEvent[]) {
   writeFileSync(statePath(cfg), JSON.stringify({ failed }, null, 2));
 }
 
-export async function runSuite(o: RunOptions, write = (s: string) => process.stdout.write(s)): Promise<{ summary: Summary; interrupted: boolean; events: RunEvent[] }> {
+export async function runSuite(o: RunOptions, write: (s: string) => void = (s) => process.stdout.write(s)): Promise<{ summary: Summary; interrupted: boolean; events: RunEvent[] }> {
   const config = loadRunConfig(o.config);
   const roots = o.paths.length ? o.paths : config.roots.length ? config.roots : ["."];
   let files = discover(roots);

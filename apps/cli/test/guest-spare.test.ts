@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cacheRoot, chooseAccel } from "@provium/vmm";
 import { GuestVm } from "../src/runner/guest";
-import { prepareImage } from "../src/runner/images";
+import { prepareImage } from "@provium/vmm";
 import { builtinProfiles } from "../src/config";
 
 const dir = mkdtempSync(join(tmpdir(), "provium-spare-"));

@@ -5,3 +5,5 @@ export * from "./client";
 export * from "./server";
 export { protocolVersion } from "./generated/constants";
 export * as schema from "./generated/agent";
+export { connectUnix, type UnixConnection } from "./unix-socket";
+export { connectAgent } from "./agent-socket";

@@ -37,7 +37,7 @@ describe("FrameDecoder", () => {
     expect(parts.length).toBe(2);
     const joined = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
     parts.reduce((at, p) => (joined.set(p, at), at + p.byteLength), 0);
-    expect(joined).toEqual(frames[1]!);
+    expect(joined).toEqual(new Uint8Array(frames[1]!));
     expect(encodeFrameParts({ response: { id: 1, done: true } }).length).toBe(1);
   });
 

@@ -1,8 +1,8 @@
-// @provium/vmm: kernels, guest images and QEMU VMs for Provium.
-export { cacheRoot, contentKey, hashFile, atomicWriteFile, type KeyPart } from "./cache-dir";
-export { ensureDebianKernel, type DebianKernel, type EnsureKernelOptions } from "./kernel";
-export { ensureAgentBinary, findBun, type EnsureAgentOptions } from "./agent-binary";
-export { encodeCpio, cpioChunks, parseCpio, withParents, type CpioEntry, type ParsedCpioEntry } from "./cpio";
+// @provium/vmm: guest images (image/) and the QEMU machines that boot them (machine/).
+export { cacheRoot, contentKey, hashFile, atomicWriteFile, type KeyPart } from "./image/cache-dir";
+export { ensureDebianKernel, type DebianKernel, type EnsureKernelOptions } from "./image/kernel";
+export { ensureAgentBinary, findBun, type EnsureAgentOptions } from "./image/agent-binary";
+export { encodeCpio, cpioChunks, parseCpio, withParents, type CpioEntry, type ParsedCpioEntry } from "./image/cpio";
 export {
   ensureImage,
   buildAgentOverlay,
@@ -18,13 +18,14 @@ export {
   type EnsureImageOptions,
   type GuestImage,
   type KernelModule,
-} from "./initramfs";
-export { chooseAccel, accelArgs, kvmUsable, probeAccel, resetAccelCache, type Accel, type AccelRequest, type ChooseAccelOptions } from "./accel";
-export { QmpClient, QmpError, type QmpEvent, type QmpConnectOptions } from "./qmp";
-export { QemuVm, liveVms, type LaunchOptions, type VmExit, type DriveOptions, type VmDrive } from "./qemu";
-export { ensureAgentDisk, type EnsureAgentDiskOptions, type AgentDisk } from "./agent-disk";
-export { ensureRootfs, hostRelease, hostAptSources, checkPackageName, type EnsureRootfsOptions, type Rootfs } from "./rootfs";
-export { installExitCleanup, onProcessExit, runExitCleanups } from "./exit-cleanup";
-export { findQemu, QEMU_MISSING } from "./qemu-binary";
-export { saveMemory, loadMemory, openIncoming, INCOMING_ARGS, type IncomingStream, type SaveOptions } from "./migration";
-export { ownedTempDir, sweepStaleRunDirs } from "./sweep";
+} from "./image/initramfs";
+export { ensureAgentDisk, type EnsureAgentDiskOptions, type AgentDisk } from "./image/agent-disk";
+export { ensureRootfs, hostRelease, hostAptSources, checkPackageName, type EnsureRootfsOptions, type Rootfs } from "./image/rootfs";
+export { prepareImage, agentEntry, type BootImage, type Profile } from "./image/boot-image";
+export { chooseAccel, accelArgs, kvmUsable, probeAccel, resetAccelCache, type Accel, type AccelRequest, type ChooseAccelOptions } from "./machine/accel";
+export { QmpClient, QmpError, type QmpEvent, type QmpConnectOptions } from "./machine/qmp";
+export { QemuVm, liveVms, type LaunchOptions, type VmExit, type DriveOptions, type VmDrive } from "./machine/qemu";
+export { installExitCleanup, onProcessExit, runExitCleanups } from "./machine/exit-cleanup";
+export { findQemu, QEMU_MISSING } from "./machine/qemu-binary";
+export { saveMemory, loadMemory, openIncoming, INCOMING_ARGS, type IncomingStream, type SaveOptions } from "./machine/migration";
+export { ownedTempDir, sweepStaleRunDirs } from "./machine/sweep";

@@ -2,7 +2,7 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { accelArgs, chooseAccel, kvmUsable, probeAccel, resetAccelCache } from "../src/index";
-import { accelCmdline } from "../src/accel";
+import { accelCmdline } from "../src/machine/accel";
 import { FIXTURES, processGone, removeTempDirs, tempDir } from "./helpers";
 
 afterAll(removeTempDirs);

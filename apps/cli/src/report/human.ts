@@ -13,7 +13,7 @@ export interface HumanOptions {
 
 export class HumanReporter {
   private failures: RunEvent[] = [];
-  private c: typeof pc;
+  private c: ReturnType<typeof pc.createColors>;
 
   constructor(private readonly o: HumanOptions) {
     this.c = pc.createColors(o.color);

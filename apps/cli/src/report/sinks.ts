@@ -1,6 +1,6 @@
 // Where events go besides the terminal: a JSON-lines file, a unix socket a tool listens on.
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
-import { connectUnix, type UnixConnection } from "../unix-socket";
+import { connectUnix, type UnixConnection } from "@provium/protocol";
 import type { RunEvent } from "../events";
 
 export interface Sink {

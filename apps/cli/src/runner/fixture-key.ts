@@ -3,11 +3,9 @@
 // key is known before anything is built.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { contentKey, hashFile } from "@provium/vmm";
+import { agentEntry, contentKey, ensureAgentBinary, ensureDebianKernel, hashFile } from "@provium/vmm";
 import { protocolVersion } from "@provium/protocol";
 import type { Config, Profile } from "../config";
-import { ensureAgentBinary, ensureDebianKernel } from "@provium/vmm";
-import { agentEntry } from "./images";
 
 /** Resolves the agent and default kernel once (both cached, cheap after the first run). */
 export async function keyContext(config: Config, cacheDir: string, onProgress: (m: string) => void): Promise<KeyContext> {

@@ -3,9 +3,8 @@
 import { INCOMING_ARGS, loadMemory, openIncoming, QemuVm, saveMemory, type IncomingStream } from "@provium/vmm";
 import { copyFileSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { AgentClient } from "@provium/protocol";
-import { connectAgent } from "./agent-socket";
-import type { BootImage } from "./images";
+import { connectAgent, type AgentClient } from "@provium/protocol";
+import type { BootImage } from "@provium/vmm";
 
 export type VmState = "created" | "booted" | "paused" | "shutdown";
 

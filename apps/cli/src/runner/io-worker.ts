@@ -49,7 +49,7 @@ self.onmessage = async (m: MessageEvent) => {
 async function runFile(path: string) {
   const file = relative(process.cwd(), path) || path;
   const started = Date.now();
-  let current: { name: string; started: number } | null = null;
+  let current = null as { name: string; started: number } | null;
   let deadline: Timer | undefined;
   let lua: LuaThread | null = null;
   const pendingStop: string[] = [];

@@ -7,7 +7,7 @@ import type { Config } from "../config";
 import { unknownProfile } from "../config";
 import { GuestVm, type VmSnapshot } from "./guest";
 import { onProcessExit, ownedTempDir } from "@provium/vmm";
-import { prepareImage } from "./images";
+import { prepareImage } from "@provium/vmm";
 import { failure, type GuestOps, type OpContext } from "./ops/guest-op";
 import { agentOps, execOps } from "./ops/exec";
 import { streamOps } from "./ops/streams";

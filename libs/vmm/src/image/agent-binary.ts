@@ -2,7 +2,7 @@
 // its sources, its workspace dependencies, the lockfile or the bun version change.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { contentKey, hashFile, publish, tempSibling, type KeyPart } from "./cache-dir";
+import { contentKey, hashFile, markUsed, publish, pruneCache, tempSibling, type KeyPart } from "./cache-dir";
 
 export interface EnsureAgentOptions {
   cacheDir: string;
@@ -47,8 +47,7 @@ export async function ensureAgentBinary(opts: EnsureAgentOptions): Promise<strin
   const dir = path.join(opts.cacheDir, "agents");
   const target = path.join(dir, `provium-agent-${key.slice(0, 32)}`);
   if (fs.existsSync(target)) {
-    const now = new Date();
-    fs.utimesSync(target, now, now); // mtime = last use, for pruning
+    markUsed(target);
     return target;
   }
   fs.mkdirSync(dir, { recursive: true });
@@ -70,7 +69,8 @@ export async function ensureAgentBinary(opts: EnsureAgentOptions): Promise<strin
   }
   fs.chmodSync(tmp, 0o755);
   publish(tmp, target);
-  pruneOthers(dir, target);
+  // Keep the newest few agents (each ~100 MB); older ones are stale source states.
+  pruneCache(dir, target, [{ match: (f) => f.startsWith("provium-agent-"), afterMs: 0, keepNewest: 2 }]);
   return target;
 }
 
@@ -144,14 +144,3 @@ function listSources(root: string): string[] {
   return out.sort();
 }
 
-// Keep the newest few agents (each ~100 MB); older ones are stale source states.
-function pruneOthers(dir: string, keep: string, max = 3): void {
-  const files = fs
-    .readdirSync(dir)
-    .filter((f) => f.startsWith("provium-agent-"))
-    .map((f) => path.join(dir, f))
-    .filter((p) => p !== keep)
-    .map((p) => ({ p, t: fs.statSync(p).mtimeMs }))
-    .sort((a, b) => b.t - a.t);
-  for (const { p } of files.slice(max - 1)) fs.rmSync(p, { force: true });
-}

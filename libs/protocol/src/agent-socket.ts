@@ -1,12 +1,12 @@
 // Connects an AgentClient to a VM's agent chardev (a unix socket QEMU listens on).
-import { AgentClient } from "@provium/protocol";
-import { connectUnix, type UnixConnection } from "../unix-socket";
+import { AgentClient } from "./client";
+import { connectUnix, type UnixConnection } from "./unix-socket";
 
 export async function connectAgent(path: string, onClose: (why: Error) => void): Promise<AgentClient> {
   let conn: UnixConnection | null = null;
   const early: Uint8Array[] = [];
   const client: AgentClient = new AgentClient(
-    { write: (bytes) => (conn ? conn.write(bytes) : early.push(bytes)), close: () => conn?.end() },
+    { write: (bytes) => void (conn ? conn.write(bytes) : early.push(bytes)), close: () => conn?.end() },
     { onClose },
   );
   conn = await connectUnix(path, {

@@ -6,7 +6,7 @@
 // so rebuilding the agent never re-runs mmdebstrap.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { contentKey, tempSibling, type KeyPart } from "./cache-dir";
+import { contentKey, DAY_MS, markUsed, pruneCache, tempSibling, type KeyPart } from "./cache-dir";
 
 export interface EnsureRootfsOptions {
   cacheDir: string;
@@ -41,8 +41,6 @@ export interface Rootfs {
 }
 
 const ROOTFS_FORMAT = "provium-rootfs-v1";
-const PRUNE_AFTER_MS = 7 * 24 * 3600 * 1000;
-const STALE_BUILD_MS = 24 * 3600 * 1000;
 // Like Debian's "slim" container images: no man pages, docs or translations (tests never read
 // them; they are ~20% of a small system and every byte costs build and boot time).
 const DPKG_OPTS = [
@@ -147,7 +145,7 @@ export async function ensureRootfs(opts: EnsureRootfsOptions): Promise<Rootfs> {
   const target = path.join(dir, `${key}.img`);
   const result: Rootfs = { image: target, key, release, packages };
   if (fs.existsSync(target)) {
-    touch(target);
+    markUsed(target);
     return result;
   }
   if (opts.precheck !== false && aptDir === "/etc/apt") await precheck(packages, release, sources, label, opts.osRelease);
@@ -161,7 +159,11 @@ export async function ensureRootfs(opts: EnsureRootfsOptions): Promise<Rootfs> {
     opts.onProgress?.(`${label}: building ${release} + ${packages.join(", ") || "(minbase)"} with mmdebstrap`);
     await build({ mmdebstrap, release, packages, sources, target, freeKiB, label, onProgress: opts.onProgress });
     opts.onProgress?.(`${label}: built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    prune(dir, target);
+    // Images unused for a week go; so do build dirs a crashed build left behind.
+    pruneCache(dir, target, [
+      { match: (f) => f.endsWith(".img"), afterMs: 7 * DAY_MS },
+      { match: (f) => f.includes(".build.tmp-"), afterMs: DAY_MS },
+    ], removeTree);
   } finally {
     unlock();
   }
@@ -343,21 +345,4 @@ function alive(pid: number): boolean {
   }
 }
 
-function touch(file: string): void {
-  try {
-    const now = new Date();
-    fs.utimesSync(file, now, now);
-  } catch {}
-}
 
-// Images unused for a week go; so do build dirs a crashed build left behind.
-function prune(dir: string, keep: string): void {
-  for (const f of fs.readdirSync(dir)) {
-    const p = path.join(dir, f);
-    if (p === keep || f.endsWith(".lock")) continue;
-    try {
-      const age = Date.now() - fs.lstatSync(p).mtimeMs;
-      if (f.endsWith(".img") ? age > PRUNE_AFTER_MS : f.includes(".build.tmp-") && age > STALE_BUILD_MS) removeTree(p);
-    } catch {}
-  }
-}

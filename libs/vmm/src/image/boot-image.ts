@@ -1,10 +1,26 @@
 // Turns a profile into what QEMU boots: kernel, initrd (with the agent overlaid) and
-// command line. Each profile is prepared once per process; the vmm caches across runs.
-import { DISK_MODULES, ensureAgentBinary, ensureAgentDisk, ensureDebianKernel, ensureImage, ensureRootfs, type DriveOptions } from "@provium/vmm";
+// command line. Each profile is prepared once per process; the parts are cached across runs.
 import { fileURLToPath } from "node:url";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Profile } from "../config";
+import type { DriveOptions } from "../machine/qemu";
+import { ensureAgentBinary } from "./agent-binary";
+import { ensureAgentDisk } from "./agent-disk";
+import { DISK_MODULES, ensureImage } from "./initramfs";
+import { ensureDebianKernel } from "./kernel";
+import { ensureRootfs } from "./rootfs";
+
+/** What a profile says about its image (provium.toml's `[profiles.NAME]`, resolved). */
+export interface Profile {
+  name: string;
+  kernel?: string; // absent: Debian's cloud kernel
+  initrd?: string; // absent: the agent overlay alone is the initrd
+  cmdline: string;
+  injectAgent: boolean;
+  build?: string; // a command run once before the profile's first boot; `{out}` expanded
+  origin: string; // where it was defined, for messages
+  rootfs?: { packages: string[] }; // Debian images: the whole package list, bases included
+}
 
 export interface BootImage {
   kernel: string;
@@ -14,7 +30,7 @@ export interface BootImage {
   drives?: DriveOptions[];
 }
 
-export const agentEntry = fileURLToPath(new URL("../../../agent/src/main.ts", import.meta.url));
+export const agentEntry = fileURLToPath(new URL("../../../../apps/agent/src/main.ts", import.meta.url));
 
 const prepared = new Map<string, Promise<BootImage>>();
 
@@ -66,7 +82,7 @@ async function build(profile: Profile, cacheDir: string, onProgress: (msg: strin
     };
   }
   const image = await ensureImage({ cacheDir, kernel, initrd, injectAgent: true, agentBinary, moduleDir, onProgress });
-  return { kernel: image.kernel, initrd: image.initrd, cmdline: profile.cmdline };
+  return { kernel: image.kernel, initrd: image.initrd!, cmdline: profile.cmdline };
 }
 
 // A Debian image: the usual kernel with a small initramfs (busybox, virtio_blk) that mounts the

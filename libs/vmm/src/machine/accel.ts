@@ -5,7 +5,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { atomicWriteFile, readJson } from "./cache-dir";
+import { atomicWriteFile, readJson } from "../image/cache-dir";
 import { findQemu } from "./qemu-binary";
 import { onProcessExit } from "./exit-cleanup";
 import { ownedTempDir } from "./sweep";

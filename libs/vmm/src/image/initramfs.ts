@@ -4,7 +4,7 @@
 // decompressing ~100 MB under TCG costs seconds, reading it costs nothing.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { atomicWriteFile, contentKey, hashFile, type KeyPart } from "./cache-dir";
+import { atomicWriteFile, contentKey, DAY_MS, hashFile, markUsed, pruneCache, type KeyPart } from "./cache-dir";
 import { cpioChunks, withParents, type CpioEntry } from "./cpio";
 import { elfInterpreter, isElf } from "./elf";
 import { ensureDebianKernel } from "./kernel";
@@ -184,7 +184,6 @@ export interface GuestImage {
 }
 
 const IMAGE_FORMAT = "provium-image-v1";
-const PRUNE_AFTER_MS = 7 * 24 * 3600 * 1000;
 
 export async function ensureImage(opts: EnsureImageOptions): Promise<GuestImage> {
   let { kernel, moduleDir } = opts;
@@ -218,7 +217,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<GuestImage>
   const dir = path.join(opts.cacheDir, "images");
   const target = path.join(dir, `${key}.initrd`);
   if (fs.existsSync(target)) {
-    touch(target); // mtime = last use, for pruning
+    markUsed(target);
     return { kernel, initrd: target, key };
   }
   opts.onProgress?.(`building guest image ${key.slice(0, 12)} (${opts.initrd ? "user initrd + " : ""}agent overlay)`);
@@ -232,24 +231,9 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<GuestImage>
   }
   chunks.push(...cpioChunks(agentOverlayEntries({ agentBinary: opts.agentBinary, moduleDir, busybox, initScript: opts.initScript, extraModules: opts.extraModules, agentOnDisk: opts.agentOnDisk })));
   atomicWriteFile(target, chunks);
-  pruneOld(dir, target);
+  // Each image is ~100 MB: drop ones unused for a week (another run may still be using a fresh one).
+  pruneCache(dir, target, [{ match: () => true, afterMs: 7 * DAY_MS }]);
   return { kernel, initrd: target, key };
 }
 
-function touch(file: string): void {
-  try {
-    const now = new Date();
-    fs.utimesSync(file, now, now);
-  } catch {}
-}
 
-// Each image is ~100 MB: drop ones unused for a week (another run may still be using a fresh one).
-function pruneOld(dir: string, keep: string): void {
-  for (const f of fs.readdirSync(dir)) {
-    const p = path.join(dir, f);
-    if (p === keep) continue;
-    try {
-      if (Date.now() - fs.statSync(p).mtimeMs > PRUNE_AFTER_MS) fs.rmSync(p, { force: true });
-    } catch {}
-  }
-}

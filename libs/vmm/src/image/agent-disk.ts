@@ -4,7 +4,7 @@
 // filesystem stays free of it, so rebuilding the agent never rebuilds a Debian image.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { contentKey, hashFile, tempSibling, type KeyPart } from "./cache-dir";
+import { contentKey, DAY_MS, hashFile, markUsed, pruneCache, tempSibling, type KeyPart } from "./cache-dir";
 import { agentLibraries, agentTreeEntries, findStaticBusybox, GUEST_INIT_SCRIPT } from "./initramfs";
 
 export interface EnsureAgentDiskOptions {
@@ -34,8 +34,7 @@ export async function ensureAgentDisk(opts: EnsureAgentDiskOptions): Promise<Age
   const dir = path.join(opts.cacheDir, "agent-disks");
   const target = path.join(dir, `${key}.img`);
   if (fs.existsSync(target)) {
-    const now = new Date();
-    fs.utimesSync(target, now, now);
+    markUsed(target);
     return { image: target, key };
   }
   const mke2fs = Bun.which("mke2fs", { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` });
@@ -64,26 +63,12 @@ export async function ensureAgentDisk(opts: EnsureAgentDiskOptions): Promise<Age
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
-  prune(dir, target);
+  // Keep the newest few (one per recent agent build) and any used in the last 10 minutes (another
+  // run may be about to boot it); leftovers of a crashed build go after a day. Each is ~125 MB.
+  pruneCache(dir, target, [
+    { match: (f) => f.endsWith(".img"), afterMs: 10 * 60_000, keepNewest: KEEP - 1 },
+    { match: (f) => f.includes(".tmp-"), afterMs: DAY_MS },
+  ]);
   return { image: target, key };
 }
 
-// Keep the newest few (one per recent agent build) and any used in the last 10 minutes (another
-// run may be about to boot it); leftovers of a crashed build go after a day. Each is ~125 MB.
-function prune(dir: string, keep: string): void {
-  const now = Date.now();
-  const all = fs
-    .readdirSync(dir)
-    .map((f) => path.join(dir, f))
-    .filter((p) => p !== keep)
-    .flatMap((p) => {
-      try {
-        return [{ p, t: fs.statSync(p).mtimeMs }];
-      } catch {
-        return [];
-      }
-    });
-  for (const { p, t } of all) if (path.basename(p).includes(".tmp-") && now - t > 24 * 3600_000) fs.rmSync(p, { recursive: true, force: true });
-  const imgs = all.filter(({ p }) => p.endsWith(".img")).sort((a, b) => b.t - a.t);
-  for (const { p, t } of imgs.slice(KEEP - 1)) if (now - t > 10 * 60_000) fs.rmSync(p, { force: true });
-}

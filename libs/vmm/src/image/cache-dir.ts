@@ -109,3 +109,46 @@ export function readJson<T>(file: string): T | undefined {
     return undefined;
   }
 }
+
+/** A cache hit: its mtime becomes the time of last use, which pruning goes by. */
+export function markUsed(file: string): void {
+  try {
+    const now = new Date();
+    fs.utimesSync(file, now, now);
+  } catch {}
+}
+
+export const DAY_MS = 24 * 3600 * 1000;
+
+/** What pruning removes: entries whose name matches, unused (mtime) for longer than `afterMs`. */
+export interface PruneRule {
+  match: (name: string) => boolean;
+  afterMs: number;
+  /** this many of the newest matches stay whatever their age */
+  keepNewest?: number;
+}
+
+/**
+ * Removes what `rules` say from a cache directory, never `keep` (the entry just used) and never
+ * an entry another process removed first (concurrent runs share the cache).
+ */
+export function pruneCache(dir: string, keep: string, rules: PruneRule[], remove = (p: string) => fs.rmSync(p, { recursive: true, force: true })): void {
+  const now = Date.now();
+  const entries = fs.readdirSync(dir).flatMap((name) => {
+    const p = path.join(dir, name);
+    if (p === keep) return [];
+    try {
+      return [{ name, p, t: fs.lstatSync(p).mtimeMs }];
+    } catch {
+      return [];
+    }
+  });
+  for (const rule of rules) {
+    const hits = entries.filter((e) => rule.match(e.name)).sort((a, b) => b.t - a.t);
+    for (const e of hits.slice(rule.keepNewest ?? 0))
+      if (now - e.t > rule.afterMs)
+        try {
+          remove(e.p);
+        } catch {}
+  }
+}
