@@ -1,0 +1,275 @@
+// The host's real filesystem for Lua's io and os libraries (io.lua builds the Lua objects).
+// wasmoon's own io works on an in-memory filesystem inside the engine; tests need the real
+// one. The Lua thread is a worker that may block, so it calls node:fs synchronously itself:
+// no round trip through the runner worker, which owns VMs, not host files.
+//
+// Results follow Lua's conventions: an error is returned as [null, message, errno], with
+// message "path: No such file or directory" where Lua's C library would name the path.
+import * as fs from "node:fs";
+import { constants } from "node:os";
+import { resolve } from "node:path";
+
+const CHUNK = 64 * 1024;
+// Lua reads at most this many characters for the "n" format (L_MAXLENNUM).
+const MAX_NUMERAL = 200;
+const NEWLINE = 0x0a;
+
+// glibc's wording for the errors tests meet; libuv's own texts differ ("illegal operation
+// on a directory"). Anything else falls back to libuv's text, capitalised.
+const STRERROR: Record<string, string> = {
+  ENOENT: "No such file or directory",
+  EACCES: "Permission denied",
+  EPERM: "Operation not permitted",
+  EISDIR: "Is a directory",
+  ENOTDIR: "Not a directory",
+  EEXIST: "File exists",
+  ENOTEMPTY: "Directory not empty",
+  EXDEV: "Invalid cross-device link",
+  EBUSY: "Device or resource busy",
+  EROFS: "Read-only file system",
+  ENOSPC: "No space left on device",
+  EBADF: "Bad file descriptor",
+  EINVAL: "Invalid argument",
+  ESPIPE: "Illegal seek",
+  ENAMETOOLONG: "File name too long",
+  ELOOP: "Too many levels of symbolic links",
+  EMFILE: "Too many open files",
+};
+
+export type Failure = [null, string, number];
+
+export function failure(e: unknown, path?: string): Failure {
+  const err = e as NodeJS.ErrnoException;
+  const code = err?.code ?? "";
+  const text = STRERROR[code] ?? (err?.message ?? String(e)).replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "").replace(/^./, (c) => c.toUpperCase());
+  const errno = (constants.errno as Record<string, number>)[code] ?? (typeof err?.errno === "number" ? Math.abs(err.errno) : 0);
+  return [null, path === undefined ? text : `${path}: ${text}`, errno];
+}
+
+const OPEN_FLAGS: Record<string, string> = { r: "r", w: "w", a: "a", "r+": "r+", "w+": "w+", "a+": "a+" };
+
+/** An open host file: reads are buffered ahead (for lines and numbers), writes go straight
+ *  to the file, so flush and setvbuf have nothing to do. */
+class HostFile {
+  // Bytes of the file from `pos` on, already read ahead.
+  private ahead = new Uint8Array(0);
+  private atEof = false;
+  /** The position of the next byte read or written, as Lua sees it. */
+  pos = 0;
+
+  constructor(
+    readonly fd: number,
+    private readonly append: boolean,
+    // Pipes and character devices have no positions: they are read and written in order.
+    private readonly seekable: boolean,
+  ) {}
+
+  /** Reads ahead until `need` bytes are buffered or the file ends; returns what is buffered. */
+  private fill(need: number): Uint8Array {
+    while (this.ahead.byteLength < need && !this.atEof) {
+      const chunk = new Uint8Array(Math.max(CHUNK, need - this.ahead.byteLength));
+      const n = fs.readSync(this.fd, chunk, 0, chunk.byteLength, this.seekable ? this.pos + this.ahead.byteLength : null);
+      if (n === 0) this.atEof = true;
+      else this.ahead = concat(this.ahead, chunk.subarray(0, n));
+    }
+    return this.ahead;
+  }
+
+  private take(n: number): Uint8Array {
+    const out = this.ahead.slice(0, n);
+    this.ahead = this.ahead.subarray(n);
+    this.pos += n;
+    return out;
+  }
+
+  /** Up to n bytes; null at end of file (n = 0: "" unless at end of file). */
+  readBytes(n: number): Uint8Array | null {
+    const have = this.fill(Math.max(n, 1));
+    if (have.byteLength === 0) return null;
+    return this.take(Math.min(n, have.byteLength));
+  }
+
+  /** One line, with its newline when `keep`; null at end of file. */
+  readLine(keep: boolean): Uint8Array | null {
+    let scanned = 0;
+    for (;;) {
+      const have = this.ahead;
+      const nl = have.indexOf(NEWLINE, scanned);
+      if (nl >= 0) {
+        const line = this.take(nl + 1);
+        return keep ? line : line.subarray(0, nl);
+      }
+      scanned = have.byteLength;
+      if (this.atEof) return have.byteLength ? this.take(have.byteLength) : null;
+      this.fill(have.byteLength + CHUNK);
+    }
+  }
+
+  /** The rest of the file ("" at end of file). */
+  readAll(): Uint8Array {
+    while (!this.atEof) this.fill(this.ahead.byteLength + CHUNK);
+    return this.take(this.ahead.byteLength);
+  }
+
+  /** The longest prefix that reads as a Lua numeral, as C Lua's read_number scans it
+   *  (whitespace skipped); Lua converts it, and fails the read if it is not a number. */
+  readNumeral(): string {
+    let text = "";
+    const peek = () => {
+      const have = this.fill(1);
+      return have.byteLength ? String.fromCharCode(have[0]!) : "";
+    };
+    const accept = (set: string) => {
+      const c = peek();
+      if (c === "" || !set.includes(c) || text.length >= MAX_NUMERAL) return false;
+      text += c;
+      this.take(1);
+      return true;
+    };
+    for (let c = peek(); c !== "" && " \t\n\v\f\r".includes(c); c = peek()) this.take(1);
+    accept("+-");
+    let digits = "0123456789";
+    let exponent = "eE";
+    let count = 0;
+    if (accept("0")) {
+      if (accept("xX")) {
+        digits += "abcdefABCDEF";
+        exponent = "pP";
+      } else count = 1;
+    }
+    while (accept(digits)) count++;
+    if (accept(".")) while (accept(digits)) count++;
+    // As C Lua: an exponent only after at least one digit.
+    if (count > 0 && accept(exponent)) {
+      accept("+-");
+      while (accept("0123456789"));
+    }
+    return text;
+  }
+
+  write(data: Uint8Array): void {
+    this.ahead = new Uint8Array(0);
+    this.atEof = false;
+    for (let done = 0; done < data.byteLength; ) {
+      const position = this.seekable && !this.append ? this.pos + done : null;
+      done += fs.writeSync(this.fd, data, done, data.byteLength - done, position);
+    }
+    // O_APPEND writes land at the end, wherever the position was.
+    this.pos = this.append && this.seekable ? fs.fstatSync(this.fd).size : this.pos + data.byteLength;
+  }
+
+  seek(whence: string, offset: number): number | Failure {
+    if (!this.seekable) return failure({ code: "ESPIPE" });
+    const base = whence === "set" ? 0 : whence === "cur" ? this.pos : fs.fstatSync(this.fd).size;
+    if (base + offset < 0) return failure({ code: "EINVAL" });
+    if (base + offset !== this.pos) {
+      this.ahead = new Uint8Array(0);
+      this.pos = base + offset;
+    }
+    this.atEof = false;
+    return this.pos;
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array) {
+  if (a.byteLength === 0) return b;
+  const out = new Uint8Array(a.byteLength + b.byteLength);
+  out.set(a);
+  out.set(b, a.byteLength);
+  return out;
+}
+
+/** Argument access for a call from Lua: by position (1-based, after the op name). */
+export interface FsArgs {
+  value(i: number): unknown;
+  bytes(i: number): Uint8Array;
+}
+
+/** The host files one Lua engine has open, by handle number; all closed with the engine. */
+export class HostFiles {
+  private readonly open = new Map<number, HostFile>();
+  private next = 1;
+
+  private file(h: unknown): HostFile {
+    const f = this.open.get(Number(h));
+    if (!f) throw new Error("attempt to use a closed file");
+    return f;
+  }
+
+  /** One call from io.lua: `op` with its arguments; the results go back as Lua values. */
+  call(op: string, a: FsArgs): unknown[] {
+    const text = (i: number) => {
+      const v = a.value(i);
+      return v instanceof Uint8Array ? new TextDecoder().decode(v) : String(v ?? "");
+    };
+    // Paths come with the directory of the Lua file that named them (relative to the cwd).
+    const path = (i = 1) => resolve(text(2) || ".", text(i));
+    try {
+      switch (op) {
+        case "open": {
+          const flags = OPEN_FLAGS[text(3).replace(/b/g, "")];
+          if (!flags) throw new Error(`invalid mode ${text(3)}`);
+          try {
+            const fd = fs.openSync(path(), flags);
+            const st = fs.fstatSync(fd);
+            const id = this.next++;
+            this.open.set(id, new HostFile(fd, flags.startsWith("a"), st.isFile() || st.isBlockDevice() || st.isDirectory()));
+            return [id];
+          } catch (e) {
+            return failure(e, text(1));
+          }
+        }
+        case "close": {
+          const f = this.file(a.value(1));
+          this.open.delete(Number(a.value(1)));
+          fs.closeSync(f.fd);
+          return [true];
+        }
+        case "read_bytes":
+          return [this.file(a.value(1)).readBytes(Number(a.value(2)))];
+        case "read_line":
+          return [this.file(a.value(1)).readLine(a.value(2) === true)];
+        case "read_all":
+          return [this.file(a.value(1)).readAll()];
+        case "read_numeral":
+          return [this.file(a.value(1)).readNumeral()];
+        case "write":
+          this.file(a.value(1)).write(a.bytes(2));
+          return [true];
+        case "seek": {
+          const r = this.file(a.value(1)).seek(text(2), Number(a.value(3)));
+          return Array.isArray(r) ? r : [r];
+        }
+        case "remove": {
+          try {
+            fs.unlinkSync(path());
+          } catch (e) {
+            // C's remove() also removes an empty directory.
+            if ((e as NodeJS.ErrnoException).code !== "EISDIR") throw e;
+            fs.rmdirSync(path());
+          }
+          return [true];
+        }
+        case "rename":
+          fs.renameSync(path(), path(3));
+          return [true];
+        case "getenv":
+          return [process.env[text(1)] ?? null];
+        default:
+          throw new Error(`unknown host file op '${op}'`);
+      }
+    } catch (e) {
+      return failure(e, op === "remove" || op === "rename" ? text(1) : undefined);
+    }
+  }
+
+  /** Closes every file the engine left open (its file ended, or raised). */
+  closeAll(): void {
+    for (const f of this.open.values()) {
+      try {
+        fs.closeSync(f.fd);
+      } catch {}
+    }
+    this.open.clear();
+  }
+}
