@@ -52,7 +52,7 @@ const OPEN_FLAGS: Record<string, string> = { r: "r", w: "w", a: "a", "r+": "r+",
  *  to the file, so flush and setvbuf have nothing to do. */
 class HostFile {
   // Bytes of the file from `pos` on, already read ahead.
-  private ahead = new Uint8Array(0);
+  private ahead: Uint8Array = new Uint8Array(0);
   private atEof = false;
   /** The position of the next byte read or written, as Lua sees it. */
   pos = 0;
