@@ -1,9 +1,10 @@
-// os.tmpname's files are the runner's: made in an owned temp dir and gone when the test
-// file ends (no guest needed).
+// Host files from Lua, runner side (no guest needed): os.tmpname's files are made in an owned
+// temp dir and gone when the test file ends; fds of a stopped Lua thread are closed.
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
+import { startLuaThread } from "../src/runner/lua-thread";
 
 const main = resolve(import.meta.dir, "../src/main.ts");
 const dir = mkdtempSync(join(tmpdir(), "provium-hostio-cli-"));
@@ -39,3 +40,33 @@ end)`,
   expect(existsSync(tmp)).toBe(false);
   expect(existsSync(dirname(tmp))).toBe(false);
 }, 60_000);
+
+// /proc/self/fd entries of this process that point at `path` (Lua threads are threads of it).
+function fdsOn(path: string) {
+  return readdirSync("/proc/self/fd").filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`) === path;
+    } catch {
+      return false;
+    }
+  });
+}
+
+test("host files a Lua thread holds are closed when it is stopped (a timeout)", async () => {
+  const held = join(dir, "held.txt");
+  writeFileSync(held, "x");
+  let opened!: () => void;
+  const isOpen = new Promise<void>((r) => (opened = r));
+  const source = `local f = assert(io.open(${JSON.stringify(held)}))
+local g = assert(io.open(${JSON.stringify(held)}))
+g:close()
+__provium_private.call("opened")
+while true do end`;
+  const lua = startLuaThread({ displayPath: join(dir, "spin.test.lua"), source }, async (op) => (op === "opened" ? opened() : null), () => {});
+  await isOpen;
+  expect(fdsOn(held).length).toBe(1);
+  lua.stop("timed out");
+  expect(await lua.done).toBe("timed out");
+  for (let i = 0; i < 100 && fdsOn(held).length; i++) await Bun.sleep(20);
+  expect(fdsOn(held)).toEqual([]);
+}, 30_000);

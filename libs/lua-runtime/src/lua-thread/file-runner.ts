@@ -6,8 +6,8 @@ import type { SyncCaller } from "../bridge";
 
 // A test file registers tests and runs them; a fixture file (mode "fixture") returns the
 // snapshot it built, which is reported as a `fixture_result` event.
-export async function runFile(caller: SyncCaller, displayPath: string, source: string, mode: "test" | "fixture" | "repl" = "test") {
-  const hostFiles = new HostFiles();
+export async function runFile(caller: SyncCaller, displayPath: string, source: string, mode: "test" | "fixture" | "repl" = "test", openFds?: SharedArrayBuffer) {
+  const hostFiles = new HostFiles(openFds);
   const engine = await createEngine(caller, hostFiles);
   try {
     engine.global.set("__file_source", source);

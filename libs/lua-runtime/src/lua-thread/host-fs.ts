@@ -185,10 +185,46 @@ export interface FsArgs {
   bytes(i: number): Uint8Array;
 }
 
+// The fds a Lua thread holds, in memory its starter shares: a thread stopped at a timeout
+// runs no more code, so the starter closes what it left open (closeLeftFds).
+const FD_SLOTS = 1024;
+const FREE = -1;
+
+export function newOpenFdTable(): SharedArrayBuffer {
+  const table = new Int32Array(new SharedArrayBuffer(FD_SLOTS * 4));
+  table.fill(FREE);
+  return table.buffer as SharedArrayBuffer;
+}
+
+/** Closes the fds a stopped Lua thread left open. Only once the thread has exited. */
+export function closeLeftFds(buffer: SharedArrayBuffer): void {
+  const table = new Int32Array(buffer);
+  for (let i = 0; i < table.length; i++) {
+    const fd = Atomics.exchange(table, i, FREE);
+    if (fd === FREE) continue;
+    try {
+      fs.closeSync(fd);
+    } catch {}
+  }
+}
+
 /** The host files one Lua engine has open, by handle number; all closed with the engine. */
 export class HostFiles {
   private readonly open = new Map<number, HostFile>();
   private next = 1;
+  private readonly fdTable: Int32Array | null;
+
+  constructor(fdTable?: SharedArrayBuffer) {
+    this.fdTable = fdTable ? new Int32Array(fdTable) : null;
+  }
+
+  // Past FD_SLOTS open files the rest are closed only by the engine's own end.
+  private share(fd: number, open: boolean) {
+    const t = this.fdTable;
+    if (!t) return;
+    const i = open ? t.indexOf(FREE) : t.indexOf(fd);
+    if (i >= 0) Atomics.store(t, i, open ? fd : FREE);
+  }
 
   private file(h: unknown): HostFile {
     const f = this.open.get(Number(h));
@@ -211,6 +247,7 @@ export class HostFiles {
           if (!flags) throw new Error(`invalid mode ${text(3)}`);
           try {
             const fd = fs.openSync(path(), flags);
+            this.share(fd, true);
             const st = fs.fstatSync(fd);
             const id = this.next++;
             this.open.set(id, new HostFile(fd, flags.startsWith("a"), st.isFile() || st.isBlockDevice() || st.isDirectory()));
@@ -222,6 +259,7 @@ export class HostFiles {
         case "close": {
           const f = this.file(a.value(1));
           this.open.delete(Number(a.value(1)));
+          this.share(f.fd, false);
           fs.closeSync(f.fd);
           return [true];
         }
@@ -266,6 +304,7 @@ export class HostFiles {
   /** Closes every file the engine left open (its file ended, or raised). */
   closeAll(): void {
     for (const f of this.open.values()) {
+      this.share(f.fd, false);
       try {
         fs.closeSync(f.fd);
       } catch {}
