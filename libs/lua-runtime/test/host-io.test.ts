@@ -237,3 +237,22 @@ describe("bytes across the host bridge", () => {
     expect(readFileSync(join(dir, "left-open.txt"), "utf8")).toBe("still written");
   });
 });
+
+describe("loadfile and dofile", () => {
+  test("read host files, relative to the caller; the chunk's errors and paths are its own", async () => {
+    mkdirSync(join(dir, "sub"), { recursive: true });
+    writeFileSync(join(dir, "sub", "inner.txt"), "inner");
+    writeFileSync(join(dir, "sub", "mod.lua"), `#!/usr/bin/env lua\nlocal f = assert(io.open("inner.txt"))\nlocal s = f:read("a")\nf:close()\nreturn s, ...`);
+    writeFileSync(join(dir, "sub", "bad.lua"), `\nerror("from bad")`);
+    writeFileSync(join(dir, "sub", "env.lua"), `return x`);
+    await expectPass(`
+      t:assert_eq(dofile("sub/mod.lua"), "inner")
+      local chunk = assert(loadfile("sub/mod.lua"))
+      t:assert_eq({chunk("arg")}, {"inner", "arg"})
+      t:assert_eq(assert(loadfile("sub/env.lua", "t", {x = 5}))(), 5)
+      t:assert_contains(t:assert_raises(function() dofile("sub/bad.lua") end), "sub/bad.lua:2: from bad")
+      t:assert_eq({loadfile("sub/none.lua")}, {nil, "cannot open sub/none.lua: No such file or directory"})
+      t:assert_contains(t:assert_raises(function() dofile("sub/none.lua") end), "cannot open sub/none.lua")
+    `);
+  });
+});

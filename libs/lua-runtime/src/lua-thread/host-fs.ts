@@ -36,9 +36,9 @@ const STRERROR: Record<string, string> = {
   EMFILE: "Too many open files",
 };
 
-export type Failure = [null, string, number];
+type Failure = [null, string, number];
 
-export function failure(e: unknown, path?: string): Failure {
+function failure(e: unknown, path?: string): Failure {
   const err = e as NodeJS.ErrnoException;
   const code = err?.code ?? "";
   const text = STRERROR[code] ?? (err?.message ?? String(e)).replace(/^[A-Z]+: /, "").replace(/, \w+ '.*'$/, "").replace(/^./, (c) => c.toUpperCase());

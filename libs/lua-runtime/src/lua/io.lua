@@ -239,3 +239,26 @@ function os.getenv(name)
   P.check(name, "string", "os.getenv name")
   return host_fs("getenv", name)
 end
+
+-- loadfile / dofile read host files too (not the engine's in-memory filesystem). The chunk
+-- is named by its path, so its errors name file:line and its own relative paths resolve
+-- against its directory. A first line starting with "#" is skipped, as C Lua does.
+function loadfile(path, mode, ...)
+  P.check(path, "string", "loadfile path")
+  local f, err = io.open(path, "rb")
+  if not f then return nil, "cannot open " .. err end
+  local src = f:read("a")
+  f:close()
+  if src:sub(1, 1) == "#" then src = "--" .. src end
+  local dir = P.caller_dir()
+  local name = (path:sub(1, 1) == "/" or dir == ".") and path or dir .. "/" .. path
+  -- An env given as nil is still given (the chunk gets no globals), as in C Lua.
+  if select("#", ...) > 0 then return load(src, "@" .. name, mode or "bt", (...)) end
+  return load(src, "@" .. name, mode or "bt")
+end
+
+function dofile(path)
+  local chunk, err = loadfile(path)
+  if not chunk then error(err, 0) end
+  return chunk()
+end
