@@ -107,14 +107,19 @@ local vm = provium:vm("b", "minimal")
 error("builder broke")`,
       "notsnap.fixture.lua": `-- MARKER
 return 42`,
+      "unparsable.fixture.lua": `-- MARKER
+local vm = = 1`,
       "a.test.lua": `test("broken", function(t) provium:vm_fixture("broken") end)
-test("not a snapshot", function(t) provium:vm_fixture("notsnap") end)`,
+test("not a snapshot", function(t) provium:vm_fixture("notsnap") end)
+test("does not parse", function(t) provium:vm_fixture("unparsable") end)`,
     });
     const r = await provium(dir, [".", "--json"]);
     const failed = r.events.filter((e: any) => e.kind === "test_failed");
     expect(failed[0].reason).toContain("fixture broken failed to build");
     expect(failed[0].reason).toContain("broken.fixture.lua:3: builder broke");
     expect(failed[1].reason).toContain("a fixture must return a snapshot (e.g. return vm:snapshot()), it returned 42");
+    expect(failed[2].reason).toContain("a.test.lua:3: ");
+    expect(failed[2].reason).toContain("unparsable.fixture.lua:2: does not parse as Lua, so its dependencies cannot be found");
     const list = await provium(dir, ["fixture", "stale"]);
     expect(list.stdout).toContain("not built: broken");
     expect(list.stdout).toContain("not built: notsnap");
