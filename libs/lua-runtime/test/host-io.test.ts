@@ -89,6 +89,26 @@ describe("io on the host's filesystem", () => {
     `);
   });
 
+  test("big files: a line longer than a read-ahead piece, counts across pieces, the rest in one read", async () => {
+    const big = new Uint8Array(1_000_003).map((_, i) => (i * 7 + 3) % 251);
+    for (let i = 0; i < big.length; i++) if (big[i] === 10) big[i] = 11;
+    big[150_000] = 10;
+    writeFileSync(join(dir, "big.bin"), big);
+    await expectPass(`
+      local f = assert(io.open("big.bin", "rb"))
+      local line = f:read("l")
+      t:assert_eq(#line, 150000)
+      local a, b = f:read(70000, 1)
+      t:assert_eq(#a, 70000)
+      t:assert_eq(b:byte(), ${big[220_001]})
+      local rest = f:read("a")
+      t:assert_eq(#rest, ${1_000_003 - 220_002})
+      t:assert_eq(rest:byte(-1), ${big[1_000_002]})
+      t:assert_eq(f:seek(), ${1_000_003})
+      f:close()
+    `);
+  });
+
   test("lines: file:lines, io.lines with formats, the generic for closes early", async () => {
     writeFileSync(join(dir, "lines.txt"), "a\nb\n\nc");
     const logs = await expectPass(`

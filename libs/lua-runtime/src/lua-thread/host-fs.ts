@@ -10,6 +10,8 @@ import { constants } from "node:os";
 import { resolve } from "node:path";
 
 const CHUNK = 64 * 1024;
+// A read of "everything" or of a huge count goes in pieces of at most this size.
+const MAX_PIECE = 16 * 1024 * 1024;
 // Lua reads at most this many characters for the "n" format (L_MAXLENNUM).
 const MAX_NUMERAL = 200;
 const NEWLINE = 0x0a;
@@ -64,19 +66,27 @@ class HostFile {
     private readonly seekable: boolean,
   ) {}
 
-  /** Reads ahead until `need` bytes are buffered or the file ends; returns what is buffered. */
+  /** Reads ahead until `need` bytes are buffered or the file ends; returns what is buffered.
+   *  Pieces are joined once, so a big read costs one copy. */
   private fill(need: number): Uint8Array {
-    while (this.ahead.byteLength < need && !this.atEof) {
-      const chunk = new Uint8Array(Math.max(CHUNK, need - this.ahead.byteLength));
-      const n = fs.readSync(this.fd, chunk, 0, chunk.byteLength, this.seekable ? this.pos + this.ahead.byteLength : null);
+    const pieces = [this.ahead];
+    let have = this.ahead.byteLength;
+    while (have < need && !this.atEof) {
+      // To the end of the file: pieces grow with what was read, so small files stay cheap.
+      const want = need === Infinity ? have : need - have;
+      const piece = new Uint8Array(Math.min(Math.max(CHUNK, want), MAX_PIECE));
+      const n = fs.readSync(this.fd, piece, 0, piece.byteLength, this.seekable ? this.pos + have : null);
       if (n === 0) this.atEof = true;
-      else this.ahead = concat(this.ahead, chunk.subarray(0, n));
+      pieces.push(piece.subarray(0, n));
+      have += n;
     }
+    if (pieces.length > 1) this.ahead = joined(pieces, have);
     return this.ahead;
   }
 
+  // A view, not a copy: buffered bytes are never written over (fill makes new buffers).
   private take(n: number): Uint8Array {
-    const out = this.ahead.slice(0, n);
+    const out = this.ahead.subarray(0, n);
     this.ahead = this.ahead.subarray(n);
     this.pos += n;
     return out;
@@ -101,13 +111,13 @@ class HostFile {
       }
       scanned = have.byteLength;
       if (this.atEof) return have.byteLength ? this.take(have.byteLength) : null;
-      this.fill(have.byteLength + CHUNK);
+      this.fill(2 * have.byteLength + CHUNK); // doubling: a long line costs linear time
     }
   }
 
   /** The rest of the file ("" at end of file). */
   readAll(): Uint8Array {
-    while (!this.atEof) this.fill(this.ahead.byteLength + CHUNK);
+    this.fill(Infinity);
     return this.take(this.ahead.byteLength);
   }
 
@@ -171,11 +181,13 @@ class HostFile {
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array) {
-  if (a.byteLength === 0) return b;
-  const out = new Uint8Array(a.byteLength + b.byteLength);
-  out.set(a);
-  out.set(b, a.byteLength);
+function joined(pieces: Uint8Array[], total: number) {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
   return out;
 }
 
