@@ -222,6 +222,7 @@ describe("io on the host's filesystem", () => {
       io.stderr:write("err line")
       t:assert_eq({io.stdout:close()}, {nil, "cannot close standard file"})
       t:assert_eq(io.read(), nil)
+      t:assert_eq({io.stdin:write("x")}, {nil, "Bad file descriptor", 9})
       io.input("def-in.txt")
       t:assert_eq(io.read("l", "n"), "one")
       t:assert_eq(select(2, io.read("l", "n")), nil)

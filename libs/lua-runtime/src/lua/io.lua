@@ -40,9 +40,10 @@ function HostFile:write(...)
   local parts = table.pack(...)
   for i = 1, parts.n do parts[i] = piece(parts[i], i) end
   local data = table.concat(parts, "", 1, parts.n)
+  if self._sink == "stdin" then return nil, "Bad file descriptor", 9 end
   if self._sink then
     -- One log line per call (its last newline dropped): the log is line-based.
-    if self._sink ~= "stdin" and data ~= "" then P.emit({ kind = "log", message = (data:gsub("\n$", "")) }) end
+    if data ~= "" then P.emit({ kind = "log", message = (data:gsub("\n$", "")) }) end
     return self
   end
   local ok, err, errno = host_fs("write", self._handle, data)
