@@ -6,6 +6,7 @@ import { dirname, isAbsolute, join, resolve } from "node:path";
 import { agentEntry, contentKey, ensureAgentBinary, ensureDebianKernel, hashFile } from "@provium/vmm";
 import { protocolVersion } from "@provium/protocol";
 import type { Config, Profile } from "../config";
+import { literalCalls } from "./lua-scan";
 
 /** Resolves the agent and default kernel once (both cached, cheap after the first run). */
 export async function keyContext(config: Config, cacheDir: string, onProgress: (m: string) => void): Promise<KeyContext> {
@@ -15,7 +16,7 @@ export async function keyContext(config: Config, cacheDir: string, onProgress: (
 
 export const TOOL_VERSION = "0.1.0";
 
-const lit = (fn: string) => new RegExp(`${fn}\\s*\\(?\\s*(["'])((?:(?!\\1).)+)\\1`, "g");
+const SCANNED = new Set(["require", "vm_fixture", "lab_fixture", "push_file", "depends_on_file"]);
 
 /** Where `name` ("dir/base") is defined: under the roots, then next to the caller. */
 export function findFixture(name: string, config: Config, fromDir: string): string | null {
@@ -57,29 +58,29 @@ export function fixtureKey(path: string, ctx: KeyContext, seen = new Set<string>
   const dir = dirname(path);
   const sources = [path];
   // Helpers it requires, recursively.
+  let calls: ReturnType<typeof literalCalls> = [];
   for (let i = 0; i < sources.length; i++) {
-    const src = readFileSync(sources[i]!, "utf8");
-    parts.push(`source:${sources[i]}`, src);
-    for (const m of src.matchAll(lit("require"))) {
-      const helper = findHelper(m[2]!, ctx.config, dirname(sources[i]!));
+    const src = readFileSync(sources[i]!);
+    parts.push(`source:${sources[i]}`, src.toString("utf8")); // as text: keys stay what they were
+    const found = literalCalls(src, sources[i]!, SCANNED);
+    if (i === 0) calls = found;
+    for (const c of found.filter((c) => c.fn === "require")) {
+      const helper = findHelper(c.arg, ctx.config, dirname(sources[i]!));
       if (helper && !sources.includes(helper)) sources.push(helper);
     }
   }
   deps.push(...sources.slice(1));
-  const src = readFileSync(path, "utf8");
   // Fixtures it resumes.
-  for (const m of [...src.matchAll(lit("vm_fixture")), ...src.matchAll(lit("lab_fixture"))]) {
-    const parent = findFixture(m[2]!, ctx.config, dir);
-    if (!parent) throw new Error(`${path}: resumes fixture "${m[2]}", which does not exist`);
+  for (const c of calls.filter((c) => c.fn === "vm_fixture" || c.fn === "lab_fixture")) {
+    const parent = findFixture(c.arg, ctx.config, dir);
+    if (!parent) throw new Error(`${path}:${c.line}: resumes fixture "${c.arg}", which does not exist`);
     const sub = fixtureKey(parent, ctx, new Set(seen));
-    parts.push(`fixture:${m[2]}`, sub.key);
+    parts.push(`fixture:${c.arg}`, sub.key);
     deps.push(...sub.deps);
   }
   // Host files: literal push_file sources (unless the call says auto_dep = false) and
   // lab:depends_on_file literals, relative to the builder's directory.
-  const hostFiles: string[] = [];
-  for (const m of src.matchAll(/push_file\s*\(\s*(["'])((?:(?!\1).)+)\1([^)]*)\)/g)) if (!/auto_dep\s*=\s*false/.test(m[3]!)) hostFiles.push(m[2]!);
-  for (const m of src.matchAll(lit("depends_on_file"))) hostFiles.push(m[2]!);
+  const hostFiles = calls.filter((c) => (c.fn === "push_file" && c.autoDep) || c.fn === "depends_on_file").map((c) => c.arg);
   for (const f of hostFiles) {
     const abs = isAbsolute(f) ? f : resolve(dir, f);
     parts.push(`host:${f}`, existsSync(abs) ? hashFile(abs) : "missing");

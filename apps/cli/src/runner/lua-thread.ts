@@ -1,7 +1,7 @@
 // Starts the Lua thread of one file (a test file or a fixture builder) against a session's
 // host ops. `done` resolves with a failure reason, or undefined when the file finished.
 import { MessageChannel } from "node:worker_threads";
-import { luaWorkerEntry, newBridgeSignal, serveCalls } from "@provium/lua-runtime";
+import { closeLeftFds, luaWorkerEntry, newBridgeSignal, newOpenFdTable, serveCalls } from "@provium/lua-runtime";
 
 export interface LuaThread {
   done: Promise<string | undefined>;
@@ -22,9 +22,12 @@ export function startLuaThread(
     if (e.kind === "lua_done") finish(e.error ? `the Lua runtime crashed: ${e.error}` : undefined);
     else onEvent(e);
   });
+  // Host files Lua opened (io.open): closed here if the thread is stopped before it can.
+  const openFds = newOpenFdTable();
   const lua = new Worker(luaWorkerEntry);
   lua.onerror = (e) => finish(`the Lua runtime crashed: ${e.message}`);
-  lua.postMessage({ port: port2, signal, ...file }, [port2 as any]);
+  lua.addEventListener("close", () => closeLeftFds(openFds));
+  lua.postMessage({ port: port2, signal, openFds, ...file }, [port2 as any]);
   void done.then(() => {
     lua.terminate();
     port1.close();

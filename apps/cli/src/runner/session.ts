@@ -18,6 +18,7 @@ import { createHash } from "node:crypto";
 import type { Amount } from "./capacity";
 import type { FixtureCache } from "@provium/fixture-cache";
 import { resumeFixture, type FixtureHost } from "./fixtures";
+import { HostTempFiles } from "./host-temp";
 
 // Every guest op family registers here; each op works alone and inside vm:batch.
 const guestOps: GuestOps = { ...execOps, ...agentOps, ...streamOps, ...processOps, ...fileOps };
@@ -65,6 +66,7 @@ export class FileSession {
   private forgetSnapshotDir = () => {};
   // lab:claim: capacity reserved up front for this file; boots draw from it first.
   private claim: { left: Amount; release: () => void } | null = null;
+  private tempFiles = new HostTempFiles();
 
   constructor(private readonly o: SessionOptions) {
     this.ops = {
@@ -92,6 +94,7 @@ export class FileSession {
       "snapshot.delete": (a) => this.deleteSnapshot(a.snap),
       "fixture.vm": (a) => this.fixture(String(a.name), "vm"),
       "fixture.lab": (a) => this.fixture(String(a.name), "lab"),
+      "host.tmpname": () => this.tempFiles.create(),
       // The runner's own tests (PROVIUM_TEST_HOOKS=1) check that a crashed worker fails one file.
       "debug.crash_worker": () => {
         if (process.env.PROVIUM_TEST_HOOKS !== "1") throw new Error("unknown host op 'debug.crash_worker'");
@@ -119,6 +122,7 @@ export class FileSession {
     await Promise.allSettled(this.vms.map((v) => v.shutdown()));
     if (this.snapshotDir && !this.o.snapshotsInto) rmSync(this.snapshotDir, { recursive: true, force: true });
     this.forgetSnapshotDir();
+    this.tempFiles.removeAll();
     this.claim?.release();
     this.claim = null;
   }

@@ -15,7 +15,9 @@ import workerLua from "../lua/worker.lua" with { type: "text" };
 import filesLua from "../lua/files.lua" with { type: "text" };
 import fileLua from "../lua/file.lua" with { type: "text" };
 import snapshotLua from "../lua/snapshot.lua" with { type: "text" };
+import ioLua from "../lua/io.lua" with { type: "text" };
 import { Marshal } from "./marshal";
+import type { HostFiles } from "./host-fs";
 import type { SyncCaller } from "../bridge";
 
 const preludeChunks: [string, string][] = [
@@ -32,11 +34,14 @@ const preludeChunks: [string, string][] = [
   ["snapshot.lua", snapshotLua],
   ["file.lua", fileLua],
   ["files.lua", filesLua],
+  ["io.lua", ioLua],
 ];
 
 let factory: LuaFactory | null = null;
 
-export async function createEngine(caller: SyncCaller): Promise<LuaEngine> {
+/** `hostFiles` backs Lua's io and os on the host's filesystem; the caller closes what it
+ *  left open when the engine is done. */
+export async function createEngine(caller: SyncCaller, hostFiles: HostFiles): Promise<LuaEngine> {
   factory ??= new LuaFactory(wasmPath);
   const engine = await factory.createEngine({ injectObjects: false, enableProxy: false, traceAllocations: false });
   const lua = (engine as any).global.lua;
@@ -84,6 +89,18 @@ export async function createEngine(caller: SyncCaller): Promise<LuaEngine> {
     raw((L) => {
       caller.emit(marshal.read(L, 1) as Record<string, unknown>);
       return 0;
+    }),
+  );
+  // io.lua's file operations: __host_fs(op, ...) returns Lua's (value | nil, message, errno).
+  engine.global.set(
+    "__host_fs",
+    raw((L) => {
+      const results = hostFiles.call(marshal.read(L, 1) as string, {
+        value: (i) => marshal.read(L, i + 1),
+        bytes: (i) => marshal.bytesAt(L, i + 1),
+      });
+      for (const v of results) marshal.push(L, v);
+      return results.length;
     }),
   );
   if (process.env.PROVIUM_TEST_HOOKS === "1") engine.global.set("__provium_test_hooks", true);

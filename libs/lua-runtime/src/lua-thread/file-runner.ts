@@ -1,12 +1,14 @@
 // Runs one test file in its own engine: the top level once, then its tests in order.
 // Everything the file does reaches the I/O thread as host calls and events.
 import { createEngine } from "./engine";
+import { HostFiles } from "./host-fs";
 import type { SyncCaller } from "../bridge";
 
 // A test file registers tests and runs them; a fixture file (mode "fixture") returns the
 // snapshot it built, which is reported as a `fixture_result` event.
-export async function runFile(caller: SyncCaller, displayPath: string, source: string, mode: "test" | "fixture" | "repl" = "test") {
-  const engine = await createEngine(caller);
+export async function runFile(caller: SyncCaller, displayPath: string, source: string, mode: "test" | "fixture" | "repl" = "test", openFds?: SharedArrayBuffer) {
+  const hostFiles = new HostFiles(openFds);
+  const engine = await createEngine(caller, hostFiles);
   try {
     engine.global.set("__file_source", source);
     engine.global.set("__file_path", displayPath);
@@ -44,5 +46,6 @@ export async function runFile(caller: SyncCaller, displayPath: string, source: s
     `);
   } finally {
     engine.global.close();
+    hostFiles.closeAll();
   }
 }

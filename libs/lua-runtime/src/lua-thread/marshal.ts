@@ -13,7 +13,8 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 // Longer strings cross as bytes without a UTF-8 check: big payloads are data, not names.
 const TEXT_PROBE_LIMIT = 64 * 1024;
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the string, not a marker to drop.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const encoder = new TextEncoder();
 
 export class Marshal {

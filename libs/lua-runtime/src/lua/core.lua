@@ -18,6 +18,20 @@ function P.where(level)
   end
 end
 
+-- The directory of the Lua file that called into the API (test, fixture or helper), for
+-- host paths relative to it. Chunk names are paths relative to the runner's cwd.
+function P.caller_dir()
+  local level = 3
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info then return "." end
+    if info.source:sub(1, 1) == "@" then
+      return info.source:sub(2):match("^(.*)/[^/]*$") or "."
+    end
+    level = level + 1
+  end
+end
+
 function P.raise(msg)
   error(P.where(2) .. msg, 0)
 end

@@ -41,19 +41,7 @@ local function int_arg(v, what)
   return v
 end
 
--- The directory of the Lua file that called into the API (test, fixture or helper), for
--- host paths relative to it. Chunk names are paths relative to the runner's cwd.
-local function caller_dir()
-  local level = 3
-  while true do
-    local info = debug.getinfo(level, "S")
-    if not info then return "." end
-    if info.source:sub(1, 1) == "@" then
-      return info.source:sub(2):match("^(.*)/[^/]*$") or "."
-    end
-    level = level + 1
-  end
-end
+local caller_dir = P.caller_dir
 
 P.caller_dir = caller_dir
 
