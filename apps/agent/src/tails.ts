@@ -76,12 +76,12 @@ function readAsync(fd: number, buf: Uint8Array): Promise<number> {
 
 /** vm:tail_file: from byte `start`, or with `fromEnd` from `start` bytes before the end (0:
  *  what is appended from now on; clamped at byte 0). */
-export async function startPathTail(ns: Namespace, path: string, fromEnd: boolean, start: number | bigint): Promise<number> {
+export async function startPathTail(ns: Namespace, path: string, fromEnd: boolean, start: number): Promise<number> {
   // O_NONBLOCK: opening a FIFO does not wait for a writer.
   const fd = await openAsync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
   try {
     const st = fs.fstatSync(fd);
-    return follow(ns, fd, fromEnd ? Math.max(0, st.size - Number(start)) : Number(start));
+    return follow(ns, fd, fromEnd ? Math.max(0, st.size - start) : start);
   } catch (e) {
     fs.closeSync(fd);
     throw e;

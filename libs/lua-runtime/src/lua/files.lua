@@ -116,6 +116,7 @@ end, function(r, owner)
   return P.new_file(owner, r)
 end)
 
+local MAX_BACK = (1 << 53) - 1 -- stays a plain number on its way to the agent
 -- vm:tail_file(path, {start = "end" | "beginning" | "start" | offset}); a negative offset
 -- counts back from the end (clamped at byte 0).
 P.define_guest_op("tail_file", function(path, opts)
@@ -128,8 +129,8 @@ P.define_guest_op("tail_file", function(path, opts)
     start = 0
   elseif math.type(start) ~= "integer" then
     P.raise('start must be "end", "beginning", "start" or a byte offset (negative: from the end), got ' .. P.repr(start))
-  elseif start < 0 then -- bytes back from the end; math.mininteger has no positive twin
-    return { path = path, from_end = true, start = start == math.mininteger and math.maxinteger or -start }
+  elseif start < 0 then -- bytes back from the end; no file is 2^53 bytes (math.mininteger has no positive twin)
+    return { path = path, from_end = true, start = start < -MAX_BACK and MAX_BACK or -start }
   end
   return { path = path, from_end = false, start = start }
 end, function(r, owner)
