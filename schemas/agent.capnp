@@ -242,7 +242,8 @@ struct Seek {
   whence @2 :UInt8;          # 0 set, 1 cur, 2 end
 }
 
-# Bytes appended to a file, as a stream: from its end now, or from byte `start`.
+# Bytes appended to a file, as a stream: from byte `start`, or with `fromEnd` from `start`
+# bytes before its end now (0: only what is appended; clamped at byte 0).
 # (No non-zero defaults in this schema: capnp-es mishandles them.)
 struct Tail {
   path @0 :Text;

@@ -351,7 +351,7 @@ function fileOp(op: FileOp, ns: Namespace, io: WholeIo): object | Promise<object
       case "write": return writeHandle(ns, a).then((count) => ({ files: { count } }));
       case "seek": return { files: { offset: seek(ns, a) } };
       case "close": return closeHandle(ns, a).then(() => ({ done: true }));
-      case "tail": return startPathTail(ns, a.path, a.fromEnd ? -1 : a.start ?? 0).then((stream) => ({ files: { stream } }));
+      case "tail": return startPathTail(ns, a.path, !!a.fromEnd, a.start ?? 0).then((stream) => ({ files: { stream } }));
       case "fdStream": return { files: { stream: startFdTail(ns, a) } };
       case "syscall": return rawCall("syscall", a).then((raw) => ({ files: { raw } }));
       case "ioctl": return rawCall("ioctl", a).then((raw) => ({ files: { raw } }));

@@ -9,6 +9,7 @@ import type { PlainRequest } from "@provium/protocol";
 import type { Subprocess } from "bun";
 import { exec, killGroup, signalNumber, spawnOptions } from "./exec";
 import { allNamespaces, type Namespace, type Resource } from "./namespace";
+import { sysError } from "./files";
 import { ByteStream, pipeInto } from "./streams";
 import { adopt, closeWorker, join, signalAll, spawnWorker } from "./workers";
 
@@ -36,25 +37,13 @@ export class Proc implements Resource {
   outHandle = 0;
   errHandle = 0;
   exit: Exit | null = null;
+  /** Killed because a wait's timeout passed: its RunResult says timed out (-2), not signalled. */
+  timedOut = false;
   readonly exited: Promise<Exit>;
   private readonly pumped: Promise<unknown>;
   private stdinClosed = false;
 
-  constructor(
-    readonly sub: Subprocess<"pipe", "pipe", "pipe"> | null,
-    failed?: { exitCode: number; message: string },
-  ) {
-    if (!sub) {
-      // Could not start: behaves as a process that exited at once, like a shell's 127.
-      this.exit = { exitCode: failed!.exitCode, signal: 0 };
-      this.exited = Promise.resolve(this.exit);
-      void this.err.push(Buffer.from(failed!.message));
-      this.out.end();
-      this.err.end();
-      this.pumped = Promise.resolve();
-      this.stdinClosed = true;
-      return;
-    }
+  constructor(readonly sub: Subprocess<"pipe", "pipe", "pipe">) {
     this.pumped = Promise.all([pipeInto(sub.stdout, this.out), pipeInto(sub.stderr, this.err)]);
     this.exited = sub.exited.then(() => {
       this.exit = { exitCode: sub.exitCode ?? -1, signal: sub.signalCode ? signalNumber(sub.signalCode) : 0 };
@@ -63,17 +52,17 @@ export class Proc implements Resource {
   }
 
   get pid() {
-    return this.exit || !this.sub ? 0 : this.sub.pid;
+    return this.exit ? 0 : this.sub.pid;
   }
 
   signal(sig: number) {
-    if (this.exit || !this.sub) return false;
+    if (this.exit) return false;
     killGroup(this.sub.pid, sig);
     return true;
   }
 
   async writeStdin(data: Uint8Array) {
-    if (this.stdinClosed || !this.sub) throw Object.assign(new Error("stdin is closed"), { code: "EPIPE" });
+    if (this.stdinClosed) throw Object.assign(new Error("stdin is closed"), { code: "EPIPE" });
     try {
       this.sub.stdin.write(data);
       await this.sub.stdin.flush();
@@ -83,7 +72,7 @@ export class Proc implements Resource {
   }
 
   async closeStdin() {
-    if (this.stdinClosed || !this.sub) return;
+    if (this.stdinClosed) return;
     this.stdinClosed = true;
     try {
       await this.sub.stdin.end();
@@ -114,7 +103,7 @@ export class Proc implements Resource {
   }
 
   async close() {
-    if (this.sub && !this.exit) {
+    if (!this.exit) {
       killGroup(this.sub.pid, "SIGKILL");
       await this.exited;
     }
@@ -156,22 +145,32 @@ function spawn(ns: Namespace, e: Exec) {
   try {
     p = new Proc(Bun.spawn({ ...spawnOptions(e), stdin: "pipe", stdout: "pipe", stderr: "pipe" }));
   } catch (err) {
+    // A program that cannot be started raises here (the host names its path); vm:run says
+    // 127 instead, as a shell would. Bun words ENOENT as "Executable not found in $PATH".
     const code = (err as NodeJS.ErrnoException).code;
-    const message = `provium-agent: ${e.argv[0]}: ${code === "ENOENT" ? "command not found" : (err as Error).message}\n`;
-    p = new Proc(null, { exitCode: code === "EACCES" ? 126 : 127, message });
+    throw code === "ENOENT" ? Object.assign(new Error("No such file or directory"), { code }) : sysError(err);
   }
-  if (p.sub) adopt(ns, p.sub.pid, p.exited.then(codeOf));
+  adopt(ns, p.sub.pid, p.exited.then((x) => (p.timedOut ? -2 : codeOf(x))));
   // The stdin option is all of stdin: written, then closed. Without it stdin stays open.
   if (e.stdin?.byteLength) void p.writeStdin(e.stdin).catch(() => {}).then(() => p.closeStdin());
   return { handle: ns.add(p), pid: p.pid };
 }
 
+/** How long a process killed at a wait's timeout gets to be reaped (it may be stuck in the kernel). */
+const KILLED_REAP_MS = 5000;
+
+/** Waits for the exit; when `timeoutMs` passes first, SIGKILLs the group (as vm:run's timeout does). */
 async function wait(ns: Namespace, handle: number, timeoutMs: number) {
   const p = ns.get<Proc>(handle, "process");
-  const exit = await p.waitExit(timeoutMs);
-  if (!exit) return { exited: false };
+  let exit = await p.waitExit(timeoutMs);
+  if (!exit) {
+    if (p.signal(9)) p.timedOut = true; // false: it exited on its own just now
+    exit = await p.waitExit(KILLED_REAP_MS);
+    if (!exit) return { exited: false };
+  }
   const out = await p.output(ns);
-  return { exited: true, result: { exitCode: exit.exitCode, signal: exit.signal, timedOut: false, ...out } };
+  const timedOut = p.timedOut;
+  return { exited: true, result: { exitCode: exit.exitCode, signal: timedOut ? 0 : exit.signal, timedOut, ...out } };
 }
 
 function openStream(ns: Namespace, handle: number, stderr: boolean) {

@@ -74,13 +74,14 @@ function readAsync(fd: number, buf: Uint8Array): Promise<number> {
   return new Promise((resolve, reject) => fs.read(fd, buf, 0, buf.byteLength, null, (e, n) => (e ? reject(e) : resolve(n))));
 }
 
-/** vm:tail_file: start -1 = what is appended from now on, else that byte offset. */
-export async function startPathTail(ns: Namespace, path: string, start: number): Promise<number> {
+/** vm:tail_file: from byte `start`, or with `fromEnd` from `start` bytes before the end (0:
+ *  what is appended from now on; clamped at byte 0). */
+export async function startPathTail(ns: Namespace, path: string, fromEnd: boolean, start: number): Promise<number> {
   // O_NONBLOCK: opening a FIFO does not wait for a writer.
   const fd = await openAsync(path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK | fs.constants.O_NOCTTY);
   try {
     const st = fs.fstatSync(fd);
-    return follow(ns, fd, start < 0 ? st.size : start);
+    return follow(ns, fd, fromEnd ? Math.max(0, st.size - start) : start);
   } catch (e) {
     fs.closeSync(fd);
     throw e;

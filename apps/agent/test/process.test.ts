@@ -1,5 +1,6 @@
 // The process family on the host (Bun.spawn works the same here as in the guest).
 import { describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { processOp, execIn, INLINE_MAX } from "../src/process";
 import { createNamespace, namespace } from "../src/namespace";
 import type { ByteStream } from "../src/streams";
@@ -15,9 +16,8 @@ async function spawn(cmd: string, ns = root, extra = {}) {
 const op = async (o: object, ns = root): Promise<any> => ((await processOp(o as never, ns)) as any).process;
 
 describe("processes", () => {
-  test("wait returns the exit and all output; a timed-out wait leaves it running", async () => {
+  test("wait returns the exit and all output", async () => {
     const h = await spawn("echo out; echo err >&2; sleep 0.3; exit 3");
-    expect((await op({ wait: { handle: h, timeoutMs: 50 } })).waited.exited).toBe(false);
     expect((await op({ status: h })).status.running).toBe(true);
     expect((await op({ pid: h })).pid).toBeGreaterThan(0);
     const w = (await op({ wait: { handle: h, timeoutMs: 0 } })).waited;
@@ -54,11 +54,33 @@ describe("processes", () => {
     await root.close(s);
   });
 
-  test("a missing program exits 127", async () => {
-    const r: any = await processOp({ spawn: { argv: ["/no/such/prog"] } }, root);
-    const w = (await op({ wait: { handle: r.process.spawned.handle } })).waited;
-    expect(w.result.exitCode).toBe(127);
-    expect(dec(w.result.stderr)).toContain("command not found");
+  test("a wait whose timeout passes SIGKILLs the group and says timed out, with the output so far", async () => {
+    const ns = createNamespace();
+    const h = await spawn("echo before; sleep 30 & echo $!; wait", ns);
+    const w = (await op({ wait: { handle: h, timeoutMs: 100 } }, ns)).waited;
+    expect(w.exited).toBe(true);
+    expect(w.result).toMatchObject({ timedOut: true, signal: 0 });
+    const [before, child] = dec(w.result.stdout).split("\n");
+    expect(before).toBe("before");
+    expect((await op({ status: h }, ns)).status.running).toBe(false);
+    // the background child went with the group (gone, or a zombie until its new parent reaps it)
+    const dead = () => {
+      try {
+        return readFileSync(`/proc/${child}/stat`, "utf8").split(") ")[1]![0] === "Z";
+      } catch {
+        return true;
+      }
+    };
+    for (let i = 0; i < 50 && !dead(); i++) await Bun.sleep(20);
+    expect(dead()).toBe(true);
+    expect((await op({ workerJoin: 0 }, ns)).joined.worst).toBe(-2); // ranks as timed out
+    await op({ workerClose: true }, ns);
+  });
+
+  test("a missing program is an error naming no such file, not a process", async () => {
+    const p = processOp({ spawn: { argv: ["/no/such/prog"] } }, root);
+    await expect(p).rejects.toMatchObject({ code: "ENOENT", message: "No such file or directory" });
+    await expect(processOp({ spawn: { argv: ["no-such-prog-in-path"] } }, root)).rejects.toMatchObject({ code: "ENOENT" });
   });
 
   test("large output stays behind as an ended stream", async () => {

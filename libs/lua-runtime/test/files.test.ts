@@ -56,7 +56,7 @@ describe("whole-file ops", () => {
       [`vm:push_file("a", "")`, "guest path must not be empty"],
       [`vm:open_file("/x", {})`, "open_file mode needs at least one of read, write, append"],
       [`vm:open_file("/x", {write = true, exclusive = true})`, "mode.exclusive needs create = true"],
-      [`vm:tail_file("/x", {start = -1})`, `start must be "end", "beginning", "start" or a byte offset >= 0, got -1`],
+      [`vm:tail_file("/x", {start = 1.5})`, `start must be "end", "beginning", "start" or a byte offset (negative: from the end), got 1.5`],
       [`vm:fd_stream("3")`, `fd_stream argument must be a File or a file descriptor (integer), got "3"`],
       [`vm:syscall(1.5)`, "syscall number must be an integer, got 1.5"],
       [`vm:syscall(1, {{buf = 1}})`, "args[1] = {buf = i} needs 1 <= i <= 0, got 1"],
@@ -166,10 +166,13 @@ describe("File objects", () => {
   test("tail_file start values", async () => {
     const { calls } = await runLua(
       `local vm = provium:vm("v", "minimal")
-       for _, s in ipairs({"end", "beginning", "start", 42}) do vm:tail_file("/log", {start = s}) end
+       for _, s in ipairs({"end", "beginning", "start", 42, -5, math.mininteger}) do vm:tail_file("/log", {start = s}) end
        vm:tail_file("/log")`,
       fakeHost({ tail_file: () => ({ handle: 1, label: "tail /log" }), stream_close: () => true }),
     );
-    expect(guestCalls(calls, "tail_file").map((a) => a.start)).toEqual([-1, 0, 0, 42, -1]);
+    // from_end: `start` counts bytes back from the end ("end" is 0 back)
+    expect(guestCalls(calls, "tail_file").map((a) => [a.from_end, a.start])).toEqual([
+      [true, 0], [false, 0], [false, 0], [false, 42], [true, 5], [true, 2 ** 53 - 1], [true, 0],
+    ]);
   });
 });

@@ -81,7 +81,7 @@ describe("processes", () => {
       t:assert_contains(t:assert_raises(function() q:wait(0) end), "x.test.lua:9: wait(0) would not wait at all (and would kill the process): use proc:status() to poll")
       t:assert_contains(t:assert_raises(function() q:wait(-1) end), "wait timeout must be a non-negative number of seconds, got -1")
       t:assert_contains(t:assert_raises(function() q:wait("soon") end), 'wait timeout "soon" is malformed')
-      t:assert_contains(t:assert_raises(function() q:wait(0.001) end), "x.test.lua:12: process still running after 0.001 s (d); it keeps running")
+      t:assert_contains(t:assert_raises(function() q:wait(0.001) end), "x.test.lua:12: process still running after wait's timeout (0.001 s) and a SIGKILL (d); wait again")
       q:wait()
     end)`);
     expect(guestCalls(calls, "process_wait").map((a) => a.args.timeout_ms)).toEqual([0, 5000, 500, 1, 0]);
@@ -99,7 +99,7 @@ describe("processes", () => {
       [`vm:run_async("x"):kill({})`, "signal must be a name or a number, got table"],
       [`vm:run_async("x"):stdin_write(5)`, "stdin data must be a string, got number (5)"],
       [`local p = vm:run_async("x"); p:close(); p:pid()`, "process is closed (x)"],
-      [`local s = vm:run_async("x"):stdout_stream(); s:close(); s:next()`, "stream is closed (x stdout)"],
+      [`local s = vm:run_async("x"):stdout_stream(); s:close(); s:read_until("y")`, `read_until "y" failed: the stream is closed (x stdout)`],
       [`local w = vm:spawn_worker(); w:close(); w:run("true")`, "worker is closed (v/worker1)"],
       [`vm:spawn_worker({bogus = 1})`, "unknown spawn_worker option 'bogus' (known: name)"],
       [`provium:barrier("b", 0)`, "barrier count must be a positive integer, got 0"],
@@ -168,13 +168,16 @@ describe("workers", () => {
       t:assert_eq(w:kill(), 2)
       w:kill("int")
       t:assert_eq(w:join(), 3)
-      w:join("1s")
+      t:assert_contains(t:assert_raises(function() w:join("1s") end), "x.test.lua:12: worker w1 was already joined: join returns its result once")
+      t:assert_contains(t:assert_raises(function() w:run("true") end), "x.test.lua:13: worker w1 was joined: it takes no more work (run); spawn another worker")
+      t:assert_contains(t:assert_raises(function() w:batch(function() end) end), "worker w1 was joined: it takes no more work (batch)")
+      vm:spawn_worker():join("1s")
       t:assert_eq(w:handle(), 1)
       w:close(); w:close()
       t:assert_eq(w:handle(), 1)
       t:assert_eq(tostring(w), "Worker(w1, closed)")
     end)`);
-    expect(order.filter((o) => o.endsWith("@1"))).toEqual(["run@1", "run_async@1", "process_wait@1", "worker_kill@1", "worker_kill@1", "worker_join@1", "worker_join@1", "worker_close@1"]);
+    expect(order.filter((o) => o.endsWith("@1"))).toEqual(["run@1", "run_async@1", "process_wait@1", "worker_kill@1", "worker_kill@1", "worker_join@1", "worker_close@1"]);
     expect(guestCalls(calls, "worker_kill").map((a) => a.args.signal)).toEqual([15, 2]);
     expect(guestCalls(calls, "worker_join").map((a) => a.args.timeout_ms)).toEqual([0, 1000]);
   });

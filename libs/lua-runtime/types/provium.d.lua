@@ -30,7 +30,7 @@ function RunResult:assert_ok(msg) end
 ---@class Stream
 local Stream = {}
 ---@param timeout? Duration
----@return string|nil chunk nil at end of stream
+---@return string|nil chunk nil at end of stream (and after close, once what was received is read)
 function Stream:next(timeout) end
 ---@param delim string plain text
 ---@param timeout? Duration
@@ -41,10 +41,11 @@ function Stream:read_until(delim, timeout) end
 ---@return string
 function Stream:expect(pattern, timeout) end
 ---@param timeout? Duration
----@return string
+---@return string[] chunks everything until end of stream or the timeout, in arrival order
 function Stream:drain(timeout) end
----@return boolean
+---@return boolean eof true once the source ended and all was read, or after close
 function Stream:eof() end
+--- Idempotent; what was received stays readable. A process's stream: the process runs on.
 function Stream:close() end
 
 ---@class Process
@@ -59,6 +60,8 @@ function Process:pid() end
 function Process:handle() end
 ---@return "running"|"exited"
 function Process:status() end
+--- When the timeout passes the process group is SIGKILLed and the result is timed out
+--- (`timed_out`, status "timed_out", exit_code -2). Not 0 (use status()); only once.
 ---@param timeout? Duration
 ---@return RunResult
 function Process:wait(timeout) end
@@ -148,7 +151,7 @@ function Guest:rename(from, to) end
 ---@return File
 function Guest:open_file(path, mode) end
 ---@param path string
----@param opts? {start?: "end"|"beginning"|"start"|integer}
+---@param opts? {start?: "end"|"beginning"|"start"|integer} a negative start counts back from the end
 ---@return Stream
 function Guest:tail_file(path, opts) end
 ---@param fd_or_file integer|File
@@ -174,8 +177,10 @@ function Guest:ioctl(fd, cmd, data, ptrs) end
 local Worker = {}
 ---@param sig? Signal
 function Worker:kill(sig) end
+--- Once: a second join, and new work (run, run_async, ...) after it, raise.
+---@param timeout? Duration
 ---@return integer worst exit code of its children
-function Worker:join() end
+function Worker:join(timeout) end
 ---@return integer
 function Worker:handle() end
 function Worker:close() end

@@ -106,19 +106,23 @@ end, function(r, owner)
   return P.new_file(owner, r)
 end)
 
--- vm:tail_file(path, {start = "end" | "beginning" | "start" | offset})
+local MAX_BACK = (1 << 53) - 1 -- stays a plain number on its way to the agent
+-- vm:tail_file(path, {start = "end" | "beginning" | "start" | offset}); a negative offset
+-- counts back from the end (clamped at byte 0).
 P.define_guest_op("tail_file", function(path, opts)
   path_arg(path)
   opts = opts_arg(opts, { start = true }, "tail_file option")
   local start = opts.start
   if start == nil or start == "end" then
-    start = -1
+    return { path = path, from_end = true, start = 0 }
   elseif start == "beginning" or start == "start" then
     start = 0
-  elseif math.type(start) ~= "integer" or start < 0 then
-    P.raise('start must be "end", "beginning", "start" or a byte offset >= 0, got ' .. P.repr(start))
+  elseif math.type(start) ~= "integer" then
+    P.raise('start must be "end", "beginning", "start" or a byte offset (negative: from the end), got ' .. P.repr(start))
+  elseif start < 0 then -- bytes back from the end; no file is 2^53 bytes (math.mininteger has no positive twin)
+    return { path = path, from_end = true, start = start < -MAX_BACK and MAX_BACK or -start }
   end
-  return { path = path, start = start }
+  return { path = path, from_end = false, start = start }
 end, function(r, owner)
   return P.new_stream(owner, r.handle, r.label)
 end)

@@ -86,7 +86,8 @@ local function fmt_secs(s)
 end
 
 -- Waits for the process to end (forever without a timeout) and returns its RunResult.
--- When the timeout passes first this raises, and the process keeps running.
+-- When the timeout passes first, the agent SIGKILLs the process group, as vm:run's timeout
+-- does, and the RunResult says so: timed_out, status "timed_out", exit_code -2.
 function Process:wait(timeout)
   if self._closed then P.raise("process is closed (" .. self._label .. ")") end
   local ms, secs = 0, nil
@@ -104,9 +105,9 @@ function Process:wait(timeout)
     self._waited = false
     error(r, 0)
   end
-  if not r.exited then
+  if not r.exited then -- killed at the timeout, yet not reaped: stuck in the kernel
     self._waited = false
-    P.raise("process still running after " .. fmt_secs(secs) .. " s (" .. self._label .. "); it keeps running: kill() it or wait again")
+    P.raise("process still running after wait's timeout (" .. fmt_secs(secs) .. " s) and a SIGKILL (" .. self._label .. "); wait again")
   end
   return setmetatable(r.result, P.RunResult)
 end

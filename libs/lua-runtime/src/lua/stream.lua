@@ -1,6 +1,8 @@
 -- Streams: bytes from a guest-side source (process output, a file tail), read with
 -- long polls. Bytes produced before the stream was opened are not lost (the agent buffers
 -- from the start). Patterns and delimiters are plain substrings, not Lua patterns.
+-- Closing ends the stream for the test: eof() is true, nothing more is fetched, and what
+-- the host had already received stays readable (next, read_until, drain).
 local P = ...
 local Stream = P.class("Stream")
 P.Stream = Stream
@@ -20,19 +22,15 @@ end
 
 Stream.__tostring = function(s) return "Stream(" .. s._label .. ")" end
 
-function Stream:_check()
-  if self._closed then P.raise("stream is closed (" .. self._label .. ")") end
-end
-
 local function now() return P.call("clock.now") end
 
 local function deadline_of(timeout)
   return now() + (timeout == nil and DEFAULT_TIMEOUT or P.duration(timeout, "timeout"))
 end
 
--- One long poll; false when the deadline passed with nothing new.
+-- One long poll; false when the deadline passed with nothing new, or nothing more can come.
 function Stream:_fill(deadline)
-  if self._eof then return false end
+  if self._eof then return false end -- ended, or closed
   local left = deadline - now()
   if left <= 0 then return false end
   local r = P.call("guest", {
@@ -52,7 +50,6 @@ end
 
 -- The next bytes available: nil at end of stream; raises when none arrive in time.
 function Stream:next(timeout)
-  self:_check()
   local deadline = deadline_of(timeout)
   while #self._chunks == 0 do
     if self._eof then return nil end
@@ -65,7 +62,6 @@ end
 
 -- Everything up to and including the first `delim`.
 function Stream:read_until(delim, timeout, verb)
-  self:_check()
   P.check(delim, "string", "delimiter")
   local deadline = deadline_of(timeout)
   while true do
@@ -78,7 +74,8 @@ function Stream:read_until(delim, timeout, verb)
     end
     if not self:_fill(deadline) then
       local tail = #buf > 300 and ("..." .. buf:sub(-300)) or buf
-      P.raise((verb or "read_until") .. " " .. P.repr(delim) .. (self._eof and " failed: the stream ended" or " timed out")
+      local why = self._closed and " failed: the stream is closed" or self._eof and " failed: the stream ended" or " timed out"
+      P.raise((verb or "read_until") .. " " .. P.repr(delim) .. why
         .. " (" .. self._label .. "); unread output: " .. P.repr(tail))
     end
   end
@@ -89,22 +86,26 @@ function Stream:expect(pattern, timeout)
   return self:read_until(pattern, timeout, "expect")
 end
 
--- Everything until end of stream, or until the timeout (no error).
+-- Everything until end of stream, or until the timeout (no error), as a list of chunks in
+-- the order they arrived (empty when nothing came).
 function Stream:drain(timeout)
-  self:_check()
   local deadline = deadline_of(timeout)
   while self:_fill(deadline) do end
-  return self:_take_all()
+  local chunks = self._chunks
+  self._chunks = {}
+  return chunks
 end
 
+-- True once nothing more will come: the source ended and everything was read, or the
+-- stream was closed.
 function Stream:eof()
-  self:_check()
-  return self._eof and table.concat(self._chunks) == ""
+  return self._closed or (self._eof and #self._chunks == 0)
 end
 
 function Stream:close()
   if self._closed then return end
   self._closed = true
+  self._eof = true
   P.open_streams[self] = nil
   if self._owner._closed then return end -- a closed worker took its streams with it
   pcall(P.call, "guest", { target = self._owner:_target(), op = "stream_close", args = { handle = self._handle } })

@@ -122,7 +122,8 @@ function P.define_guest_op(name, build, shape)
   shape = shape or identity
   local method = function(self, ...)
     local args = build(...)
-    return shape(P.call("guest", { target = self:_target(), op = name, args = args }), self, args)
+    -- the op's name tells a worker this is new work (refused once it was joined)
+    return shape(P.call("guest", { target = self:_target(name), op = name, args = args }), self, args)
   end
   P.guest_ops[name] = { build = build, shape = shape, method = method }
   for _, class in ipairs(P.guest_classes) do class[name] = method end

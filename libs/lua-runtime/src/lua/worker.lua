@@ -6,7 +6,7 @@ local Worker = P.class("Worker")
 P.Worker = Worker
 P.add_guest_class(Worker)
 function Worker:batch(fn)
-  self:_target()
+  self:_target("batch")
   return P.VM.batch(self, fn)
 end
 
@@ -31,8 +31,13 @@ function P.VM:spawn_worker(opts)
   return w
 end
 
-function Worker:_target()
+-- `new_work`: the name of an op that starts work in the worker (run, open_file, ...):
+-- refused once the worker was joined. Its processes, streams and files stay usable.
+function Worker:_target(new_work)
   if self._closed then P.raise("worker is closed (" .. self.name .. ")") end
+  if new_work and self._joined then
+    P.raise("worker " .. self.name .. " was joined: it takes no more work (" .. new_work .. "); spawn another worker")
+  end
   return { vm = self._vm._id, worker = self._id }
 end
 
@@ -49,9 +54,11 @@ end
 
 -- Waits until none of the worker's processes runs, and returns the worst exit code of
 -- those reaped (0 when all succeeded or there were none; -1 signalled, -2 timed out rank
--- worst). With a timeout, raises if processes still run when it passes.
+-- worst). With a timeout, raises if processes still run when it passes. A worker is joined
+-- once: a second join, and new work after it, raise.
 function Worker:join(timeout)
   self:_target()
+  if self._joined then P.raise("worker " .. self.name .. " was already joined: join returns its result once") end
   local ms = 0
   if timeout ~= nil then
     local secs = P.duration(timeout, "join timeout")
@@ -62,6 +69,7 @@ function Worker:join(timeout)
   if not j.done then
     P.raise("worker join timed out: " .. j.running .. " process(es) of " .. self.name .. " still running")
   end
+  self._joined = true
   return j.worst
 end
 

@@ -220,9 +220,9 @@ export const fileOps: GuestOps = {
     request: (a) => files({ close: a.handle }),
     reply: () => true,
   }),
-  tail_file: op<{ path: string; start: number }>({
+  tail_file: op<{ path: string; from_end: boolean; start: number }>({
     describe: (a) => `tail_file ${a.path}`,
-    request: (a) => files({ tail: { path: a.path, fromEnd: a.start < 0, start: Math.max(0, a.start) } }),
+    request: (a) => files({ tail: { path: a.path, fromEnd: a.from_end, start: a.start } }),
     reply: (r, a) => ({ handle: fileReply(r).stream, label: `tail ${a.path}` }),
   }),
   fd_stream: op<{ fd: number }>({
