@@ -37,7 +37,7 @@ end
 function VM:snapshot()
   refuse_open_streams()
   local id = P.call("snapshot.create", { vms = { self._id } })
-  return setmetatable({ _id = id, _what = "vm " .. self.name }, Snapshot)
+  return setmetatable({ _id = id, _what = "vm " .. self._name }, Snapshot)
 end
 
 function VM:restore(snap)
@@ -96,8 +96,7 @@ end
 local function adopt(lab, made)
   local vms = {}
   for i, m in ipairs(made) do
-    vms[i] = setmetatable({ _id = m.id, name = m.name, profile = "fixture" }, VM)
-    lab:include(vms[i])
+    vms[i] = lab:include(P.new_vm(m.id, m.name, m.profile))
   end
   return vms
 end
