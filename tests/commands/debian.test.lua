@@ -2,11 +2,11 @@
 -- printenv): the busybox `minimal` guest lacks them. `web` (provium.toml) is the built-in
 -- debian profile plus nginx and iproute2.
 
--- Booted by the first test that runs.
-local booted
+-- Created at the top level (so it lives on between tests), booted by the first test that runs.
+local web = provium:vm("v", "web")
 local function guest()
-  booted = booted or provium:vm("v", "web"):boot()
-  return booted
+  if web:state() == "created" then web:boot() end
+  return web
 end
 
 test("printenv sees the env option", function(t)
