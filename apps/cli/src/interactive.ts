@@ -16,8 +16,8 @@ import { startLuaThread } from "./runner/lua-thread";
 const replProgram = (setup: string, shell: boolean) => `
 local vm = ${setup}
 _G.vm = vm
-${shell ? `print("--- serial console of vm " .. vm.name .. " ---\\n" .. vm:console_log() .. "\\n---")` : ""}
-print(${shell ? `"shell on vm " .. vm.name .. ": each line runs in the guest (Ctrl-D to quit)"` : `"vm is ready as \`vm\` (" .. vm.name .. "); Lua 5.4 with the Provium API (Ctrl-D to quit)"`})
+${shell ? `print("--- serial console of vm " .. vm:name() .. " ---\\n" .. vm:console_log() .. "\\n---")` : ""}
+print(${shell ? `"shell on vm " .. vm:name() .. ": each line runs in the guest (Ctrl-D to quit)"` : `"vm is ready as \`vm\` (" .. vm:name() .. "); Lua 5.4 with the Provium API (Ctrl-D to quit)"`})
 while true do
   local line = __repl_read(${shell ? `"guest$ "` : `"provium> "`})
   if line == nil then break end

@@ -15,6 +15,11 @@ import { parseDurationSeconds } from "./duration";
 import { parseMemory } from "./runner/session";
 import type { Selection } from "./runner/selection";
 
+// vCPUs the capacity pool allows per host core. A guest's vCPU is idle between ops: four idle
+// minimal guests under TCG used 0.02-0.07 of a host core in all (docs/running.md), so a
+// whole core per vCPU left a 2-core CI runner unable to boot a 3-VM lab. Memory stays strict.
+export const DEFAULT_CPU_OVERCOMMIT = 4;
+
 export class UsageError extends Error {}
 
 export interface RunOptions {
@@ -102,7 +107,7 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
   }
   const jobs = Number(o.jobs ?? availableParallelism());
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got ${o.jobs}`);
-  const overcommit = Number(o.cpuOvercommit ?? 1);
+  const overcommit = Number(o.cpuOvercommit ?? DEFAULT_CPU_OVERCOMMIT);
   if (!(overcommit > 0)) throw new UsageError(`--cpu-overcommit must be a positive number, got ${o.cpuOvercommit}`);
   let memoryMiB: number;
   try {
@@ -133,7 +138,7 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
   const accel = files.length ? await chooseAccel((o.accel ?? "auto") as never, { cacheDir }) : "tcg";
   const agentDeadlineMs = 1000 * (o.bootTimeout ? duration("--boot-timeout", o.bootTimeout) : accel === "kvm" ? 20 : 90);
   const selection: Selection = { filter: o.filter, tags: o.tag ?? [], noTags: o.skipTag ?? [], includeSlow: !!o.includeSlow, only, listOnly: !!o.list };
-  const pool = new Pool({ files, jobs, failFast: o.failFast, onEvent: emit, capacity, init: { config, cacheDir, accel, fileTimeoutS, agentDeadlineMs, selection } });
+  const pool = new Pool({ files, jobs, failFast: o.failFast, onEvent: emit, capacity, init: { config, cacheDir, accel, fileTimeoutS, agentDeadlineMs, selection, cids: new SharedArrayBuffer(4) } });
 
   let interrupted = 0;
   const onSigint = () => {

@@ -194,8 +194,19 @@ function Snapshot:path() end
 function Snapshot:delete() end
 
 ---@class VM: Guest
----@field name string
 local VM = {}
+---@return string
+function VM:name() end
+---@return string
+function VM:profile() end
+---@return integer|nil cid  >= 3, unique in the run; nil before boot
+function VM:cid() end
+---@return integer
+function VM:open_file_count() end
+---@return integer
+function VM:open_stream_count() end
+---@return boolean  no open files, streams, or processes the test has not waited for or closed
+function VM:is_quiescent() end
 ---@param opts? table
 ---@return VM
 function VM:boot(opts) end
@@ -250,8 +261,21 @@ function Lab:restore(snap) end
 function Lab:claim(want) end
 ---@param name string
 ---@param count integer
----@param timeout? Duration
+---@param timeout? Duration  default 60 s
+---@return boolean met  false when the timeout passed first
 function Lab:barrier(name, count, timeout) end
+---@return string
+function Lab:name() end
+---@return string[]  the lab's VMs (its sub-labs' too), sorted
+function Lab:vm_names() end
+---@param fmt string  string.pack's format
+---@return string
+function Lab:pack(fmt, ...) end
+---@param fmt string
+---@param bytes string
+---@param pos? integer
+---@return any ...  the values, then the position after them
+function Lab:unpack(fmt, bytes, pos) end
 ---@param fn function
 ---@return Task
 function Lab:spawn(fn, ...) end
@@ -283,8 +307,14 @@ function T:fail(msg) end
 function T:skip(reason) end
 function T:log(msg) end
 
+---@class TestMeta
+---@field tags? string|string[]   --tag / --no-tag select on these
+---@field skip? string|boolean    a reason: reported as skipped, never run
+---@field slow? boolean           skipped unless --include-slow
+---@field timeout? Duration
+
 ---@param name string
----@param meta_or_fn table|fun(t: TestContext)
+---@param meta_or_fn TestMeta|fun(t: TestContext)
 ---@param fn? fun(t: TestContext)
 function test(name, meta_or_fn, fn) end
 ---@param reason string

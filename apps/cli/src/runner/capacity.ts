@@ -5,9 +5,14 @@ export interface Amount {
   cpus: number;
 }
 
+const NONE: Amount = { memoryMiB: 0, cpus: 0 };
+const plus = (a: Amount, b: Amount, sign = 1): Amount => ({ memoryMiB: a.memoryMiB + sign * b.memoryMiB, cpus: a.cpus + sign * b.cpus });
+
 export class CapacityPool {
   private free: Amount;
   private waiting: { want: Amount; grant: () => void }[] = [];
+  // Per holder (a runner worker, i.e. the file it runs): what it holds plus what it waits for.
+  private owned = new Map<unknown, Amount>();
 
   constructor(readonly total: Amount) {
     this.free = { ...total };
@@ -15,28 +20,36 @@ export class CapacityPool {
 
   /**
    * Resolves when granted. Rejects at once when `want`, on top of what the same holder
-   * already has (a file's VMs live until the file ends), could never fit the pool.
+   * already holds or is still acquiring (a file's VMs live until the file ends, and a lab's
+   * boot asks for all its VMs at once), could never fit the pool: it would wait forever.
    */
-  acquire(want: Amount, heldBySameHolder: Amount = { memoryMiB: 0, cpus: 0 }): Promise<void> {
-    const mem = want.memoryMiB + heldBySameHolder.memoryMiB;
-    const cpus = want.cpus + heldBySameHolder.cpus;
-    if (mem > this.total.memoryMiB || cpus > this.total.cpus) {
-      const already = heldBySameHolder.memoryMiB || heldBySameHolder.cpus ? ` (with the ${heldBySameHolder.memoryMiB} MiB and ${heldBySameHolder.cpus} vCPUs this file already holds)` : "";
+  acquire(want: Amount, holder?: unknown): Promise<void> {
+    const before = (holder !== undefined && this.owned.get(holder)) || NONE;
+    const after = plus(before, want);
+    if (after.memoryMiB > this.total.memoryMiB || after.cpus > this.total.cpus) {
+      const already = before.memoryMiB || before.cpus ? ` (with the ${before.memoryMiB} MiB and ${before.cpus} vCPUs this file already holds or is acquiring)` : "";
       return Promise.reject(
         new Error(
           `needs ${want.memoryMiB} MiB and ${want.cpus} vCPUs${already} but the host pool has ${this.total.memoryMiB} MiB and ${this.total.cpus} vCPUs in all (see --mem and --cpu-overcommit)`,
         ),
       );
     }
+    if (holder !== undefined) this.owned.set(holder, after);
     return new Promise((grant) => {
       this.waiting.push({ want, grant });
       this.pump();
     });
   }
 
-  release(amount: Amount) {
-    this.free.memoryMiB += amount.memoryMiB;
-    this.free.cpus += amount.cpus;
+  /** Gives back a granted share (with the holder it was acquired for). */
+  release(amount: Amount, holder?: unknown) {
+    this.free = plus(this.free, amount);
+    const owned = holder !== undefined && this.owned.get(holder);
+    if (owned) {
+      const left = plus(owned, amount, -1);
+      if (left.memoryMiB <= 0 && left.cpus <= 0) this.owned.delete(holder);
+      else this.owned.set(holder, left);
+    }
     this.pump();
   }
 
@@ -50,8 +63,7 @@ export class CapacityPool {
       const head = this.waiting[0]!;
       if (head.want.memoryMiB > this.free.memoryMiB || head.want.cpus > this.free.cpus) return;
       this.waiting.shift();
-      this.free.memoryMiB -= head.want.memoryMiB;
-      this.free.cpus -= head.want.cpus;
+      this.free = plus(this.free, head.want, -1);
       head.grant();
     }
   }

@@ -22,6 +22,8 @@ export interface WorkerInit {
   selection: Selection;
   fileTimeoutS: number;
   agentDeadlineMs: number;
+  /** The run's vm:cid() counter, shared by every worker. */
+  cids: SharedArrayBuffer;
 }
 
 let init: WorkerInit;
@@ -68,6 +70,7 @@ async function runFile(path: string) {
     accel: init.accel,
     filePath: path,
     agentDeadlineMs: init.agentDeadlineMs,
+    cidCounter: new Int32Array(init.cids),
     listOnly: init.selection.listOnly,
     plan: (tests, timeoutS) => {
       if (timeoutS) armDeadline(timeoutS, "file"); // provium.timeout at the file's top level

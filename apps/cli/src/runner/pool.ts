@@ -54,21 +54,22 @@ export class Pool {
     w.postMessage({ kind: "init", init: this.o.init });
     this.workers.add(w);
     // Capacity requests are answered here; what a worker holds is returned when it goes.
+    // The worker is the holder: a request that could never fit beside what its file holds or
+    // still waits for fails at once rather than waiting for the file timeout.
     const held = new Map<number, Amount>();
     w.addEventListener("message", (m) => {
       const d = m.data;
       if (d.kind === "capacity_acquire") {
-        const mine = [...held.values()].reduce((a, b) => ({ memoryMiB: a.memoryMiB + b.memoryMiB, cpus: a.cpus + b.cpus }), { memoryMiB: 0, cpus: 0 });
-        this.o.capacity.acquire(d.want, mine).then(
+        this.o.capacity.acquire(d.want, w).then(
           () => {
-            if (!this.workers.has(w)) return this.o.capacity.release(d.want);
+            if (!this.workers.has(w)) return this.o.capacity.release(d.want, w);
             held.set(d.id, d.want);
             w.postMessage({ kind: "capacity_reply", id: d.id });
           },
           (e) => w.postMessage({ kind: "capacity_reply", id: d.id, error: e.message }),
         );
       } else if (d.kind === "capacity_release" && held.has(d.id)) {
-        this.o.capacity.release(held.get(d.id)!);
+        this.o.capacity.release(held.get(d.id)!, w);
         held.delete(d.id);
       }
     });
@@ -80,7 +81,7 @@ export class Pool {
   private retire(w: Worker) {
     w.terminate();
     this.workers.delete(w);
-    for (const a of this.held.get(w)?.values() ?? []) this.o.capacity.release(a);
+    for (const a of this.held.get(w)?.values() ?? []) this.o.capacity.release(a, w);
     this.held.delete(w);
   }
 

@@ -45,9 +45,16 @@ export interface SessionOptions {
   extraOps?: Record<string, (args: any) => unknown>;
   /** A fixture builder's session: snapshots go compressed into this directory (the cache's staging). */
   snapshotsInto?: string;
+  /** vm:cid() numbers: one counter shared by the run's workers (a SharedArrayBuffer's Int32Array). */
+  cidCounter?: Int32Array;
 }
 
 const DEFAULT_MEMORY_MIB = 512;
+
+// vm:cid(): numbers from 3 up, as vsock CIDs (0-2 are reserved there; we use virtio-serial,
+// so it only names the VM). Unique in the run when its workers share the counter.
+const ownCids = new Int32Array(new SharedArrayBuffer(4));
+const FIRST_CID = 3;
 
 type Ops = Record<string, (args: any) => Promise<unknown> | unknown>;
 
@@ -80,6 +87,8 @@ export class FileSession {
       guest: (a) => this.guest(a.target, a.op, a.args),
       "guest.batch": (a) => this.batch(a.target, a.ops),
       "vm.shutdown": (a) => this.vm(a.vm).shutdown(),
+      "vm.dispose": (a) => this.disposeVm(a.vm),
+      "vm.cid": (a) => this.cid(a.vm),
       "vm.state": (a) => this.vm(a.vm).state,
       "vm.console": (a) => this.vm(a.vm).consoleTail(10_000),
       "lab.barrier": (a) => this.barriers.arrive(a),
@@ -301,6 +310,24 @@ export class FileSession {
     return vm;
   }
 
+  // A VM made inside a test, at its end: shut down, and its name free again.
+  private async disposeVm(id: unknown) {
+    const vm = this.vm(id);
+    await vm.shutdown();
+    this.names.delete(vm.spec.name);
+  }
+
+  private cids = new Map<GuestVm, number>();
+
+  // Given on the first ask once the VM has run (booted or restored); kept for its life.
+  private cid(id: unknown): number | null {
+    const vm = this.vm(id);
+    if (vm.state === "created") return null;
+    let cid = this.cids.get(vm);
+    if (cid === undefined) this.cids.set(vm, (cid = FIRST_CID + Atomics.add(this.o.cidCounter ?? ownCids, 0, 1)));
+    return cid;
+  }
+
   private createVm(a: { name: string; profile: string; memory?: unknown; cpus?: unknown }) {
     if (this.names.has(a.name)) throw new Error(`vm name '${a.name}' is already used in this file`);
     if (!this.o.config.profiles[a.profile]) throw new Error(unknownProfile(this.o.config, a.profile));
@@ -317,21 +344,26 @@ export class FileSession {
     const vms = ids.map((id) => this.vm(id));
     for (const vm of vms) vm.checkBootable();
     if (this.o.listOnly) return;
+    // Images are prepared while the shares are reserved, so a VM that waits for room has its
+    // image ready when it gets it. No VM boots before every share is granted: a lab that can
+    // never fit fails at once (before an image build that may take minutes), booting nothing.
+    const preparing = vms.map((vm) => prepareImage(this.o.config.profiles[vm.spec.profile]!, this.o.cacheDir, this.o.onProgress));
+    const reserving = vms.map((vm) => this.reserve({ memoryMiB: vm.spec.memoryMiB, cpus: vm.spec.cpus }));
+    let releases: (() => void)[];
+    try {
+      releases = await Promise.all(reserving);
+    } catch (e) {
+      for (const r of reserving) r.then((release) => release(), () => {}); // shares granted after all go back
+      for (const p of preparing) p.catch(() => {});
+      throw e;
+    }
     const results = await Promise.allSettled(
-      vms.map(async (vm) => {
-        // Both at once: a VM that can never fit fails before its image is built (minutes on a
-        // first run), and one that waits for room has its image ready when it gets it.
-        const reserving = this.reserve({ memoryMiB: vm.spec.memoryMiB, cpus: vm.spec.cpus });
-        const preparing = prepareImage(this.o.config.profiles[vm.spec.profile]!, this.o.cacheDir, this.o.onProgress);
-        let image, release;
-        try {
-          [image, release] = await Promise.all([preparing, reserving]);
-        } catch (e) {
-          reserving.then((r) => r(), () => {}); // a share granted after all is given back
-          preparing.catch(() => {});
+      vms.map(async (vm, i) => {
+        const image = await preparing[i]!.catch((e) => {
+          releases[i]!();
           throw e;
-        }
-        vm.onShutdown(release);
+        });
+        vm.onShutdown(releases[i]!);
         await vm.boot(image, this.o.accel, this.o.agentDeadlineMs);
       }),
     );

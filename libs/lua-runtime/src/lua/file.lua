@@ -6,9 +6,11 @@ local File = P.class("File")
 P.File = File
 
 local READ_ALL_PIECE = 16 * 1024 * 1024
+P.open_files = {} -- for vm:open_file_count()
 
 function P.new_file(owner, r)
   local f = setmetatable({ _owner = owner, _handle = r.handle, _fd = r.fd, _path = r.path, _closed = false }, File)
+  P.open_files[f] = true
   P.on_scope_end(function() f:close() end, "file")
   return f
 end
@@ -85,6 +87,7 @@ end
 function File:close()
   if self._closed then return end
   self._closed = true
+  P.open_files[self] = nil
   if self._owner._closed then return end -- a closed worker closed its files with it
   pcall(P.call, "guest", { target = self._owner:_target(), op = "file_close", args = { handle = self._handle, path = self._path } })
 end

@@ -7,6 +7,7 @@
 local P = ...
 local Process = P.class("Process")
 P.Process = Process
+P.open_processes = {} -- for vm:is_quiescent()
 
 local signals = {
   hup = 1, int = 2, quit = 3, kill = 9, usr1 = 10, usr2 = 12, pipe = 13, alrm = 14, term = 15,
@@ -45,6 +46,7 @@ end, function(r, owner, args)
     _owner = owner, _handle = r.handle, _label = args.label, _where = P.where(2),
     _waited = false, _closed = false, _streams = {},
   }, Process)
+  P.open_processes[p] = true
   P.on_scope_end(function() p:close() end, "process")
   return p
 end)
@@ -139,6 +141,7 @@ function Process:stderr_stream() return stream(self, "stderr") end
 function Process:close()
   if self._closed then return end
   self._closed = true
+  P.open_processes[self] = nil
   if self._owner._closed then return end -- a closed worker took its processes with it
   pcall(function()
     P.call("guest", { target = self._owner:_target(), op = "process_close", args = { handle = self._handle } })

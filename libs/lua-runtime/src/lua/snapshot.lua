@@ -122,8 +122,7 @@ end
 function adopt(lab, made)
   local vms = {}
   for i, m in ipairs(made) do
-    vms[i] = setmetatable({ _id = m.id, name = m.name, profile = m.profile or "fixture" }, VM)
-    lab:include(vms[i])
+    vms[i] = lab:include(P.new_vm(m.id, m.name, m.profile))
   end
   return vms
 end

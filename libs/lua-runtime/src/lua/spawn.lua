@@ -196,8 +196,8 @@ end
 
 P.Lab.spawn = function(_, fn, ...) return P.spawn(fn, ...) end
 
--- lab:barrier(name, count, timeout?): returns when `count` parties (tasks, or the test
--- itself) have called it with the same name; a timeout (default 60 s) raises.
+-- lab:barrier(name, count, timeout?): true once `count` parties (tasks, or the test
+-- itself) have called it with the same name; false when the timeout (default 60 s) passes.
 local lab_keys = setmetatable({}, { __mode = "k" })
 local next_key = 0
 function P.Lab:barrier(name, count, timeout)
@@ -211,5 +211,5 @@ function P.Lab:barrier(name, count, timeout)
     next_key = next_key + 1
     lab_keys[self] = next_key
   end
-  P.call("lab.barrier", { lab = lab_keys[self], name = name, count = count, timeout = secs })
+  return P.call("lab.barrier", { lab = lab_keys[self], name = name, count = count, timeout = secs })
 end

@@ -8,6 +8,16 @@ function test(name, meta, fn)
   P.check(name, "string", "test name")
   P.check(meta, "table", "test meta")
   P.check(fn, "function", "test body")
+  -- meta.tags: a list of strings, or one string (kept as a list of one for the runner).
+  if type(meta.tags) == "string" then meta.tags = { meta.tags } end
+  if meta.tags ~= nil then
+    P.check(meta.tags, "table", "meta tags")
+    for i, tag in ipairs(meta.tags) do P.check(tag, "string", "meta tags[" .. i .. "]") end
+  end
+  -- meta.skip: a reason (or true): the test is reported as skipped and never runs.
+  if meta.skip ~= nil and type(meta.skip) ~= "string" and type(meta.skip) ~= "boolean" then
+    P.raise("meta skip must be a reason string or a boolean, got " .. type(meta.skip) .. " (" .. P.repr(meta.skip) .. ")")
+  end
   tests[#tests + 1] = { name = name, meta = meta, fn = fn, where = P.where(1) }
 end
 
@@ -102,6 +112,9 @@ function P.run_tests()
       P.emit({ kind = "test_skipped", test = tc.name, meta = tc.meta, reason = "todo: " .. file_todo })
     elseif verdict ~= "run" then
       if verdict ~= "filtered" then P.emit({ kind = "test_skipped", test = tc.name, meta = tc.meta, reason = verdict }) end
+    elseif tc.meta.skip then
+      local reason = tc.meta.skip == true and "skipped" or tc.meta.skip
+      P.emit({ kind = "test_skipped", test = tc.name, meta = tc.meta, reason = reason })
     else
       P.emit({ kind = "test_started", test = tc.name, meta = tc.meta })
       P.call("test.begin", { name = tc.name, timeout = tc.meta.timeout and P.duration(tc.meta.timeout, "meta timeout") or nil })
@@ -126,10 +139,10 @@ end
 
 -- Scopes: what code opens registers a closer with its kind. At the end of a test its
 -- closers run kind by kind -- tasks, processes, streams, other resources (files, ...),
--- workers -- and within a kind newest first, whatever the order of creation. What the
+-- workers, VMs -- and within a kind newest first, whatever the order of creation. What the
 -- file's top level opens lives until the file ends, then is closed the same way.
 -- A closer gets `ok`: false when the test failed.
-local ranks = { task = 1, process = 2, stream = 3, worker = 5 }
+local ranks = { task = 1, process = 2, stream = 3, worker = 5, vm = 6 }
 local OTHER = 4
 local file_scope, test_scope = {}, nil
 function P.on_scope_end(closer, kind)
@@ -150,6 +163,9 @@ local function close(scope, ok)
 end
 function P.open_scope()
   test_scope = {}
+end
+function P.in_test_scope()
+  return test_scope ~= nil
 end
 function P.close_scope(ok)
   local scope = test_scope or {}

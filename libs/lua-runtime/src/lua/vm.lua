@@ -98,7 +98,58 @@ end
 -- VM ------------------------------------------------------------------------------------
 local VM = P.class("VM")
 P.VM = VM
-VM.__tostring = function(vm) return "VM(" .. vm.name .. ")" end
+VM.__tostring = function(vm) return "VM(" .. vm._name .. ", " .. vm:state() .. ")" end
+
+-- Names a lab's dot form resolves to the API, never to a member (provium.pack(...)).
+local reserved_names = { vm_fixture = true, lab_fixture = true, pack = true, unpack = true }
+
+function P.check_member_name(name)
+  if reserved_names[name] then
+    P.raise("name '" .. name .. "' is reserved (vm_fixture, lab_fixture, pack and unpack are provium's own)")
+  end
+end
+
+-- The Lua object of a host VM. One made inside a test is shut down when the test ends and
+-- its name freed; one made at the file's top level lives until the file ends.
+function P.new_vm(id, name, profile)
+  local vm = setmetatable({ _id = id, _name = name, _profile = profile, _labs = {} }, VM)
+  if P.in_test_scope() then P.on_scope_end(function() vm:_dispose() end, "vm") end
+  return vm
+end
+
+function VM:_dispose()
+  for lab in pairs(self._labs) do lab:remove(self) end
+  P.call("vm.dispose", { vm = self._id })
+end
+
+function VM:name() return self._name end
+function VM:profile() return self._profile end
+
+-- A positive integer (>= 3, as a vsock CID would be) the host gives the VM when it first
+-- boots or is restored; nil before. Unique among the run's VMs, kept until shutdown.
+function VM:cid()
+  return P.call("vm.cid", { vm = self._id })
+end
+
+-- Open resources of this VM (its workers' included) that the test still holds.
+local function count_owned(set, vm, still_open)
+  local n = 0
+  for r in pairs(set) do
+    local owner = r._owner
+    if (owner == vm or owner._vm == vm) and (still_open == nil or still_open(r)) then n = n + 1 end
+  end
+  return n
+end
+
+function VM:open_file_count() return count_owned(P.open_files, self) end
+function VM:open_stream_count() return count_owned(P.open_streams, self) end
+
+-- No open files or streams, and no process of the test that may still run (not yet
+-- waited for or closed).
+function VM:is_quiescent()
+  return self:open_file_count() == 0 and self:open_stream_count() == 0
+    and count_owned(P.open_processes, self, function(p) return not p._waited end) == 0
+end
 
 function VM:boot(opts)
   if opts ~= nil then P.check(opts, "table", "boot options") end
@@ -186,9 +237,19 @@ local function new_lab(name)
   return setmetatable({ _members = {}, _order = {}, _name = name }, Lab)
 end
 
+-- These take the dot form as well as the colon form: provium.pack(fmt, ...) and
+-- provium:pack(fmt, ...) are the same call.
+local dot_or_colon = { vm_fixture = true, lab_fixture = true, pack = true, unpack = true }
+
 -- lab.NAME finds a member by name.
 Lab.__index = function(lab, key)
   local m = rawget(Lab, key)
+  if m ~= nil and dot_or_colon[key] then
+    return function(first, ...)
+      if first == lab then return m(lab, ...) end
+      return m(lab, first, ...)
+    end
+  end
   if m ~= nil then return m end
   local members = rawget(lab, "_members")
   return members and members[key]
@@ -205,26 +266,63 @@ function Lab:vm(name, profile, opts)
   if opts ~= nil then P.check(opts, "table", "vm options") end
   opts = opts or {}
   if self._members[name] then P.raise("a member named '" .. name .. "' is already used in this lab") end
+  P.check_member_name(name)
   local id = P.call("vm.create", { name = name, profile = profile, memory = opts.memory, cpus = opts.cpus })
-  local vm = setmetatable({ _id = id, name = name, profile = profile }, VM)
-  self:include(vm)
-  return vm
+  return self:include(P.new_vm(id, name, profile))
 end
 
+-- VMs and sub-labs alike keep their name in `_name`.
 function Lab:include(x)
-  local name = x.name or x._name
+  local name = x._name
+  P.check_member_name(name)
   self._members[name] = x
   self._order[#self._order + 1] = x
+  if x._labs then x._labs[self] = true end
   return x
 end
 
 function Lab:remove(x)
-  local name = type(x) == "string" and x or (x.name or x._name)
+  local name = type(x) == "string" and x or x._name
   local m = self._members[name]
   self._members[name] = nil
   for i, o in ipairs(self._order) do
     if o == m then table.remove(self._order, i); break end
   end
+  if m and m._labs then m._labs[self] = nil end
+end
+
+function Lab:name()
+  return self._name
+end
+
+-- The names of the lab's VMs, its sub-labs' included, sorted.
+function Lab:vm_names()
+  local seen, names = {}, {}
+  local function add(n)
+    if not seen[n] then seen[n] = true; names[#names + 1] = n end
+  end
+  for _, m in ipairs(self._order) do
+    if getmetatable(m) == VM then add(m._name) else for _, n in ipairs(m:vm_names()) do add(n) end end
+  end
+  table.sort(names)
+  return names
+end
+
+-- Binary structs, with string.pack's formats; errors name the test's line.
+function Lab:pack(fmt, ...)
+  P.check(fmt, "string", "pack format")
+  local ok, r = pcall(string.pack, fmt, ...)
+  if not ok then P.raise("pack: " .. tostring(r):gsub("^.-: ", "")) end
+  return r
+end
+
+-- Returns the values, then the position after the last byte read (as string.unpack).
+function Lab:unpack(fmt, bytes, pos)
+  P.check(fmt, "string", "unpack format")
+  P.check(bytes, "string", "unpack data")
+  local r = table.pack(pcall(string.unpack, fmt, bytes, pos))
+  if not r[1] then P.raise("unpack: " .. tostring(r[2]):gsub("^.-: ", "")) end
+  return table.unpack(r, 2, r.n)
 end
 
 function Lab:members()

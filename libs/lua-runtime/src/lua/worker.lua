@@ -26,7 +26,7 @@ function P.VM:spawn_worker(opts)
     if opts.name ~= nil then name = P.check(opts.name, "string", "worker name") end
   end
   local id = P.call("guest", { target = self:_target(), op = "worker_spawn", args = {} })
-  local w = setmetatable({ _vm = self, _id = id, _closed = false, name = name or (self.name .. "/worker" .. id) }, Worker)
+  local w = setmetatable({ _vm = self, _id = id, _closed = false, name = name or (self._name .. "/worker" .. id) }, Worker)
   P.on_scope_end(function() w:close() end, "worker")
   return w
 end
