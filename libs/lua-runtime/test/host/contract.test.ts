@@ -5,7 +5,7 @@
 import { expect, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { FileSession, builtinProfiles, guestOps } from "../../src";
+import { builtinProfiles, guestOps, openSession } from "../../src";
 
 const luaDir = join(import.meta.dir, "../../src/lua");
 const lua = readdirSync(luaDir).filter((f) => f.endsWith(".lua")).map((f) => readFileSync(join(luaDir, f), "utf8")).join("\n");
@@ -13,20 +13,8 @@ const names = (re: RegExp) => new Set([...lua.matchAll(re)].map((m) => m[1]!));
 const sorted = (s: Iterable<string>) => [...s].sort();
 
 test("the host ops Lua calls are exactly the session's", () => {
-  const session = new FileSession({
-    config: { file: null, dir: ".", roots: [], profiles: builtinProfiles },
-    cacheDir: "/nonexistent",
-    accel: "tcg",
-    filePath: "x.test.lua",
-    plan: () => [],
-    agentDeadlineMs: 1,
-    onProgress: () => {},
-    onTestBegin: () => {},
-    onVmEvent: () => {},
-    acquire: async () => () => {},
-    emit: () => {},
-    fixtures: () => null as never,
-  });
+  const host = { config: { file: null, dir: ".", roots: [], profiles: builtinProfiles }, cacheDir: "/nonexistent", accel: "tcg" as const };
+  const session = openSession({ ...host, agentDeadlineMs: 1, fixtures: () => null as never, acquire: async () => () => {} }, "x.test.lua");
   const called = names(/P\.call\("([a-z_.]+)"/g);
   expect(sorted(called)).toEqual(sorted(session.hostOpNames()));
 });
