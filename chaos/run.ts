@@ -3,6 +3,7 @@
 // peak memory). Exits non-zero on any crash, hang, leak or unnamed failure. Not part of
 // `bun run test` (it takes minutes); its pieces have quick regression tests there.
 import { fuzzFrames } from "./attacks/frame-fuzz";
+import { interrupts } from "./attacks/interrupts";
 import { failed, printTable, type AttackResult } from "./table";
 
 const quick = process.argv.includes("--quick");
@@ -10,6 +11,7 @@ const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf
 
 const attacks: Record<string, () => Promise<AttackResult[]>> = {
   frames: () => fuzzFrames({ cases: quick ? 50_000 : 1_000_000, propertyRuns: quick ? 2_000 : 20_000 }),
+  interrupts: () => interrupts({ tries: quick ? 3 : 20 }),
 };
 
 const rows: AttackResult[] = [];
