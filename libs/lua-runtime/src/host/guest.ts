@@ -166,7 +166,7 @@ export class GuestVm {
     let timer: Timer | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`the agent of vm ${this.spec.name} did not answer within ${deadlineMs / 1000} s ${what}${this.consoleExcerpt()}`)),
+        () => reject(new Error(`the agent of vm ${this.spec.name} did not answer within ${deadlineMs / 1000} s ${what}${this.unfinishedFrame()}${this.consoleExcerpt()}`)),
         deadlineMs,
       );
     });
@@ -267,6 +267,12 @@ export class GuestVm {
   /** The last lines of the guest console, without terminal escapes (firmware clears the screen). */
   consoleTail(lines = 20) {
     return cleanConsole(this.qemu?.consoleTail(lines) ?? "");
+  }
+
+  // An agent that sent part of a frame and stopped is stuck or hostile: say so.
+  private unfinishedFrame() {
+    const p = this.agent?.partial;
+    return p?.bytes ? ` (it sent ${p.bytes} bytes of an unfinished frame${p.announced ? ` announced as ${p.announced} bytes` : ""})` : "";
   }
 
   /**
