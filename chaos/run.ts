@@ -6,6 +6,8 @@ import { fuzzFrames } from "./attacks/frame-fuzz";
 import { interrupts } from "./attacks/interrupts";
 import { deaths } from "./attacks/deaths";
 import { hostileGuest } from "./attacks/hostile-guest";
+import { floods } from "./attacks/floods";
+import { concurrentRuns } from "./attacks/concurrent-runs";
 import { failed, printTable, type AttackResult } from "./table";
 
 const quick = process.argv.includes("--quick");
@@ -16,6 +18,8 @@ const attacks: Record<string, () => Promise<AttackResult[]>> = {
   interrupts: () => interrupts({ tries: quick ? 3 : 20 }),
   deaths: () => deaths({ rounds: quick ? 1 : 3 }),
   hostile: () => hostileGuest({ rounds: quick ? 1 : 3 }),
+  floods: () => floods({ processes: quick ? 1_000 : 10_000 }),
+  concurrent: () => concurrentRuns({ rounds: quick ? 1 : 3 }),
 };
 
 const rows: AttackResult[] = [];

@@ -167,6 +167,15 @@ test("64 MiB of stdout arrives whole, and the agent keeps answering meanwhile", 
   t:assert_eq(sum, r2.stderr:match("^%x+"))
 end)
 
+test("output past the cap (a quarter of guest memory) kills the command with a clear error; the VM lives on", function(t)
+  -- 512 MiB guest: the cap is ~128 MiB; 1 GiB used to OOM-kill the agent and the VM with it
+  local ok, err = pcall(vm.run, vm, "head -c 1073741824 /dev/zero")
+  t:assert(not ok)
+  t:assert_contains(tostring(err), "MiB (vm:run keeps at most a quarter of the guest's memory), so it was killed")
+  t:assert_contains(tostring(err), "(EFBIG)")
+  t:assert_eq(vm:run("echo alive").stdout, "alive\n")
+end)
+
 test("the agent gives the memory of large transfers back once the port is quiet", function(t)
   local function meminfo(key) return tonumber(vm:run("grep " .. key .. ": /proc/meminfo").stdout:match("%d+")) end
   local total = meminfo("MemTotal")

@@ -9,7 +9,7 @@
 import type { PlainRequest } from "@provium/protocol";
 import { dlopen, FFIType, read as peek } from "bun:ffi";
 import { closeSync } from "node:fs";
-import { constants } from "node:os";
+import { constants, totalmem } from "node:os";
 
 type Exec = NonNullable<NonNullable<PlainRequest["op"]>["exec"]>;
 
@@ -21,6 +21,26 @@ const FIRST_POLL_MS = 10;
 const MAX_POLL_MS = 25;
 const GRACE_POLL_MS = 2;
 const PIPE_SIZE = 1 << 20;
+
+/**
+ * vm:run's captured output, per stream, is capped at a quarter of the guest's memory: a
+ * command that writes more (1 GiB on stdout) is killed and the run fails saying so, instead
+ * of the agent holding it all until the guest's OOM killer ends the agent and the VM with it
+ * (found by `bun run chaos`). Output that large belongs in a file or a stream (run_async).
+ */
+let outputCap = 0;
+export function outputCapBytes(): number {
+  outputCap ||= Math.max(16 * 1024 * 1024, Math.floor(totalmem() / 4));
+  return outputCap;
+}
+
+function overflowed(e: Exec): never {
+  const mib = Math.round(outputCapBytes() / 1048576);
+  throw Object.assign(
+    new Error(`the output of ${e.argv!.join(" ")} passed ${mib} MiB (vm:run keeps at most a quarter of the guest's memory), so it was killed; write output this large to a file, or read it with run_async and stdout_stream`),
+    { code: "EFBIG" },
+  );
+}
 
 export function envFor(e: Pick<Exec, "env" | "envClear">) {
   const env: Record<string, string> = e.envClear ? {} : { ...process.env } as Record<string, string>;
@@ -95,8 +115,14 @@ async function execWithPipes(e: Exec, c: Libc, onSpawn?: (pid: number) => void):
 
   let delay = FIRST_POLL_MS;
   let poller: Timer | undefined;
+  let overflow = false;
   const poll = () => {
     const got = out.drain() | err.drain();
+    if (out.full || err.full) {
+      overflow = true;
+      killGroup(proc.pid, "SIGKILL");
+      return;
+    }
     delay = got ? 1 : Math.min(delay * 2, MAX_POLL_MS);
     poller = setTimeout(poll, delay);
   };
@@ -115,6 +141,11 @@ async function execWithPipes(e: Exec, c: Libc, onSpawn?: (pid: number) => void):
       out.drain();
       err.drain();
     }
+  }
+  if (overflow || out.full || err.full) {
+    out.close();
+    err.close();
+    overflowed(e);
   }
   const signal = proc.signalCode ? signalNumber(proc.signalCode) : 0;
   return { exitCode: proc.exitCode ?? -1, signal: timedOut ? 0 : signal, timedOut, stdout: out.take(), stderr: err.take() };
@@ -179,10 +210,15 @@ class OutPipe {
     this.writeFd = -1;
   }
 
-  /** Reads what is in the pipe now; 1 when something was read. */
+  /** Holds as much as vm:run may keep: reading stops. */
+  get full() {
+    return this.size > outputCapBytes();
+  }
+
+  /** Reads what is in the pipe now (up to the output cap); 1 when something was read. */
   drain(): number {
     let got = 0;
-    while (!this.eof) {
+    while (!this.eof && !this.full) {
       scratch ??= new Uint8Array(PIPE_SIZE);
       const n = Number(this.c.read(this.readFd, scratch, scratch.byteLength));
       if (n > 0) {
@@ -221,15 +257,17 @@ class OutPipe {
 
 // ---- without libc: Bun's pipe streams
 
-async function readAll(stream: ReadableStream<Uint8Array>, until: Promise<unknown>) {
+async function readAll(stream: ReadableStream<Uint8Array>, until: Promise<unknown>, onFull: () => void) {
   const chunks: Uint8Array[] = [];
   const reader = stream.getReader();
   let closed = false;
+  let size = 0;
   const pump = (async () => {
     for (;;) {
       const r = await reader.read();
       if (r.done) return;
       chunks.push(r.value);
+      if ((size += r.value.byteLength) > outputCapBytes()) return onFull();
     }
   })().finally(() => (closed = true));
   await Promise.race([pump, until.then(() => Bun.sleep(PIPE_GRACE_MS))]);
@@ -248,8 +286,14 @@ async function execWithStreams(e: Exec, onSpawn?: (pid: number) => void): Promis
   let timedOut = false;
   const timer = killTimer(e, proc.pid, () => (timedOut = true));
   const exited = proc.exited;
-  const [stdout, stderr] = await Promise.all([readAll(proc.stdout, exited), readAll(proc.stderr, exited), exited]);
+  let overflow = false;
+  const onFull = () => {
+    overflow = true;
+    killGroup(proc.pid, "SIGKILL");
+  };
+  const [stdout, stderr] = await Promise.all([readAll(proc.stdout, exited, onFull), readAll(proc.stderr, exited, onFull), exited]);
   clearTimeout(timer);
+  if (overflow) overflowed(e);
   const signal = proc.signalCode ? signalNumber(proc.signalCode) : 0;
   return { exitCode: proc.exitCode ?? -1, signal: timedOut ? 0 : signal, timedOut, stdout, stderr };
 }
