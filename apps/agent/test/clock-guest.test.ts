@@ -34,7 +34,8 @@ afterAll(async () => {
 });
 
 const S = 1_000_000_000n;
-const big = (v: number | bigint) => BigInt(v);
+const big = (v: number | bigint | undefined) => BigInt(v ?? 0);
+const ns = (v: bigint) => v as unknown as number; // Int64 is typed number; the codec takes a bigint exactly
 
 test("clock: get, set and advance move the guest's wall clock (date agrees), to the ns", async () => {
   const host = BigInt(Date.now()) * 1_000_000n;
@@ -42,20 +43,20 @@ test("clock: get, set and advance move the guest's wall clock (date agrees), to 
   expect(got > host - 600n * S && got < host + 600n * S).toBe(true); // the guest's RTC follows the host's
 
   const target = 2_000_000_000n * S + 123_456_789n;
-  const set = big((await agent.call({ clock: { set: target } })).nowNs);
+  const set = big((await agent.call({ clock: { set: ns(target) } })).nowNs);
   expect(set >= target && set < target + 5n * S).toBe(true);
   const date = BigInt((await guestText("date +%s")).trim());
   expect(date >= 2_000_000_000n && date < 2_000_000_010n).toBe(true);
 
   const before = big((await agent.call({ clock: { get: true } })).nowNs);
-  const after = big((await agent.call({ clock: { advance: 3600n * S } })).nowNs);
+  const after = big((await agent.call({ clock: { advance: ns(3600n * S) } })).nowNs);
   const moved = after - before;
   expect(moved >= 3600n * S && moved < 3605n * S).toBe(true);
   expect(BigInt((await guestText("date +%s")).trim()) >= 2_000_003_600n).toBe(true);
 }, 60_000);
 
 test("clock: a time before 1970 is refused by the agent with EINVAL", async () => {
-  const err = await agent.call({ clock: { set: -5n } }).catch((e) => e);
+  const err = await agent.call({ clock: { set: -5 } }).catch((e) => e);
   expect(err).toBeInstanceOf(GuestError);
   expect(err.message).toContain("before 1970");
 });
