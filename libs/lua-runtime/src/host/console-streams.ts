@@ -20,6 +20,12 @@ export class ConsoleStreams {
   private next = 1;
 
   open(vm: GuestVm): number {
+    const handle = this.next++;
+    if (vm.state === "dead") {
+      // its console ended with it (read_log still has what it printed)
+      this.streams.set(handle, { chunks: [], bytes: 0, eof: true, wake: null, off: () => {} });
+      return handle;
+    }
     const qemu: QemuVm = vm.machine();
     const s: ConsoleStream = { chunks: [], bytes: 0, eof: false, wake: null, off: () => {} };
     const wake = () => {
@@ -37,7 +43,6 @@ export class ConsoleStreams {
       s.off();
       wake();
     });
-    const handle = this.next++;
     this.streams.set(handle, s);
     return handle;
   }

@@ -99,7 +99,14 @@ export class GuestVm {
   async boot(image: BootImage, accel: "kvm" | "tcg", agentDeadlineMs: number, extras: BootExtras = {}) {
     this.checkBootable();
     this.state = "booted";
-    this.adopt(await this.launch(image, accel, this.spec, [], undefined, extras), image, accel);
+    let launched: Launched;
+    try {
+      launched = await this.launch(image, accel, this.spec, [], undefined, extras);
+    } catch (e) {
+      this.state = "created"; // nothing started: a corrected boot may follow
+      throw e;
+    }
+    this.adopt(launched, image, accel);
     await this.awaitAgent(agentDeadlineMs, "of boot");
   }
 
@@ -151,7 +158,7 @@ export class GuestVm {
       : `QEMU exited (${x.signal ?? `code ${x.code}`})`;
     const log = qemu.console.readLog();
     this.deadLog = log.subarray(Math.max(0, log.length - DEAD_LOG_KEEP));
-    this.death = `${why}; create a new one (vm ${this.spec.name})${this.consoleExcerpt()}`;
+    this.death = `${why}; create a new one (vm ${this.spec.name})${end === "panic" ? panicExcerpt(this.deadLog) : this.consoleExcerpt()}`;
     this.state = "dead";
     void this.end();
   }
@@ -388,6 +395,14 @@ export class GuestVm {
     await qemu.shutdown();
     this.onLifecycle("vm_shutdown", { vm: this.spec.name, pid: qemu.pid, run_dir: qemu.runDir });
   }
+}
+
+// A panic's stack trace is longer than a console excerpt: show from the panic line on.
+function panicExcerpt(log: Uint8Array) {
+  const text = cleanConsole(Buffer.from(log).toString("utf8").replace(/\r/g, ""));
+  const at = text.lastIndexOf("Kernel panic");
+  const lines = (at < 0 ? text : text.slice(text.lastIndexOf("\n", at) + 1)).split("\n");
+  return `\n--- the guest console from the panic ---\n${(at < 0 ? lines.slice(-20) : lines.slice(0, 40)).join("\n").trimEnd()}`;
 }
 
 export function cleanConsole(text: string) {
