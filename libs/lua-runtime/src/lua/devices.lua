@@ -11,7 +11,7 @@ Console.__tostring = function(c) return "Console(" .. c._vm._name .. ")" end
 
 local console_source = {
   read = function(s, timeout_ms) return P.call("console.read", { handle = s._handle, timeout_ms = timeout_ms }) end,
-  close = function(s) pcall(P.call, "console.close", { handle = s._handle }) end,
+  close = function(s) pcall(function() P.call("console.close", { handle = s._handle }) end) end,
 }
 
 local function console_stream(vm, label)
@@ -77,13 +77,13 @@ function VM:clock()
   return setmetatable({ _vm = self }, Clock)
 end
 
-local function clock_op(clock, op, ns)
+local function clock_call(op, clock, ns)
   return P.call("guest", { target = clock._vm:_target(), op = op, args = { ns = ns } })
 end
 
 -- The guest's wall clock: seconds since the epoch (a float), or ns (an integer).
-function Clock:get() return clock_op(self, "clock_get") / 1e9 end
-function Clock:get_ns() return clock_op(self, "clock_get") end
+function Clock:get() return clock_call("clock_get", self) / 1e9 end
+function Clock:get_ns() return clock_call("clock_get", self) end
 
 local function finite(v, what)
   if type(v) ~= "number" then P.raise(what .. " must be a number, got " .. type(v)) end
@@ -95,21 +95,21 @@ end
 function Clock:set(t)
   local s = finite(t, "clock:set time (seconds since the epoch)")
   local whole = math.floor(s)
-  clock_op(self, "clock_set", whole * 1000000000 + math.floor((s - whole) * 1e9 + 0.5))
+  clock_call("clock_set", self, whole * 1000000000 + math.floor((s - whole) * 1e9 + 0.5))
   return self
 end
 
 function Clock:set_ns(ns)
   if math.type(ns) ~= "integer" then P.raise("clock:set_ns wants an integer number of ns, got " .. tostring(ns)) end
   finite(ns, "clock:set_ns time")
-  clock_op(self, "clock_set", ns)
+  clock_call("clock_set", self, ns)
   return self
 end
 
 -- Moves the guest's time forward by a duration (seconds or "5s"), in the guest in one step.
 function Clock:advance(d)
   local s = P.duration(d, "clock:advance duration")
-  clock_op(self, "clock_advance", math.floor(s * 1e9 + 0.5))
+  clock_call("clock_advance", self, math.floor(s * 1e9 + 0.5))
   return self
 end
 
@@ -194,15 +194,20 @@ function VM:disk(id)
   return setmetatable({ _vm = self, _id = info.id, _device = info.device }, Disk)
 end
 
-local function disk_call(d, op, args)
-  args = args or {}
-  args.vm, args.id = d._vm._id, d._id
-  return P.call(op, args)
+-- The arguments of a disk's host ops: which VM and disk, and more.
+local function disk_args(d, more)
+  more = more or {}
+  more.vm, more.id = d._vm._id, d._id
+  return more
 end
 
 function Disk:id() return self._id end
 function Disk:device() return self._device end
-function Disk:size() return disk_call(self, "disk.info").size end
+function Disk:size()
+  local info = P.call("disk.info", disk_args(self))
+  if info == nil then P.raise("disk " .. self._id .. " is detached") end
+  return info.size
+end
 
 local function sector_arg(v, what)
   if math.type(v) ~= "integer" then P.raise(what .. " must be an integer, got " .. P.repr(v)) end
@@ -211,31 +216,31 @@ end
 
 -- Reads `count` 512-byte sectors from `lba` of the image as the guest sees it.
 function Disk:read_sectors(lba, count)
-  return disk_call(self, "disk.read_sectors", { lba = sector_arg(lba, "lba"), count = sector_arg(count, "sector count") })
+  return P.call("disk.read_sectors", disk_args(self, { lba = sector_arg(lba, "lba"), count = sector_arg(count, "sector count") }))
 end
 
 -- Writes whole 512-byte sectors at `lba`. The guest sees them for blocks it has not cached.
 function Disk:write_sectors(lba, data)
   P.check(data, "string", "sector data")
-  disk_call(self, "disk.write_sectors", { lba = sector_arg(lba, "lba"), data = data })
+  P.call("disk.write_sectors", disk_args(self, { lba = sector_arg(lba, "lba"), data = data }))
   return self
 end
 
 -- "eio_read" | "eio_write" | "slow": the guest's I/O to this disk fails (or crawls) until clear_faults.
 function Disk:fault_inject(kind)
   P.check(kind, "string", "fault kind")
-  disk_call(self, "disk.fault_inject", { kind = kind })
+  P.call("disk.fault_inject", disk_args(self, { kind = kind }))
   return self
 end
 
 function Disk:clear_faults()
-  disk_call(self, "disk.clear_faults")
+  P.call("disk.clear_faults", disk_args(self))
   return self
 end
 
 -- Unplugs the disk from the guest; a disk made by attach_disk({size}) is deleted. Idempotent.
 function Disk:detach()
   if self._detached then return end
-  disk_call(self, "disk.detach")
+  P.call("disk.detach", disk_args(self))
   self._detached = true
 end
