@@ -170,6 +170,33 @@ test("Ctrl-C while a snapshot and the QEMU launched ahead for it exist leaves ne
   expect(snapDirs()).toEqual([]);
 }, 120_000);
 
+test("Ctrl-C with a disk made by attach_disk plugged in leaves no disk image behind", async () => {
+  const p = Bun.spawn(["bun", main, join(fixtures, "runner/interrupt-disk")], {
+    cwd: fixtures,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, [MARK.split("=")[0]!]: MARK.split("=")[1]! },
+  });
+  // attach_disk({size}) makes the image in the VM's run dir (provium-run-p<pid>-*/disk-disk1.raw)
+  const images = () =>
+    readdirSync(tmpdir())
+      .filter((d) => d.startsWith(`provium-run-p${p.pid}-`))
+      .flatMap((d) => {
+        try {
+          return readdirSync(join(tmpdir(), d)).filter((f) => f.startsWith("disk-")).map((f) => join(d, f));
+        } catch {
+          return [];
+        }
+      });
+  const deadline = Date.now() + 90_000;
+  while (!images().length && Date.now() < deadline) await Bun.sleep(100);
+  expect(images().length).toBe(1);
+  await Bun.sleep(300); // the guest is running its sleep
+  p.kill("SIGINT");
+  expect(await p.exited).toBe(130);
+  expect(images()).toEqual([]);
+}, 120_000);
+
 test("SIGKILL of provium itself still takes its QEMUs down (they die with their parent thread); the next run's sweep takes their run dirs", async () => {
   const before = qemuPids();
   const p = Bun.spawn(["bun", main, resolve(import.meta.dir, "../../../examples")], {

@@ -355,6 +355,7 @@ export class GuestVm {
 
   /** The last lines of the guest console, without terminal escapes (firmware clears the screen). */
   consoleTail(lines = 20) {
+    if (!this.qemu && this.deadLog) return cleanConsole(Buffer.from(this.deadLog).toString("utf8").replace(/\r/g, "").split("\n").slice(-lines - 1).join("\n").trimEnd());
     return cleanConsole(this.qemu?.consoleTail(lines) ?? "");
   }
 

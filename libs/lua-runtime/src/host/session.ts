@@ -133,7 +133,7 @@ export class FileSession {
 
   /** Console tails of this file's VMs, for failure reports. */
   consoleTails(lines = 15) {
-    return this.vms.all().filter((v) => v.qemu).map((v) => ({ vm: v.spec.name, tail: v.consoleTail(lines) }));
+    return this.vms.all().filter((v) => v.qemu || v.deadLog).map((v) => ({ vm: v.spec.name, tail: v.consoleTail(lines) }));
   }
 
   /** The host files this test file's push_file calls read (unless auto_dep = false). */
