@@ -74,6 +74,12 @@ export class VmDisks {
       throw new Error(`attach_disk: the guest did not see disk ${id} within 5 s (does its kernel have virtio_blk and ACPI PCI hotplug?)${this.vm.consoleExcerpt()}`);
     }
     const device = new TextDecoder().decode(r.stdout).trim();
+    if (!/^\/dev\/[a-z]+[0-9]*$/.test(device)) {
+      // the guest is not trusted: what it printed must look like a disk's node
+      await disk.detach().catch(() => {});
+      if (made) rmSync(file, { force: true });
+      throw new Error(`attach_disk: the guest named disk ${id} ${JSON.stringify(device.slice(0, 100))}, not a /dev/NAME path`);
+    }
     this.disks.set(id, { disk, device, made });
     return { id, device };
   }
