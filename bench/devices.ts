@@ -27,7 +27,6 @@ for (let i = 0; i < N * 2; i++) {
   clear.push(await time(() => g.vm.disks.get(`b${i}`).disk.clear()));
   detach.push(await time(() => g.vm.disks.detach(`b${i}`)));
 }
-await g.agent; // (bootGuest's agent handle; reset replaced the connection)
 await g.vm.ready().call({ exec: { argv: ["/bin/sh", "-c", "setsid sh -c 'exec sh -i </dev/ttyS0 >/dev/ttyS0 2>&1' </dev/null >/dev/null 2>&1 &"] } });
 const con = g.vm.machine().console;
 const echo: number[] = [];

@@ -181,7 +181,7 @@ describe("hot-plugged disks", () => {
   }, 60_000);
 
   test("slow throttles the guest's I/O until cleared", async () => {
-    const reads = "for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15; do dd if=/dev/vda of=/dev/null bs=4096 count=1 skip=$i iflag=direct 2>/dev/null; done";
+    const reads = "dd if=/dev/vda of=/dev/null bs=4096 count=30 iflag=direct 2>/dev/null"; // one process: its start doesn't drown the I/O time
     const time = async () => {
       const t0 = performance.now();
       await sh(vm, reads);
@@ -192,10 +192,10 @@ describe("hot-plugged disks", () => {
     const slow = await time();
     await disk.clear();
     const again = await time();
-    console.error(`[measure] 15 direct 4 KiB reads: ${fast.toFixed(0)} ms, slow ${slow.toFixed(0)} ms, cleared ${again.toFixed(0)} ms`);
-    expect(slow).toBeGreaterThan(1000); // 10 IOPS
-    expect(slow).toBeGreaterThan(fast + 800);
-    expect(again).toBeLessThan(slow - 800);
+    console.error(`[measure] 30 direct 4 KiB reads: ${fast.toFixed(0)} ms, slow ${slow.toFixed(0)} ms, cleared ${again.toFixed(0)} ms`);
+    expect(slow).toBeGreaterThan(2000); // 10 IOPS
+    expect(slow).toBeGreaterThan(fast * 4);
+    expect(again).toBeLessThan(slow / 4);
   }, 60_000);
 
   test("bad arguments are refused with what was wrong", async () => {
