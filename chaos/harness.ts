@@ -37,7 +37,7 @@ export interface RunResult {
 
 export interface RunOptions {
   /** Sends `signal` this many ms after the start, or when `when` sees an event. */
-  kill?: { afterMs?: number; when?: (e: any) => boolean; delayMs?: number; signal: NodeJS.Signals; target?: (e: any) => number };
+  kill?: { afterMs?: number; when?: (e: any) => boolean; delayMs?: number; signal: NodeJS.Signals; target?: (e: any, events: any[]) => number };
   timeoutMs?: number;
   env?: Record<string, string>;
 }
@@ -56,7 +56,7 @@ export async function provium(dir: string, args: string[], o: RunOptions = {}): 
     if (fired) return;
     fired = true;
     const k = o.kill!;
-    const pid = e && k.target ? k.target(e) : p.pid;
+    const pid = e && k.target ? k.target(e, events) : p.pid;
     setTimeout(() => {
       try {
         process.kill(pid, k.signal);

@@ -4,6 +4,7 @@
 // `bun run test` (it takes minutes); its pieces have quick regression tests there.
 import { fuzzFrames } from "./attacks/frame-fuzz";
 import { interrupts } from "./attacks/interrupts";
+import { deaths } from "./attacks/deaths";
 import { failed, printTable, type AttackResult } from "./table";
 
 const quick = process.argv.includes("--quick");
@@ -12,6 +13,7 @@ const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf
 const attacks: Record<string, () => Promise<AttackResult[]>> = {
   frames: () => fuzzFrames({ cases: quick ? 50_000 : 1_000_000, propertyRuns: quick ? 2_000 : 20_000 }),
   interrupts: () => interrupts({ tries: quick ? 3 : 20 }),
+  deaths: () => deaths({ rounds: quick ? 1 : 3 }),
 };
 
 const rows: AttackResult[] = [];

@@ -296,7 +296,11 @@ export class GuestVm {
     if (this.agent!.inFlight) throw new Error(`vm ${this.spec.name} has ${this.agent!.inFlight} guest ops in flight; a snapshot needs it idle`);
     mkdirSync(dir, { recursive: true });
     const memory = opts.file ?? join(dir, `${this.spec.name}.mem${opts.compress ? ".zst" : ""}`);
-    let bytes = await saveMemory(this.qemu!, memory, opts);
+    // A guest that died meanwhile (QMP closes with it) fails the snapshot naming why.
+    let bytes = await saveMemory(this.qemu!, memory, opts).catch(async (e) => {
+      const died = await Promise.race([this.qemu!.exited.then(() => true), Bun.sleep(1000).then(() => false)]);
+      throw died ? await this.gone("snapshot", e) : e;
+    });
     // Disks the guest writes (copy-on-write overlays) are saved with the memory, while it is
     // paused; a restore gets a fresh overlay on top of the saved one, so both stay in step.
     const drives = this.image!.drives?.map((d, i) => {
@@ -357,6 +361,34 @@ export class GuestVm {
   consoleTail(lines = 20) {
     if (!this.qemu && this.deadLog) return cleanConsole(Buffer.from(this.deadLog).toString("utf8").replace(/\r/g, "").split("\n").slice(-lines - 1).join("\n").trimEnd());
     return cleanConsole(this.qemu?.consoleTail(lines) ?? "");
+  }
+
+  /**
+   * Why the guest is gone, once its connection broke: "QEMU was killed by SIGKILL", "the guest
+   * kernel panicked: <its reason>", "the agent exited with status 137, and the guest powered off",
+   * from QEMU's exit status (awaited briefly: the socket closes first) and the console.
+   */
+  async whyGone(): Promise<string> {
+    const qemu = this.qemu;
+    if (!qemu) return "";
+    const exit = qemu.exitStatus ?? (await Promise.race([qemu.exited, Bun.sleep(1000).then(() => null)]));
+    const console = this.consoleTail(400);
+    const panic = /Kernel panic - not syncing: ([^\n]*)/.exec(console)?.[1];
+    const agent = /provium-init: agent exited with status (\d+)/.exec(console)?.[1];
+    const causes = [
+      exit?.signal && exit.signal !== "SIGTERM" ? `QEMU was killed by ${exit.signal}` : "",
+      panic ? `the guest kernel panicked: ${panic.trim()}` : "",
+      agent ? `the agent exited with status ${agent}${Number(agent) > 128 ? ` (signal ${Number(agent) - 128})` : ""}` : "",
+      exit && !exit.signal && !panic && !agent ? `the guest powered off (QEMU exit code ${exit.code})` : "",
+      !exit ? "QEMU is still running" : "",
+    ].filter(Boolean);
+    return causes.join("; ");
+  }
+
+  /** An error for an op that failed because the connection to the guest broke. */
+  async gone(what: string, e: Error): Promise<Error> {
+    const why = await this.whyGone();
+    return new Error(`${what}: vm ${this.spec.name}: ${e.message}${why ? ` (${why})` : ""}${this.consoleExcerpt()}`);
   }
 
   consoleExcerpt(lines = 20) {
