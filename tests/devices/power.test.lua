@@ -20,7 +20,7 @@ test("a guest that powers itself off is dead; the next op says so with the conso
   pcall(vm.run, vm, "poweroff -f")
   t:assert_eq(vm:state(), "dead")
   local e = t:assert_raises(function() vm:run("true") end)
-  t:assert_contains(e, "power.test.lua:22: VM is dead: the guest powered itself off; create a new one (vm selfoff)")
+  t:assert_contains(e, "power.test.lua:22: VM is dead: the guest powered off (QEMU exit code 0); create a new one (vm selfoff)")
   t:assert_contains(e, "--- last lines of the guest console ---")
   t:assert_contains(e, "last-words-before-poweroff")
   t:assert_contains(vm:console():read_log(), "last-words-before-poweroff") -- the log outlives the machine
@@ -34,7 +34,7 @@ test("a kernel panic leaves the VM dead with the panic in the error", function(t
   pcall(vm.run, vm, "echo c > /proc/sysrq-trigger")
   t:assert_eq(vm:state(), "dead")
   local e = t:assert_raises(function() vm:run("true") end)
-  t:assert_contains(e, "VM is dead: the guest kernel panicked; create a new one (vm panics)")
+  t:assert_contains(e, "VM is dead: the guest kernel panicked: sysrq triggered crash; create a new one (vm panics)")
   t:assert_contains(e, "Kernel panic")
 end)
 

@@ -59,6 +59,8 @@ export class GuestVm {
   private shutdownHooks: (() => void)[] = [];
   /** why the VM is dead, with the console's last lines */
   private death: string | null = null;
+  /** why the VM is dead, alone (whyGone's answer once its QEMU is gone) */
+  private deathCause: string | null = null;
   /** the end of the console log of a VM that died */
   deadLog: Uint8Array | null = null;
   private powerButtonPressed = false;
@@ -150,12 +152,10 @@ export class GuestVm {
     if (this.qemu !== qemu || (this.state !== "booted" && this.state !== "paused")) return;
     const end = qemu.guestEnd;
     if (this.powerButtonPressed && end === "poweroff") return void this.shutdown();
-    const x = qemu.exitStatus!;
     const why =
-      end === "panic" ? "the guest kernel panicked"
-      : end === "poweroff" ? "the guest powered itself off"
-      : end === "reboot" ? "the guest rebooted itself (VMs run with -no-reboot: use vm:reset())"
-      : `QEMU exited (${x.signal ?? `code ${x.code}`})`;
+      end === "reboot" ? "the guest rebooted itself (VMs run with -no-reboot: use vm:reset())"
+      : goneCauses(qemu.exitStatus, this.consoleTail(400), end === "panic");
+    this.deathCause = why;
     const log = qemu.console.readLog();
     this.deadLog = log.subarray(Math.max(0, log.length - DEAD_LOG_KEEP));
     this.death = `${why}; create a new one (vm ${this.spec.name})${end === "panic" ? panicExcerpt(this.deadLog) : this.consoleExcerpt()}`;
@@ -370,19 +370,11 @@ export class GuestVm {
    */
   async whyGone(): Promise<string> {
     const qemu = this.qemu;
+    if (qemu && !qemu.exitStatus) await Promise.race([qemu.exited, Bun.sleep(1000)]);
+    await Bun.sleep(0); // QEMU's exit handler (onQemuExit, registered first) has run
+    if (this.deathCause) return this.deathCause; // the VM died: its QEMU and run dir are gone
     if (!qemu) return "";
-    const exit = qemu.exitStatus ?? (await Promise.race([qemu.exited, Bun.sleep(1000).then(() => null)]));
-    const console = this.consoleTail(400);
-    const panic = /Kernel panic - not syncing: ([^\n]*)/.exec(console)?.[1];
-    const agent = /provium-init: agent exited with status (\d+)/.exec(console)?.[1];
-    const causes = [
-      exit?.signal && exit.signal !== "SIGTERM" ? `QEMU was killed by ${exit.signal}` : "",
-      panic ? `the guest kernel panicked: ${panic.trim()}` : "",
-      agent ? `the agent exited with status ${agent}${Number(agent) > 128 ? ` (signal ${Number(agent) - 128})` : ""}` : "",
-      exit && !exit.signal && !panic && !agent ? `the guest powered off (QEMU exit code ${exit.code})` : "",
-      !exit ? "QEMU is still running" : "",
-    ].filter(Boolean);
-    return causes.join("; ");
+    return goneCauses(qemu.exitStatus, this.consoleTail(400));
   }
 
   /** An error for an op that failed because the connection to the guest broke. */
@@ -430,12 +422,29 @@ export class GuestVm {
   }
 }
 
+// Why a guest is gone, from QEMU's exit status and the console: "QEMU was killed by SIGKILL",
+// "the guest kernel panicked: <its reason>", "the agent exited with status 137 (signal 9)",
+// "the guest powered off (QEMU exit code 0)". `panicked`: pvpanic said so.
+function goneCauses(exit: { code: number | null; signal: string | null } | null, console: string, panicked = false) {
+  const reason = /Kernel panic - not syncing: ([^\n]*)/.exec(console)?.[1];
+  const panic = reason ? `the guest kernel panicked: ${reason.trim()}` : panicked ? "the guest kernel panicked" : "";
+  const agent = /provium-init: agent exited with status (\d+)/.exec(console)?.[1];
+  const causes = [
+    exit?.signal && exit.signal !== "SIGTERM" ? `QEMU was killed by ${exit.signal}` : "",
+    panic,
+    agent ? `the agent exited with status ${agent}${Number(agent) > 128 ? ` (signal ${Number(agent) - 128})` : ""}` : "",
+    exit && !exit.signal && !panic && !agent ? `the guest powered off (QEMU exit code ${exit.code})` : "",
+    !exit ? "QEMU is still running" : "",
+  ].filter(Boolean);
+  return causes.join("; ");
+}
+
 // A panic's stack trace is longer than a console excerpt: show from the panic line on.
 function panicExcerpt(log: Uint8Array) {
   const text = cleanConsole(Buffer.from(log).toString("utf8").replace(/\r/g, ""));
   const at = text.lastIndexOf("Kernel panic");
   const lines = (at < 0 ? text : text.slice(text.lastIndexOf("\n", at) + 1)).split("\n");
-  return `\n--- the guest console from the panic ---\n${(at < 0 ? lines.slice(-20) : lines.slice(0, 40)).join("\n").trimEnd()}`;
+  return `\n--- last lines of the guest console (from the panic) ---\n${(at < 0 ? lines.slice(-20) : lines.slice(0, 40)).join("\n").trimEnd()}`;
 }
 
 export function cleanConsole(text: string) {
