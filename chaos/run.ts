@@ -5,6 +5,7 @@
 import { fuzzFrames } from "./attacks/frame-fuzz";
 import { interrupts } from "./attacks/interrupts";
 import { deaths } from "./attacks/deaths";
+import { hostileGuest } from "./attacks/hostile-guest";
 import { failed, printTable, type AttackResult } from "./table";
 
 const quick = process.argv.includes("--quick");
@@ -14,6 +15,7 @@ const attacks: Record<string, () => Promise<AttackResult[]>> = {
   frames: () => fuzzFrames({ cases: quick ? 50_000 : 1_000_000, propertyRuns: quick ? 2_000 : 20_000 }),
   interrupts: () => interrupts({ tries: quick ? 3 : 20 }),
   deaths: () => deaths({ rounds: quick ? 1 : 3 }),
+  hostile: () => hostileGuest({ rounds: quick ? 1 : 3 }),
 };
 
 const rows: AttackResult[] = [];

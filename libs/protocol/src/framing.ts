@@ -99,6 +99,11 @@ export class FrameReader {
     return this.headerFill + this.bodyFill;
   }
 
+  /** Bytes of an unfinished frame held now, and the length it announced (0 when none). */
+  get partial() {
+    return { bytes: this.buffered, announced: this.body ? this.bodyLen : 0 };
+  }
+
   /** Bytes allocated for the partial frame (for tests: it follows what arrived, not the prefix). */
   get reserved() {
     return this.body?.byteLength ?? 0;
@@ -115,5 +120,10 @@ export class FrameDecoder {
 
   push(chunk: Uint8Array): PlainFrame[] {
     return this.reader.push(chunk).map(decodeFrame);
+  }
+
+  /** Bytes of an unfinished frame held now, and the length it announced (0 when none). */
+  get partial() {
+    return this.reader.partial;
   }
 }

@@ -257,7 +257,7 @@ export class GuestVm {
     let timer: Timer | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`the agent of vm ${this.spec.name} did not answer within ${deadlineMs / 1000} s ${what}${this.consoleExcerpt()}`)),
+        () => reject(new Error(`the agent of vm ${this.spec.name} did not answer within ${deadlineMs / 1000} s ${what}${this.unfinishedFrame()}${this.consoleExcerpt()}`)),
         deadlineMs,
       );
     });
@@ -361,6 +361,12 @@ export class GuestVm {
   consoleTail(lines = 20) {
     if (!this.qemu && this.deadLog) return cleanConsole(Buffer.from(this.deadLog).toString("utf8").replace(/\r/g, "").split("\n").slice(-lines - 1).join("\n").trimEnd());
     return cleanConsole(this.qemu?.consoleTail(lines) ?? "");
+  }
+
+  // An agent that sent part of a frame and stopped is stuck or hostile: say so.
+  private unfinishedFrame() {
+    const p = this.agent?.partial;
+    return p?.bytes ? ` (it sent ${p.bytes} bytes of an unfinished frame${p.announced ? ` announced as ${p.announced} bytes` : ""})` : "";
   }
 
   /**
