@@ -27,6 +27,7 @@ struct Request {
     streamClose @7 :UInt32;    # a stream handle; closing twice is fine
     files @8 :FileOp;          # guest files, tails and raw calls (their own union below)
     process @9 :ProcessOp;     # processes, workers (their own union below)
+    clock @10 :ClockOp;        # the guest's wall clock
   }
 }
 
@@ -42,6 +43,7 @@ struct Response {
     done @7 :Void;             # an op that has nothing to return
     files @8 :FileReply;
     process @9 :ProcessReply;
+    clock @10 :ClockReply;
   }
 }
 
@@ -370,4 +372,18 @@ struct Census {
   processes @0 :UInt32;          # live process resources, all namespaces
   streams @1 :UInt32;
   workers @2 :UInt32;            # namespaces other than the root
+}
+
+# The guest's wall clock (CLOCK_REALTIME; the monotonic clocks never move). Host-side QEMU can't
+# set a running guest's time under TCG, so the agent calls clock_settime(2) itself.
+struct ClockOp {
+  union {
+    get @0 :Void;
+    set @1 :Int64;               # ns since the epoch
+    advance @2 :Int64;           # ns added to the guest's time, read and set in the guest in one op
+  }
+}
+
+struct ClockReply {
+  nowNs @0 :Int64;               # CLOCK_REALTIME after the op, ns since the epoch
 }

@@ -7,6 +7,7 @@ import { namespace, type Namespace } from "./namespace";
 import type { ByteStream } from "./streams";
 import { files } from "./files";
 import { helloReply } from "./hello";
+import { clockOp } from "./clock";
 
 type Op = NonNullable<PlainRequest["op"]>;
 type Handler = (arg: any, ns: Namespace, req: PlainRequest) => Promise<object> | object;
@@ -19,6 +20,7 @@ export const handlers: Partial<Record<keyof Op, Handler>> = {
   streamClose: async (handle, ns) => (await ns.close(handle), { done: true }),
   process: (op, ns) => processOp(op, ns),
   files: (op, ns) => files(op, ns),
+  clock: (op) => clockOp(op),
 };
 
 /** Runs one op: its reply, or a promise of it when the op waits for something. */

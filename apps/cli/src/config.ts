@@ -8,7 +8,7 @@ export { builtinProfiles, type Profile };
 export type Config = RuntimeConfig;
 
 
-const profileKeys = new Set(["kernel", "initrd", "cmdline", "cmdline_file", "inject_agent", "build", "base", "packages"]);
+const profileKeys = new Set(["kernel", "initrd", "cmdline", "cmdline_file", "inject_agent", "build", "base", "packages", "disks", "agent_boot_timeout"]);
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/;
 const topKeys = new Set(["roots", "cache_dir", "cache_max_size"]);
 
@@ -48,18 +48,25 @@ export function loadConfig(file: string | null, cwd = process.cwd()): Config {
       if (p[k] !== undefined && typeof p[k] !== "string") throw new ConfigError(`${where}.${k} must be a string`);
       return p[k] as string | undefined;
     };
-    if (p.cmdline !== undefined && p.cmdline_file !== undefined) throw new ConfigError(`${where}: give cmdline or cmdline_file, not both`);
     if (p.inject_agent !== undefined && typeof p.inject_agent !== "boolean") throw new ConfigError(`${where}.inject_agent must be true or false`);
     const path = (v?: string) => (v === undefined ? undefined : isAbsolute(v) || v.includes("{out}") ? v : resolve(cfg.dir, v));
-    let cmdline = str("cmdline") ?? "";
+    // cmdline_file's words first, then cmdline's (both may be given)
+    let fromFile = "";
     const cmdlineFile = path(str("cmdline_file"));
     if (cmdlineFile) {
       try {
-        cmdline = readFileSync(cmdlineFile, "utf8").trim();
+        fromFile = readFileSync(cmdlineFile, "utf8").replace(/\s+/g, " ").trim();
       } catch (e) {
         throw new ConfigError(`${where}.cmdline_file: cannot read ${cmdlineFile}: ${(e as NodeJS.ErrnoException).code}`);
       }
     }
+    const cmdline = [fromFile, str("cmdline")?.trim()].filter(Boolean).join(" ");
+    let agentBootTimeoutMs: number | undefined;
+    if (p.agent_boot_timeout !== undefined) {
+      if (typeof p.agent_boot_timeout !== "number" || !(p.agent_boot_timeout > 0)) throw new ConfigError(`${where}.agent_boot_timeout must be a positive number of seconds`);
+      agentBootTimeoutMs = p.agent_boot_timeout * 1000;
+    }
+    const disks = p.disks === undefined ? undefined : profileDisks(p.disks, where, path);
     const base = str("base");
     let packages: string[] | undefined;
     if (p.packages !== undefined) {
@@ -84,10 +91,28 @@ export function loadConfig(file: string | null, cwd = process.cwd()): Config {
       origin: where,
       ...(base !== undefined ? { base } : {}),
       ...(packages ? { packages } : {}),
+      ...(disks ? { disks } : {}),
+      ...(agentBootTimeoutMs ? { agentBootTimeoutMs } : {}),
     };
   }
   for (const prof of Object.values(cfg.profiles)) resolveRecipe(cfg, prof, []);
   return cfg;
+}
+
+// `disks = [{ size = "64M" }, { path = "data.img", readonly = true, id = "data" }]`: plugged
+// into each VM of the profile once its agent answers; paths relative to the config file.
+function profileDisks(v: unknown, where: string, path: (p?: string) => string | undefined): Profile["disks"] {
+  if (!Array.isArray(v)) throw new ConfigError(`${where}.disks must be an array of tables like { size = "64M" } or { path = "x.img", readonly = true }`);
+  return v.map((d, i) => {
+    const at = `${where}.disks[${i + 1}]`;
+    if (typeof d !== "object" || d === null) throw new ConfigError(`${at} must be a table`);
+    for (const k of Object.keys(d)) if (!["size", "path", "readonly", "id"].includes(k)) throw new ConfigError(`${at}: unknown key '${k}' (known: size, path, readonly, id)`);
+    if ((d.size === undefined) === (d.path === undefined)) throw new ConfigError(`${at}: give size or path`);
+    if (d.path !== undefined && typeof d.path !== "string") throw new ConfigError(`${at}.path must be a string`);
+    if (d.readonly !== undefined && typeof d.readonly !== "boolean") throw new ConfigError(`${at}.readonly must be true or false`);
+    if (d.id !== undefined && typeof d.id !== "string") throw new ConfigError(`${at}.id must be a string`);
+    return { ...d, ...(d.path !== undefined ? { path: path(d.path) } : {}) };
+  });
 }
 
 // A recipe's package list and command line are its base's plus its own, down to a built-in image.

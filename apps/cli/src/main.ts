@@ -12,6 +12,7 @@ import { junitXml } from "./report/junit";
 import { readEvents } from "./report/sinks";
 import { writeFileSync } from "node:fs";
 import { fixtureBuild, fixtureClean, fixtureList, fixtureStale } from "./fixture-cmd";
+import { serialConsole } from "./serial-console";
 import { interactive } from "./interactive";
 import { lspSetup } from "./lsp-setup";
 import { loadRunConfig } from "./run";
@@ -116,11 +117,12 @@ program
 
 program
   .command("console")
-  .description("boot a guest and drive it from the terminal: each line runs in the guest; its serial console is shown first")
+  .description("boot a guest and attach the terminal to its serial console, a root shell on ttyS0 (Ctrl-] leaves); --agent: a line shell through the agent instead")
   .argument("<profile>")
+  .option("--agent", "each line runs in the guest through the agent; the serial log is shown first")
   .option("--config <file>")
   .addOption(accelOption())
-  .action((profile, o) => interactive({ ...o, profile, shell: true }).catch(fail));
+  .action((profile, o) => (o.agent ? interactive({ ...o, profile, shell: true }) : serialConsole({ ...o, profile })).catch(fail));
 
 program
   .command("lsp-setup")

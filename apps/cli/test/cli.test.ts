@@ -170,6 +170,33 @@ test("Ctrl-C while a snapshot and the QEMU launched ahead for it exist leaves ne
   expect(snapDirs()).toEqual([]);
 }, 120_000);
 
+test("Ctrl-C with a disk made by attach_disk plugged in leaves no disk image behind", async () => {
+  const p = Bun.spawn(["bun", main, join(fixtures, "runner/interrupt-disk")], {
+    cwd: fixtures,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, [MARK.split("=")[0]!]: MARK.split("=")[1]! },
+  });
+  // attach_disk({size}) makes the image in the VM's run dir (provium-run-p<pid>-*/disk-disk1.raw)
+  const images = () =>
+    readdirSync(tmpdir())
+      .filter((d) => d.startsWith(`provium-run-p${p.pid}-`))
+      .flatMap((d) => {
+        try {
+          return readdirSync(join(tmpdir(), d)).filter((f) => f.startsWith("disk-")).map((f) => join(d, f));
+        } catch {
+          return [];
+        }
+      });
+  const deadline = Date.now() + 90_000;
+  while (!images().length && Date.now() < deadline) await Bun.sleep(100);
+  expect(images().length).toBe(1);
+  await Bun.sleep(300); // the guest is running its sleep
+  p.kill("SIGINT");
+  expect(await p.exited).toBe(130);
+  expect(images()).toEqual([]);
+}, 120_000);
+
 test("SIGKILL of provium itself still takes its QEMUs down (they die with their parent thread); the next run's sweep takes their run dirs", async () => {
   const before = qemuPids();
   const p = Bun.spawn(["bun", main, resolve(import.meta.dir, "../../../examples")], {
@@ -200,7 +227,7 @@ describe("interactive", () => {
     expect(out).toMatch(/^3$/m);
     expect(out).toContain("attempt to call a nil value");
 
-    const con = Bun.spawn(["bun", main, "console", "minimal"], { cwd: fixtures, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    const con = Bun.spawn(["bun", main, "console", "minimal", "--agent"], { cwd: fixtures, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
     con.stdin.write("echo hi from the shell\nexit 3\n");
     con.stdin.end();
     const text = await new Response(con.stdout).text();
@@ -208,5 +235,28 @@ describe("interactive", () => {
     expect(text).toContain("--- serial console of vm vm ---");
     expect(text).toContain("hi from the shell");
     expect(text).toContain("[exited 3]");
+  }, 180_000);
+
+  test("console attaches to the serial console: the boot log, then a shell on ttyS0 until Ctrl-]", async () => {
+    const con = Bun.spawn(["bun", main, "console", "minimal"], { cwd: fixtures, stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    con.stdin.write("echo serial-$((2 + 3))\n");
+    con.stdin.flush();
+    // keys after Ctrl-] are not sent: it leaves once the shell answered
+    let out = "";
+    const dec = new TextDecoder();
+    for await (const chunk of con.stdout) {
+      out += dec.decode(chunk);
+      if (/^serial-5\r?$/m.test(out) && !out.includes("Ctrl-] sent")) {
+        out += "Ctrl-] sent";
+        con.stdin.write("\x1dnot sent\n");
+        con.stdin.end();
+      }
+    }
+    const err = await new Response(con.stderr).text();
+    expect(await con.exited).toBe(0);
+    expect(out).toContain("SeaBIOS"); // the log from QEMU's first byte
+    expect(err).toContain("Ctrl-] leaves");
+    expect(out).toMatch(/^serial-5\r?$/m); // the shell on ttyS0 ran it (the echoed line has $((2 + 3)))
+    expect(out).not.toContain("not sent");
   }, 180_000);
 });

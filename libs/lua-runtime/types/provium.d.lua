@@ -207,7 +207,15 @@ function VM:open_file_count() end
 function VM:open_stream_count() end
 ---@return boolean  no open files, streams, or processes the test has not waited for or closed
 function VM:is_quiescent() end
----@param opts? table
+---@class BootOptions
+---@field files? table<string, string>  guest path -> host path (relative: to the calling file), in place before the agent answers
+---@field kernel_cmdline? string  replaces the profile's cmdline (Provium's own part stays)
+---@field kernel_cmdline_append? string  appended to the command line (the whole must stay under 2048 bytes)
+---@field rng_seed? string|integer  mixed into the guest's entropy pool before the agent starts (not credited)
+---@field initial_time? number|string  the guest's wall clock at power-on: seconds since the epoch or "2030-01-01T00:00:00Z"
+---@field agent_timeout? number|string  how long the agent may take to answer (default: the profile's agent_boot_timeout, else 90 s under TCG)
+
+---@param opts? BootOptions
 ---@return VM
 function VM:boot(opts) end
 function VM:shutdown() end
@@ -221,13 +229,88 @@ function VM:snapshot(path) end
 ---@param snap Snapshot
 ---@return VM
 function VM:restore(snap) end
----@return "created"|"booted"|"paused"|"shutdown"
+---@return "created"|"booted"|"paused"|"shutdown"|"dead"  dead: the guest powered itself off, panicked or rebooted itself
 function VM:state() end
+---Reboots the guest in place (a new boot_id; attached disks stay); returns once its agent answers.
+---@return VM
+function VM:reset() end
+---Presses the ACPI power button; returns once the guest powered off (state "shutdown").
+---@param timeout? number|string  default 30 s
+---@return VM
+function VM:power_button(timeout) end
+---@return Console  expect() sees what the guest prints from this call on
+function VM:console() end
+---@return Clock
+function VM:clock() end
+---@param spec {size?: integer|string, path?: string, readonly?: boolean, id?: string}  size ("64M") for a new empty disk, or path of a host image
+---@return Disk  once the guest sees it
+function VM:attach_disk(spec) end
+---@param id string
+---@return Disk
+function VM:disk(id) end
 ---@return Worker
 function VM:spawn_worker(opts) end
 ---@param fn fun(b: Guest)
 ---@return {ok: any, err: string}[]
 function VM:batch(fn) end
+
+---@class Console  the VM's serial console (ttyS0), both ways
+local Console = {}
+---@return Stream  what the guest prints from now on
+function Console:read() end
+---@return string  everything since QEMU started (raw bytes, \r\n line ends)
+function Console:read_log() end
+---@param data string
+---@param opts? {timeout?: number|string}
+---@return Console
+function Console:write(data, opts) end
+---@param pattern string  a plain substring
+---@param timeout? number|string  default 30 s
+---@return string  the output up to and including pattern
+function Console:expect(pattern, timeout) end
+function Console:close() end
+
+---@class Clock  the guest's wall clock (CLOCK_REALTIME)
+local Clock = {}
+---@return number  seconds since the epoch
+function Clock:get() end
+---@return integer  ns since the epoch
+function Clock:get_ns() end
+---@param t number  seconds since the epoch
+---@return Clock
+function Clock:set(t) end
+---@param ns integer
+---@return Clock
+function Clock:set_ns(ns) end
+---@param d number|string  a duration (seconds or "5s"), not negative
+---@return Clock
+function Clock:advance(d) end
+---@param d number|string
+---@return Clock
+function Clock:sleep(d) end
+
+---@class Disk  a disk plugged into a running VM
+local Disk = {}
+---@return string
+function Disk:id() end
+---@return string  its /dev path in the guest
+function Disk:device() end
+---@return integer  bytes
+function Disk:size() end
+---@param lba integer
+---@param count integer  512-byte sectors
+---@return string
+function Disk:read_sectors(lba, count) end
+---@param lba integer
+---@param data string  whole 512-byte sectors
+---@return Disk
+function Disk:write_sectors(lba, data) end
+---@param kind "eio_read"|"eio_write"|"slow"
+---@return Disk
+function Disk:fault_inject(kind) end
+---@return Disk
+function Disk:clear_faults() end
+function Disk:detach() end
 
 ---@class Task
 local Task = {}

@@ -14,6 +14,7 @@ export {
   GUEST_INIT_SCRIPT,
   VIRTIO_MODULES,
   DISK_MODULES,
+  POWER_MODULES,
   type AgentOverlayOptions,
   type EnsureImageOptions,
   type GuestImage,
@@ -29,3 +30,8 @@ export { installExitCleanup, onProcessExit, runExitCleanups } from "./machine/ex
 export { findQemu, QEMU_MISSING } from "./machine/qemu-binary";
 export { saveMemory, loadMemory, openIncoming, INCOMING_ARGS, type IncomingStream, type SaveOptions } from "./machine/migration";
 export { ownedTempDir, sweepStaleRunDirs } from "./machine/sweep";
+export { ConsoleHost } from "./machine/console";
+export { resetMachine, pressPowerButton, waitExit } from "./machine/power";
+export { HotDisk, createRawDisk, imageFormat, DISK_FAULTS, SECTOR_BYTES, type DiskFault, type HotDiskOptions } from "./machine/disks";
+export { bootFileEntries, writeInitrdWithFiles, type BootFile } from "./machine/boot-files";
+export { kernelCmdline, MAX_CMDLINE_BYTES, type GuestEnd } from "./machine/qemu";

@@ -1,10 +1,13 @@
 // What the host runtime needs of a configuration: profiles to boot, roots to find modules and
 // fixtures in, the cache's cap. Loading it (provium.toml) is the CLI's business.
 import type { Profile as ImageProfile } from "@provium/vmm";
+import type { DiskSpec } from "./disks";
 
 export interface Profile extends ImageProfile {
   base?: string; // recipes: the recipe this one extends (built-in `debian` or another recipe)
   packages?: string[]; // recipes: packages this one adds
+  disks?: DiskSpec[]; // plugged into every VM of the profile before boot() returns
+  agentBootTimeoutMs?: number; // how long a booting guest's agent may take to answer
 }
 
 export interface RuntimeConfig {

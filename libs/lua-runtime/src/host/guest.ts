@@ -1,12 +1,20 @@
 // One guest VM as the host sees it: a QEMU process, its control plane (QMP) and the
 // agent connection, with the lifecycle and the error wording existing tests match on.
-import { INCOMING_ARGS, loadMemory, openIncoming, QemuVm, saveMemory, type IncomingStream } from "@provium/vmm";
+import { INCOMING_ARGS, loadMemory, openIncoming, pressPowerButton, QemuVm, resetMachine, saveMemory, waitExit, type IncomingStream, type LaunchOptions } from "@provium/vmm";
 import { copyFileSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { connectAgent, type AgentClient } from "@provium/protocol";
 import type { BootImage } from "@provium/vmm";
+import { VmDisks } from "./disks";
 
-export type VmState = "created" | "booted" | "paused" | "shutdown";
+/** "dead": the guest powered itself off, panicked or rebooted itself (QEMU runs with -no-reboot). */
+export type VmState = "created" | "booted" | "paused" | "shutdown" | "dead";
+
+/** What vm:boot(opts) adds to a profile's launch (see vm-registry.ts's bootOptions). */
+export type BootExtras = Pick<LaunchOptions, "bootFiles" | "rngSeed" | "rtcBase"> & { cmdline?: string };
+
+// The console a dead VM leaves for read_log() (its run dir, and the log with it, is gone).
+const DEAD_LOG_KEEP = 1 << 20;
 
 /** A QEMU process of a VM started or ended (for the run's events and leak checks). */
 export type VmEvent = (kind: "vm_spawned" | "vm_shutdown", info: { vm: string; pid: number; run_dir: string }) => void;
@@ -49,6 +57,15 @@ export class GuestVm {
   agent: AgentClient | null = null;
   private agentLost: Error | null = null;
   private shutdownHooks: (() => void)[] = [];
+  /** why the VM is dead, with the console's last lines */
+  private death: string | null = null;
+  /** why the VM is dead, alone (whyGone's answer once its QEMU is gone) */
+  private deathCause: string | null = null;
+  /** the end of the console log of a VM that died */
+  deadLog: Uint8Array | null = null;
+  private powerButtonPressed = false;
+  /** disks attached with vm:attach_disk (and a profile's `disks`) */
+  readonly disks = new VmDisks(this);
   /** A QEMU launched ahead, waiting for `snap`'s stream: the next restore of it skips the launch. */
   private spare: { snap: VmSnapshot; launched: Promise<Incoming | null> } | null = null;
 
@@ -62,6 +79,7 @@ export class GuestVm {
     if (this.state === "created") throw new Error(`VM not booted: call ${this.spec.name}:boot() first`);
     if (this.state === "paused") throw new Error(`VM is paused; use resume() (vm ${this.spec.name})`);
     if (this.state === "shutdown") throw new Error(`VM is shutdown; create a new one (vm ${this.spec.name})`);
+    if (this.state === "dead") throw new Error(`VM is dead: ${this.death}`);
     if (this.agentLost) throw new Error(`the agent of vm ${this.spec.name} is gone: ${this.agentLost.message}${this.consoleExcerpt()}`);
     return this.agent!;
   }
@@ -70,23 +88,90 @@ export class GuestVm {
   checkBootable() {
     if (this.state === "booted" || this.state === "paused") throw new Error(`VM already booted (vm ${this.spec.name})`);
     if (this.state === "shutdown") throw new Error(`VM is shutdown; create a new one (vm ${this.spec.name})`);
+    if (this.state === "dead") throw new Error(`VM is dead: ${this.death}`);
   }
 
-  async boot(image: BootImage, accel: "kvm" | "tcg", agentDeadlineMs: number) {
+  /** The running QEMU, for ops that need no agent (console, disks, power); raises in the wrong state. */
+  machine(): QemuVm {
+    if (this.state === "booted" || this.state === "paused") return this.qemu!;
+    this.ready();
+    throw new Error(`vm ${this.spec.name} has no machine (state ${this.state})`);
+  }
+
+  async boot(image: BootImage, accel: "kvm" | "tcg", agentDeadlineMs: number, extras: BootExtras = {}) {
     this.checkBootable();
     this.state = "booted";
-    this.adopt(await this.launch(image, accel, this.spec, []), image, accel);
+    let launched: Launched;
+    try {
+      launched = await this.launch(image, accel, this.spec, [], undefined, extras);
+    } catch (e) {
+      this.state = "created"; // nothing started: a corrected boot may follow
+      throw e;
+    }
+    this.adopt(launched, image, accel);
     await this.awaitAgent(agentDeadlineMs, "of boot");
+  }
+
+  /**
+   * Reboots the guest in place (same QEMU: disks stay attached) and returns once a fresh agent
+   * connection answers. What the guest ran (processes, workers, streams) is gone.
+   */
+  async reset(agentDeadlineMs: number) {
+    const old = this.ready();
+    const qemu = this.qemu!;
+    await resetMachine(qemu, async () => {
+      this.agent = null;
+      old.close(new Error(`vm ${this.spec.name} was reset`));
+      this.agent = await this.connect(qemu);
+      await this.awaitAgent(agentDeadlineMs, "after reset");
+    });
+  }
+
+  /** Presses the ACPI power button and waits until the guest has powered off: state "shutdown". */
+  async powerButton(timeoutMs: number) {
+    this.ready();
+    const qemu = this.qemu!;
+    this.powerButtonPressed = true;
+    await pressPowerButton(qemu);
+    if (!(await waitExit(qemu, timeoutMs))) {
+      this.powerButtonPressed = false;
+      throw new Error(`vm ${this.spec.name} did not power off within ${timeoutMs / 1000} s of the power button (the guest must act on the ACPI power key; Provium's init runs busybox acpid for it)${this.consoleExcerpt()}`);
+    }
+    await this.shutdown();
+  }
+
+  /** A guest op after the agent's connection dropped: lets QEMU's exit (if that is why) set the state first. */
+  async settle() {
+    if (!this.agentLost || this.state !== "booted" || !this.qemu) return;
+    await waitExit(this.qemu, 2000);
+    await Bun.sleep(0); // the exit handler (onQemuExit) runs before we look again
+  }
+
+  // QEMU ended by itself (not by stop()): the guest powered off, panicked or rebooted.
+  private onQemuExit(qemu: QemuVm) {
+    if (this.qemu !== qemu || (this.state !== "booted" && this.state !== "paused")) return;
+    const end = qemu.guestEnd;
+    if (this.powerButtonPressed && end === "poweroff") return void this.shutdown();
+    const why =
+      end === "reboot" ? "the guest rebooted itself (VMs run with -no-reboot: use vm:reset())"
+      : goneCauses(qemu.exitStatus, this.consoleTail(400), end === "panic");
+    this.deathCause = why;
+    const log = qemu.console.readLog();
+    this.deadLog = log.subarray(Math.max(0, log.length - DEAD_LOG_KEEP));
+    this.death = `${why}; create a new one (vm ${this.spec.name})${end === "panic" ? panicExcerpt(this.deadLog) : this.consoleExcerpt()}`;
+    this.state = "dead";
+    void this.end();
   }
 
   // Launches QEMU (booting, or waiting for a snapshot with INCOMING_ARGS) and connects
   // the agent socket, so nothing the agent sends is missed.
-  private async launch(image: BootImage, accel: "kvm" | "tcg", spec: VmSpec, extraArgs: string[], fds?: number[]): Promise<Launched> {
+  private async launch(image: BootImage, accel: "kvm" | "tcg", spec: VmSpec, extraArgs: string[], fds?: number[], extras: BootExtras = {}): Promise<Launched> {
     const qemu = await QemuVm.launch({
       name: this.spec.name,
       kernel: image.kernel,
       initrd: image.initrd,
-      cmdline: image.cmdline,
+      ...extras,
+      cmdline: extras.cmdline ?? image.cmdline,
       memoryMiB: spec.memoryMiB,
       cpus: spec.cpus,
       accel,
@@ -95,15 +180,20 @@ export class GuestVm {
       fds,
     });
     try {
-      // A spare's agent connection reports a loss only once the spare is this VM's QEMU.
-      const agent = await connectAgent(qemu.agentSocket, (why) => {
-        if (this.qemu === qemu) this.agentLost ??= why;
-      });
-      return { qemu, agent };
+      return { qemu, agent: await this.connect(qemu) };
     } catch (e) {
       await qemu.shutdown({ graceMs: 0 });
       throw e;
     }
+  }
+
+  // A spare's agent connection reports a loss only once the spare is this VM's QEMU, and a
+  // connection replaced (at a reset) never does.
+  private async connect(qemu: QemuVm): Promise<AgentClient> {
+    const agent: AgentClient = await connectAgent(qemu.agentSocket, (why) => {
+      if (this.qemu === qemu && this.agent === agent) this.agentLost ??= why;
+    });
+    return agent;
   }
 
   // Makes a launched QEMU this VM's.
@@ -113,6 +203,7 @@ export class GuestVm {
     this.accel = accel;
     this.qemu = l.qemu;
     this.agent = l.agent;
+    void l.qemu.exited.then(() => this.onQemuExit(l.qemu));
     this.onLifecycle("vm_spawned", { vm: this.spec.name, pid: l.qemu.pid, run_dir: l.qemu.runDir });
   }
 
@@ -201,6 +292,7 @@ export class GuestVm {
   async snapshot(dir: string, opts: { compress?: boolean; file?: string } = {}): Promise<VmSnapshot> {
     const wasPaused = this.state === "paused";
     if (!wasPaused) this.ready();
+    this.disks.refuseSnapshot();
     if (this.agent!.inFlight) throw new Error(`vm ${this.spec.name} has ${this.agent!.inFlight} guest ops in flight; a snapshot needs it idle`);
     mkdirSync(dir, { recursive: true });
     const memory = opts.file ?? join(dir, `${this.spec.name}.mem${opts.compress ? ".zst" : ""}`);
@@ -229,6 +321,7 @@ export class GuestVm {
   /** Replaces this VM's state with a snapshot's: a new QEMU loads it, then runs on. */
   async restore(snap: VmSnapshot, agentDeadlineMs: number) {
     if (this.state === "shutdown") throw new Error(`VM is shutdown; create a new one (vm ${this.spec.name})`);
+    if (this.state === "dead") this.state = "booted"; // a restore brings a dead VM back
     await this.stop();
     this.spec.memoryMiB = snap.spec.memoryMiB;
     this.spec.cpus = snap.spec.cpus;
@@ -266,6 +359,7 @@ export class GuestVm {
 
   /** The last lines of the guest console, without terminal escapes (firmware clears the screen). */
   consoleTail(lines = 20) {
+    if (!this.qemu && this.deadLog) return cleanConsole(Buffer.from(this.deadLog).toString("utf8").replace(/\r/g, "").split("\n").slice(-lines - 1).join("\n").trimEnd());
     return cleanConsole(this.qemu?.consoleTail(lines) ?? "");
   }
 
@@ -282,19 +376,11 @@ export class GuestVm {
    */
   async whyGone(): Promise<string> {
     const qemu = this.qemu;
+    if (qemu && !qemu.exitStatus) await Promise.race([qemu.exited, Bun.sleep(1000)]);
+    await Bun.sleep(0); // QEMU's exit handler (onQemuExit, registered first) has run
+    if (this.deathCause) return this.deathCause; // the VM died: its QEMU and run dir are gone
     if (!qemu) return "";
-    const exit = qemu.exitStatus ?? (await Promise.race([qemu.exited, Bun.sleep(1000).then(() => null)]));
-    const console = this.consoleTail(400);
-    const panic = /Kernel panic - not syncing: ([^\n]*)/.exec(console)?.[1];
-    const agent = /provium-init: agent exited with status (\d+)/.exec(console)?.[1];
-    const causes = [
-      exit?.signal && exit.signal !== "SIGTERM" ? `QEMU was killed by ${exit.signal}` : "",
-      panic ? `the guest kernel panicked: ${panic.trim()}` : "",
-      agent ? `the agent exited with status ${agent}${Number(agent) > 128 ? ` (signal ${Number(agent) - 128})` : ""}` : "",
-      exit && !exit.signal && !panic && !agent ? `the guest powered off (QEMU exit code ${exit.code})` : "",
-      !exit ? "QEMU is still running" : "",
-    ].filter(Boolean);
-    return causes.join("; ");
+    return goneCauses(qemu.exitStatus, this.consoleTail(400));
   }
 
   /** An error for an op that failed because the connection to the guest broke. */
@@ -310,13 +396,19 @@ export class GuestVm {
 
   /** Runs `fn` once the VM is shut down (or at once if it already is). */
   onShutdown(fn: () => void) {
-    if (this.state === "shutdown") fn();
+    if (this.state === "shutdown" || this.state === "dead") fn();
     else this.shutdownHooks.push(fn);
   }
 
   async shutdown() {
     if (this.state === "shutdown") return;
+    const wasDead = this.state === "dead";
     this.state = "shutdown";
+    if (!wasDead) await this.end();
+  }
+
+  // Releases what a VM that ended holds: its QEMU (and run dir), the spare, its capacity share.
+  private async end() {
     try {
       await Promise.all([this.dropSpare(), this.stop()]);
     } finally {
@@ -326,6 +418,7 @@ export class GuestVm {
 
   // Ends the current QEMU (shutdown, or before a restore replaces it).
   private async stop() {
+    this.disks.forget();
     this.agent?.close(new Error("VM is shutdown"));
     const qemu = this.qemu;
     if (!qemu) return;
@@ -333,6 +426,31 @@ export class GuestVm {
     await qemu.shutdown();
     this.onLifecycle("vm_shutdown", { vm: this.spec.name, pid: qemu.pid, run_dir: qemu.runDir });
   }
+}
+
+// Why a guest is gone, from QEMU's exit status and the console: "QEMU was killed by SIGKILL",
+// "the guest kernel panicked: <its reason>", "the agent exited with status 137 (signal 9)",
+// "the guest powered off (QEMU exit code 0)". `panicked`: pvpanic said so.
+function goneCauses(exit: { code: number | null; signal: string | null } | null, console: string, panicked = false) {
+  const reason = /Kernel panic - not syncing: ([^\n]*)/.exec(console)?.[1];
+  const panic = reason ? `the guest kernel panicked: ${reason.trim()}` : panicked ? "the guest kernel panicked" : "";
+  const agent = /provium-init: agent exited with status (\d+)/.exec(console)?.[1];
+  const causes = [
+    exit?.signal && exit.signal !== "SIGTERM" ? `QEMU was killed by ${exit.signal}` : "",
+    panic,
+    agent ? `the agent exited with status ${agent}${Number(agent) > 128 ? ` (signal ${Number(agent) - 128})` : ""}` : "",
+    exit && !exit.signal && !panic && !agent ? `the guest powered off (QEMU exit code ${exit.code})` : "",
+    !exit ? "QEMU is still running" : "",
+  ].filter(Boolean);
+  return causes.join("; ");
+}
+
+// A panic's stack trace is longer than a console excerpt: show from the panic line on.
+function panicExcerpt(log: Uint8Array) {
+  const text = cleanConsole(Buffer.from(log).toString("utf8").replace(/\r/g, ""));
+  const at = text.lastIndexOf("Kernel panic");
+  const lines = (at < 0 ? text : text.slice(text.lastIndexOf("\n", at) + 1)).split("\n");
+  return `\n--- last lines of the guest console (from the panic) ---\n${(at < 0 ? lines.slice(-20) : lines.slice(0, 40)).join("\n").trimEnd()}`;
 }
 
 export function cleanConsole(text: string) {

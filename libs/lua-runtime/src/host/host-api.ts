@@ -3,6 +3,7 @@
 // checked against it at compile time, the Lua sources against its names by a test
 // (test/host/contract.test.ts), and guest ops are the keys of `guestOps` (ops/index.ts).
 import type { GuestOpName } from "./ops";
+import type { DiskSpec } from "./disks";
 
 /** Which agent a guest op goes to: a VM, and a worker (namespace) in it, 0 = the root. */
 export interface Target {
@@ -33,6 +34,20 @@ export interface HostApi {
   "vm.console": { args: { vm: number }; result: string };
   "vm.pause": { args: { vm: number }; result: true };
   "vm.resume": { args: { vm: number }; result: true };
+  "vm.reset": { args: { vm: number }; result: true };
+  "vm.power_button": { args: { vm: number; timeout?: number }; result: true };
+  "console.log": { args: { vm: number }; result: Uint8Array };
+  "console.write": { args: { vm: number; data: string | Uint8Array; timeout?: number }; result: true };
+  "console.open": { args: { vm: number }; result: number };
+  "console.read": { args: { handle: number; timeout_ms: number }; result: { data: Uint8Array; eof: boolean } };
+  "console.close": { args: { handle: number }; result: true };
+  "disk.attach": { args: { vm: number; spec: DiskSpec }; result: { id: string; device: string } };
+  "disk.info": { args: { vm: number; id: string }; result: { id: string; device: string; size: number; readonly: boolean } | null };
+  "disk.read_sectors": { args: { vm: number; id: string; lba: number; count: number }; result: Uint8Array };
+  "disk.write_sectors": { args: { vm: number; id: string; lba: number; data: string | Uint8Array }; result: true };
+  "disk.fault_inject": { args: { vm: number; id: string; kind: string }; result: true };
+  "disk.clear_faults": { args: { vm: number; id: string }; result: true };
+  "disk.detach": { args: { vm: number; id: string }; result: true };
 
   guest: { args: { target: Target; op: GuestOpName; args: unknown }; result: unknown };
   "guest.batch": { args: { target: Target; ops: { op: GuestOpName; args: unknown }[] }; result: ({ ok: unknown } | { err: string })[] };

@@ -14,6 +14,7 @@ import { Barriers } from "./barriers";
 import { HostTempFiles } from "./host-temp";
 import { findModule } from "./modules";
 import { resumeFixture, type FixtureHost } from "./fixtures";
+import { ConsoleStreams } from "./console-streams";
 
 export interface SessionOptions {
   config: RuntimeConfig;
@@ -48,6 +49,7 @@ export class FileSession {
   private readonly snapshots: SnapshotStore;
   private readonly barriers = new Barriers();
   private readonly tempFiles = new HostTempFiles();
+  private readonly consoles = new ConsoleStreams();
   private readonly ops: HostOps;
 
   constructor(private readonly o: SessionOptions) {
@@ -70,11 +72,33 @@ export class FileSession {
       "vm.shutdown": (a) => vms.get(a.vm).shutdown(),
       "vm.dispose": (a) => vms.dispose(a.vm),
       "vm.cid": (a) => vms.cid(a.vm),
-      "vm.state": (a) => vms.get(a.vm).state,
+      "vm.state": async (a) => {
+        const vm = vms.get(a.vm);
+        await vm.settle(); // a guest that just powered off is "dead", not "booted" with its agent gone
+        return vm.state;
+      },
       "vm.console": (a) => vms.get(a.vm).consoleTail(10_000),
       "vm.pause": (a) => vms.get(a.vm).pause().then(() => true as const),
       "vm.resume": (a) => vms.get(a.vm).resume().then(() => true as const),
-      guest: (a) => guests.call(...target(a.target), a.op, a.args),
+      "vm.reset": (a) => vms.get(a.vm).reset(o.agentDeadlineMs).then(() => true as const),
+      "vm.power_button": (a) => vms.get(a.vm).powerButton((a.timeout ?? 30) * 1000).then(() => true as const),
+      "console.log": (a) => vms.consoleLog(a.vm),
+      "console.write": (a) => vms.get(a.vm).machine().console.write(a.data, (a.timeout ?? 10) * 1000).then(() => true as const),
+      "console.open": (a) => this.consoles.open(vms.get(a.vm)),
+      "console.read": (a) => this.consoles.read(a.handle, a.timeout_ms),
+      "console.close": (a) => (this.consoles.close(a.handle), true as const),
+      "disk.attach": (a) => vms.get(a.vm).disks.attach(a.spec),
+      "disk.info": (a) => vms.diskInfo(a.vm, a.id),
+      "disk.read_sectors": (a) => vms.get(a.vm).disks.get(a.id).disk.readSectors(a.lba, a.count),
+      "disk.write_sectors": (a) => (vms.get(a.vm).disks.get(a.id).disk.writeSectors(a.lba, typeof a.data === "string" ? Buffer.from(a.data) : a.data), true as const),
+      "disk.fault_inject": (a) => vms.get(a.vm).disks.fault(a.id, a.kind).then(() => true as const),
+      "disk.clear_faults": (a) => vms.get(a.vm).disks.get(a.id).disk.clear().then(() => true as const),
+      "disk.detach": (a) => vms.get(a.vm).disks.detach(a.id).then(() => true as const),
+      guest: async (a) => {
+        const [vm, worker] = target(a.target);
+        await vm.settle();
+        return guests.call(vm, worker, a.op, a.args);
+      },
       "guest.batch": (a) => guests.batch(...target(a.target), a.ops),
       "lab.barrier": (a) => this.barriers.arrive(a),
       "lab.claim": (a) => vms.shares.take(a),
@@ -109,7 +133,7 @@ export class FileSession {
 
   /** Console tails of this file's VMs, for failure reports. */
   consoleTails(lines = 15) {
-    return this.vms.all().filter((v) => v.qemu).map((v) => ({ vm: v.spec.name, tail: v.consoleTail(lines) }));
+    return this.vms.all().filter((v) => v.qemu || v.deadLog).map((v) => ({ vm: v.spec.name, tail: v.consoleTail(lines) }));
   }
 
   /** The host files this test file's push_file calls read (unless auto_dep = false). */
@@ -123,6 +147,7 @@ export class FileSession {
   }
 
   async close() {
+    this.consoles.closeAll();
     this.barriers.close();
     await this.vms.close();
     this.snapshots.close();

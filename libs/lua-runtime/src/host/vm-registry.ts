@@ -2,6 +2,7 @@
 // disposed at the end of the test that made them, numbered for vm:cid().
 import { prepareImage } from "@provium/vmm";
 import { GuestVm, type VmEvent } from "./guest";
+import { bootOptions } from "./boot-options";
 import { unknownProfile, type RuntimeConfig } from "./config";
 import { parseMemory } from "./memory-size";
 import { CapacityShares, type Acquire } from "./capacity-claim";
@@ -81,15 +82,30 @@ export class VmRegistry {
     return cid;
   }
 
+  /** The whole console log: the running QEMU's, or what a dead VM left. */
+  consoleLog(id: unknown): Uint8Array {
+    const vm = this.get(id);
+    if (vm.state === "dead" && vm.deadLog) return vm.deadLog;
+    return vm.machine().console.readLog();
+  }
+
+  diskInfo(id: unknown, diskId: string) {
+    const vm = this.get(id);
+    if (!vm.disks.has(diskId)) return null;
+    const { disk, device } = vm.disks.get(diskId);
+    return { id: disk.id, device, size: disk.size(), readonly: disk.readOnly };
+  }
+
   async boot(ids: unknown[], opts?: Record<string, unknown>) {
-    if (opts && Object.keys(opts).length) throw new Error(`boot options are not supported yet: ${Object.keys(opts).join(", ")}`);
     const vms = ids.map((id) => this.get(id));
     for (const vm of vms) vm.checkBootable();
     if (this.o.listOnly) return;
     // Images are prepared while the shares are reserved, so a VM that waits for room has its
     // image ready when it gets it. No VM boots before every share is granted: a lab that can
     // never fit fails at once (before an image build that may take minutes), booting nothing.
-    const preparing = vms.map((vm) => prepareImage(this.o.config.profiles[vm.spec.profile]!, this.o.cacheDir, this.o.onProgress));
+    const profiles = vms.map((vm) => this.o.config.profiles[vm.spec.profile]!);
+    const launch = profiles.map((p) => bootOptions(opts ?? {}, p, this.o.agentDeadlineMs));
+    const preparing = profiles.map((p) => prepareImage(p, this.o.cacheDir, this.o.onProgress));
     const reserving = vms.map((vm) => this.shares.reserve({ memoryMiB: vm.spec.memoryMiB, cpus: vm.spec.cpus }));
     let releases: (() => void)[];
     try {
@@ -106,7 +122,12 @@ export class VmRegistry {
           throw e;
         });
         vm.onShutdown(releases[i]!);
-        await vm.boot(image, this.o.accel, this.o.agentDeadlineMs);
+        const { extras, agentDeadlineMs, initialTimeNs, disks } = launch[i]!;
+        const t0 = Date.now();
+        await vm.boot(image, this.o.accel, agentDeadlineMs, extras(image));
+        // The RTC has whole seconds: set the exact time, as if the machine started at initial_time.
+        if (initialTimeNs !== undefined) await vm.ready().call({ clock: { set: (initialTimeNs + BigInt(Date.now() - t0) * 1_000_000n) as unknown as number } });
+        for (const d of disks) await vm.disks.attach(d);
       }),
     );
     const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;

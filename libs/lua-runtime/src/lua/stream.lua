@@ -10,10 +10,23 @@ P.open_streams = {}
 
 local DEFAULT_TIMEOUT = 30
 
-function P.new_stream(owner, handle, label)
+-- The guest's streams are read with the stream_read/stream_close guest ops; `source` (a
+-- table of read(handle, timeout_ms) -> {data, eof} and close(handle)) reads another kind
+-- (the serial console's, kept on the host).
+local guest_source = {
+  read = function(s, timeout_ms)
+    return P.call("guest", { target = s._owner:_target(), op = "stream_read", args = { handle = s._handle, timeout_ms = timeout_ms } })
+  end,
+  close = function(s)
+    if s._owner._closed then return end -- a closed worker took its streams with it
+    pcall(P.call, "guest", { target = s._owner:_target(), op = "stream_close", args = { handle = s._handle } })
+  end,
+}
+
+function P.new_stream(owner, handle, label, source)
   local s = setmetatable({
     _owner = owner, _handle = handle, _label = label, _where = P.where(2),
-    _chunks = {}, _eof = false, _closed = false,
+    _chunks = {}, _eof = false, _closed = false, _source = source or guest_source,
   }, Stream)
   P.open_streams[s] = true
   P.on_scope_end(function() s:close() end, "stream")
@@ -33,10 +46,7 @@ function Stream:_fill(deadline)
   if self._eof then return false end -- ended, or closed
   local left = deadline - now()
   if left <= 0 then return false end
-  local r = P.call("guest", {
-    target = self._owner:_target(), op = "stream_read",
-    args = { handle = self._handle, timeout_ms = math.max(1, math.floor(left * 1000)) },
-  })
+  local r = self._source.read(self, math.max(1, math.floor(left * 1000)))
   if #r.data > 0 then self._chunks[#self._chunks + 1] = r.data end
   if r.eof then self._eof = true end
   return #r.data > 0 or r.eof
@@ -107,8 +117,7 @@ function Stream:close()
   self._closed = true
   self._eof = true
   P.open_streams[self] = nil
-  if self._owner._closed then return end -- a closed worker took its streams with it
-  pcall(P.call, "guest", { target = self._owner:_target(), op = "stream_close", args = { handle = self._handle } })
+  self._source.close(self)
 end
 
 -- For failure reports: each open stream, where it was opened, and the last of what it held
@@ -118,7 +127,7 @@ function P.stream_report()
   for s in pairs(P.open_streams) do
     pcall(function()
       if not s._eof then
-        local r = P.call("guest", { target = s._owner:_target(), op = "stream_read", args = { handle = s._handle, timeout_ms = 0 } })
+        local r = s._source.read(s, 0)
         if #r.data > 0 then s._chunks[#s._chunks + 1] = r.data end
         if r.eof then s._eof = true end
       end

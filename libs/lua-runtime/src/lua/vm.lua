@@ -152,7 +152,7 @@ function VM:is_quiescent()
 end
 
 function VM:boot(opts)
-  if opts ~= nil then P.check(opts, "table", "boot options") end
+  if opts ~= nil then opts = P.boot_options(opts) end
   P.call("vm.boot", { vms = { self._id }, opts = opts })
   return self
 end

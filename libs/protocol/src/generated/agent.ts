@@ -93,7 +93,12 @@ export const Request_Op_Which = {
 * processes, workers (their own union below)
 *
 */
-  PROCESS: 7
+  PROCESS: 7,
+  /**
+* the guest's wall clock
+*
+*/
+  CLOCK: 8
 } as const;
 export type Request_Op_Which = (typeof Request_Op_Which)[keyof typeof Request_Op_Which];
 export class Request_Op extends $.Struct {
@@ -105,6 +110,7 @@ export class Request_Op extends $.Struct {
   static readonly STREAM_CLOSE = Request_Op_Which.STREAM_CLOSE;
   static readonly FILES = Request_Op_Which.FILES;
   static readonly PROCESS = Request_Op_Which.PROCESS;
+  static readonly CLOCK = Request_Op_Which.CLOCK;
   static readonly _capnp = {
     displayName: "op",
     id: "ea82c91985fda678",
@@ -294,6 +300,35 @@ export class Request_Op extends $.Struct {
     $.utils.setUint16(8, 7, this);
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
+  _adoptClock(value: $.Orphan<ClockOp>): void {
+    $.utils.setUint16(8, 8, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownClock(): $.Orphan<ClockOp> {
+    return $.utils.disown(this.clock);
+  }
+  /**
+* the guest's wall clock
+*
+*/
+  get clock(): ClockOp {
+    $.utils.testWhich("clock", $.utils.getUint16(8, this), 8, this);
+    return $.utils.getStruct(0, ClockOp, this);
+  }
+  _hasClock(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initClock(): ClockOp {
+    $.utils.setUint16(8, 8, this);
+    return $.utils.initStructAt(0, ClockOp, this);
+  }
+  get _isClock(): boolean {
+    return $.utils.getUint16(8, this) === 8;
+  }
+  set clock(value: ClockOp) {
+    $.utils.setUint16(8, 8, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
   toString(): string { return "Request_Op_" + super.toString(); }
   which(): Request_Op_Which {
     return $.utils.getUint16(8, this) as Request_Op_Which;
@@ -342,7 +377,8 @@ export const Response_Which = {
 */
   DONE: 6,
   FILES: 7,
-  PROCESS: 8
+  PROCESS: 8,
+  CLOCK: 9
 } as const;
 export type Response_Which = (typeof Response_Which)[keyof typeof Response_Which];
 export class Response extends $.Struct {
@@ -355,6 +391,7 @@ export class Response extends $.Struct {
   static readonly DONE = Response_Which.DONE;
   static readonly FILES = Response_Which.FILES;
   static readonly PROCESS = Response_Which.PROCESS;
+  static readonly CLOCK = Response_Which.CLOCK;
   static readonly _capnp = {
     displayName: "Response",
     id: "fb829a2734c71059",
@@ -571,6 +608,31 @@ export class Response extends $.Struct {
   }
   set process(value: ProcessReply) {
     $.utils.setUint16(4, 8, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptClock(value: $.Orphan<ClockReply>): void {
+    $.utils.setUint16(4, 9, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownClock(): $.Orphan<ClockReply> {
+    return $.utils.disown(this.clock);
+  }
+  get clock(): ClockReply {
+    $.utils.testWhich("clock", $.utils.getUint16(4, this), 9, this);
+    return $.utils.getStruct(0, ClockReply, this);
+  }
+  _hasClock(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initClock(): ClockReply {
+    $.utils.setUint16(4, 9, this);
+    return $.utils.initStructAt(0, ClockReply, this);
+  }
+  get _isClock(): boolean {
+    return $.utils.getUint16(4, this) === 9;
+  }
+  set clock(value: ClockReply) {
+    $.utils.setUint16(4, 9, this);
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   toString(): string { return "Response_" + super.toString(); }
@@ -3280,6 +3342,88 @@ export class Census extends $.Struct {
     $.utils.setUint32(8, value, this);
   }
   toString(): string { return "Census_" + super.toString(); }
+}
+export const ClockOp_Which = {
+  GET: 0,
+  /**
+* ns since the epoch
+*
+*/
+  SET: 1,
+  /**
+* ns added to the guest's time, read and set in the guest in one op
+*
+*/
+  ADVANCE: 2
+} as const;
+export type ClockOp_Which = (typeof ClockOp_Which)[keyof typeof ClockOp_Which];
+export class ClockOp extends $.Struct {
+  static readonly GET = ClockOp_Which.GET;
+  static readonly SET = ClockOp_Which.SET;
+  static readonly ADVANCE = ClockOp_Which.ADVANCE;
+  static readonly _capnp = {
+    displayName: "ClockOp",
+    id: "fbd1417f29d0f95b",
+    size: new $.ObjectSize(16, 0),
+  };
+  get _isGet(): boolean {
+    return $.utils.getUint16(0, this) === 0;
+  }
+  set get(_: true) {
+    $.utils.setUint16(0, 0, this);
+  }
+  /**
+* ns since the epoch
+*
+*/
+  get set(): bigint {
+    $.utils.testWhich("set", $.utils.getUint16(0, this), 1, this);
+    return $.utils.getInt64(8, this);
+  }
+  get _isSet(): boolean {
+    return $.utils.getUint16(0, this) === 1;
+  }
+  set set(value: bigint) {
+    $.utils.setUint16(0, 1, this);
+    $.utils.setInt64(8, value, this);
+  }
+  /**
+* ns added to the guest's time, read and set in the guest in one op
+*
+*/
+  get advance(): bigint {
+    $.utils.testWhich("advance", $.utils.getUint16(0, this), 2, this);
+    return $.utils.getInt64(8, this);
+  }
+  get _isAdvance(): boolean {
+    return $.utils.getUint16(0, this) === 2;
+  }
+  set advance(value: bigint) {
+    $.utils.setUint16(0, 2, this);
+    $.utils.setInt64(8, value, this);
+  }
+  toString(): string { return "ClockOp_" + super.toString(); }
+  which(): ClockOp_Which {
+    return $.utils.getUint16(0, this) as ClockOp_Which;
+  }
+}
+export class ClockReply extends $.Struct {
+  static readonly _capnp = {
+    displayName: "ClockReply",
+    id: "dad02c2cb105bfc2",
+    size: new $.ObjectSize(8, 0),
+  };
+  /**
+* CLOCK_REALTIME after the op, ns since the epoch
+*
+*/
+  get nowNs(): bigint {
+    return $.utils.getInt64(0, this);
+  }
+  set nowNs(value: bigint) {
+    $.utils.setInt64(0, value, this);
+  }
+  toString(): string { return "ClockReply_" + super.toString(); }
 }
 Request_Op._Batch = $.CompositeList(Request);
 Response._Batch = $.CompositeList(Response);

@@ -25,14 +25,26 @@ cmdline=$($bb cat /proc/cmdline)
 trace() { :; }
 case " $cmdline " in *" provium.trace "*) trace() { echo "provium-trace: $($bb cut -d' ' -f1 /proc/uptime) $*"; } ;; esac
 trace "init ${PROVIUM_STAGE:-initramfs}"
+# Host files of vm:boot({files}) arrive under /provium-files (an archive appended to the
+# initrd): each goes into place under $1, with missing parents made; existing directories keep
+# their modes (a cp -a of the tree would reset /tmp's).
+place_files() {
+  [ -d /provium-files ] || return 0
+  (cd /provium-files && $bb find . ! -type d) | while IFS= read -r f; do
+    $bb mkdir -p "$1/${f%/*}" && $bb cp -a "/provium-files/$f" "$1/$f"
+  done
+  $bb rm -rf /provium-files
+}
 
 if [ "$PROVIUM_STAGE" != root ]; then
   # Order matters: each module needs the previous ones. Failures are fine (a user kernel may
   # have the drivers built in, or already loaded).
-  for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console virtio_blk; do
+  for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console virtio_blk button evdev pvpanic pvpanic_mmio; do
     [ -e /provium/modules/$m.ko ] && $bb insmod /provium/modules/$m.ko 2>/dev/null
   done
   trace "modules loaded"
+  # vm:boot({rng_seed}): mixed into the entropy pool (not credited) before anything reads it.
+  [ -e /provium-rng-seed ] && $bb cat /provium-rng-seed > /dev/urandom && $bb rm -f /provium-rng-seed
   root= agentdisk=
   for arg in $cmdline; do
     case $arg in
@@ -48,6 +60,7 @@ if [ "$PROVIUM_STAGE" != root ]; then
     $bb mkdir -p /newroot
     $bb mount -t ext4 -o noatime "$root" /newroot || fail "cannot mount root disk $root"
     $bb mkdir -p /newroot/provium /newroot/proc /newroot/sys /newroot/dev 2>/dev/null
+    place_files /newroot
     if [ -n "$agentdisk" ]; then
       $bb mount -t ext4 -o ro "$agentdisk" /newroot/provium || fail "cannot mount the agent disk $agentdisk"
     else
@@ -99,6 +112,17 @@ cd /root
 [ -e /etc/passwd ] || echo "root:x:0:0:root:/root:/bin/sh" > /etc/passwd
 [ -e /etc/group ] || echo "root:x:0:" > /etc/group
 $bb ip link set lo up 2>/dev/null
+place_files ""
+
+# vm:power_button(): the ACPI power key (button.ko, an input event through evdev.ko) makes
+# busybox acpid run PWRF/00000080 from its conf dir, which powers off. Kept under /run, out of
+# a user rootfs's /etc.
+if [ -e /sys/module/button ]; then
+  $bb mkdir -p /run/provium-acpi/PWRF
+  $bb printf '#!/provium/bin/busybox sh\n/provium/bin/busybox sync\n/provium/bin/busybox poweroff -f\n' > /run/provium-acpi/PWRF/00000080
+  $bb chmod 755 /run/provium-acpi/PWRF/00000080
+  $bb acpid -c /run/provium-acpi -l /run/provium-acpi/log -p /run/provium-acpi/pid 2>/dev/null
+fi
 
 # The agent's glibc lives in /provium/lib and is used only by the agent: its own loader with
 # --library-path (no LD_LIBRARY_PATH), so neither the user's libc nor the programs the agent

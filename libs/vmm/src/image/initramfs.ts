@@ -22,6 +22,12 @@ export const VIRTIO_MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev",
  */
 export const DISK_MODULES = ["virtio_blk"] as const;
 
+/**
+ * Power events (shipped in every image, loaded if present): button + evdev make the ACPI power
+ * button an input event for busybox acpid; pvpanic tells QEMU about a kernel panic.
+ */
+export const POWER_MODULES = ["button", "evdev", "pvpanic", "pvpanic_mmio"] as const;
+
 /** A static busybox (it runs before any library exists in the guest), else a clear error. */
 export function findStaticBusybox(explicit?: string): string {
   const candidates = explicit ? [explicit] : [Bun.which("busybox", { PATH: process.env.PATH ?? "" }), "/bin/busybox", "/usr/bin/busybox"].filter((p): p is string => !!p);
@@ -153,7 +159,7 @@ export function agentOverlayEntries(opts: AgentOverlayOptions): CpioEntry[] {
     entries.push(...agentTreeEntries({ agentBinary: opts.agentBinary, busybox, initScript: opts.initScript }));
   }
   if (opts.moduleDir) {
-    for (const m of findVirtioModules(opts.moduleDir, [...VIRTIO_MODULES, ...(opts.extraModules ?? [])])) entries.push({ type: "file", path: `provium/modules/${m.name}.ko`, data: m.data, mode: 0o644 });
+    for (const m of findVirtioModules(opts.moduleDir, [...VIRTIO_MODULES, ...POWER_MODULES, ...(opts.extraModules ?? [])])) entries.push({ type: "file", path: `provium/modules/${m.name}.ko`, data: m.data, mode: 0o644 });
   }
   entries.push({ type: "file", path: "init", data: new TextEncoder().encode(opts.initScript ?? GUEST_INIT_SCRIPT), mode: 0o755 });
   return withParents(entries);
@@ -199,7 +205,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<GuestImage>
   }
   if (!opts.agentBinary && !opts.agentOnDisk) throw new Error("ensureImage: injectAgent needs agentBinary");
   const busybox = findStaticBusybox(opts.busybox);
-  const modules = moduleDir ? findVirtioModules(moduleDir, [...VIRTIO_MODULES, ...(opts.extraModules ?? [])]) : [];
+  const modules = moduleDir ? findVirtioModules(moduleDir, [...VIRTIO_MODULES, ...POWER_MODULES, ...(opts.extraModules ?? [])]) : [];
   const parts: KeyPart[] = [
     IMAGE_FORMAT,
     hashFile(kernel),

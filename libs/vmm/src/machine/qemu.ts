@@ -10,6 +10,8 @@ import { QmpClient } from "./qmp";
 import { findQemu } from "./qemu-binary";
 import { onProcessExit } from "./exit-cleanup";
 import { ownedTempDir } from "./sweep";
+import { ConsoleHost } from "./console";
+import { writeInitrdWithFiles, type BootFile } from "./boot-files";
 
 export interface LaunchOptions {
   name: string;
@@ -36,6 +38,12 @@ export interface LaunchOptions {
    * see migration.ts). QEMU gets its own copies: the caller still closes its own.
    */
   fds?: number[];
+  /** host files placed in the guest before the agent starts (an archive appended to a per-VM copy of the initrd) */
+  bootFiles?: BootFile[];
+  /** bytes guest-init mixes into the kernel's entropy pool before the agent starts (not credited) */
+  rngSeed?: Uint8Array;
+  /** the guest's real-time clock starts here (`-rtc base=`, whole seconds, UTC) */
+  rtcBase?: Date;
 }
 
 export interface DriveOptions {
@@ -77,6 +85,8 @@ export interface VmExit {
 const BASE_MACHINE = "pc,hpet=off";
 // quiet: printing to an emulated UART is slow; panic=-1 + -no-reboot: a guest panic ends QEMU.
 const BASE_CMDLINE = "console=ttyS0 quiet panic=-1";
+// x86's COMMAND_LINE_SIZE, NUL included: QEMU passes a longer one on and the boot hangs silently.
+export const MAX_CMDLINE_BYTES = 2047;
 const STDERR_KEEP = 64 * 1024;
 
 const live = new Set<QemuVm>();
@@ -95,6 +105,18 @@ export function liveVms(): QemuVm[] {
 /** QEMU parses "key=value,key=value": a comma inside a value is written ",,". */
 const qv = (s: string) => s.replace(/,/g, ",,");
 
+/** How the guest ended itself, from QEMU's last SHUTDOWN event (null: it didn't, or the host ended it). */
+export type GuestEnd = "poweroff" | "panic" | "reboot";
+
+/** The whole kernel command line a VM boots with: Provium's base, the accelerator's, the caller's. */
+export function kernelCmdline(opts: Pick<LaunchOptions, "accel" | "cmdline">): string {
+  const append = [BASE_CMDLINE, accelCmdline(opts.accel), opts.cmdline].filter(Boolean).join(" ");
+  const bytes = Buffer.byteLength(append);
+  if (bytes > MAX_CMDLINE_BYTES)
+    throw new Error(`kernel command line too long: ${bytes} bytes, the limit is ${MAX_CMDLINE_BYTES} (x86 COMMAND_LINE_SIZE; a longer one hangs the boot silently)`);
+  return append;
+}
+
 export class QemuVm {
   readonly name: string;
   readonly accel: Accel;
@@ -102,6 +124,8 @@ export class QemuVm {
   readonly agentSocket: string;
   readonly qmpSocket: string;
   readonly consoleLog: string;
+  /** the serial console: its log, subscribers and input */
+  readonly console: ConsoleHost;
   /** the VM's disks; overlays live in the run dir and go with it */
   readonly drives: VmDrive[];
   /** the full QEMU command line (for error messages and debugging) */
@@ -115,16 +139,19 @@ export class QemuVm {
   private done = false;
   private exitInfo: VmExit | null = null;
   private unregisterExit: () => void = () => {};
+  private panicked = false;
+  private lastShutdown: string | null = null;
 
-  private constructor(opts: LaunchOptions, qemu: string, runDir: string, drives: VmDrive[]) {
+  private constructor(opts: LaunchOptions, qemu: string, runDir: string, drives: VmDrive[], console: ConsoleHost, initrd: string | null) {
     this.name = opts.name;
     this.drives = drives;
     this.accel = opts.accel;
     this.runDir = runDir;
     this.agentSocket = path.join(runDir, "agent.sock");
     this.qmpSocket = path.join(runDir, "qmp.sock");
-    this.consoleLog = path.join(runDir, "console.log");
-    const append = [BASE_CMDLINE, accelCmdline(opts.accel), opts.cmdline].filter(Boolean).join(" ");
+    this.consoleLog = console.logPath;
+    this.console = console;
+    const append = kernelCmdline(opts);
     this.argv = [
       qemu,
       "-name", `guest=${qv(opts.name)}`,
@@ -133,10 +160,15 @@ export class QemuVm {
       "-m", String(opts.memoryMiB),
       "-smp", String(opts.cpus),
       "-nodefaults", "-nographic", "-no-reboot",
-      "-chardev", `file,id=console,path=${qv(this.consoleLog)}`,
+      // QEMU is the client of the host's console socket; reconnect: a dropped connection comes back
+      "-chardev", `socket,id=console,path=${qv(path.join(runDir, "console.sock"))},reconnect=1`,
       "-serial", "chardev:console",
+      // pvpanic tells a guest panic (SHUTDOWN reason guest-panic, exit code 1) from a power-off
+      "-device", "pvpanic",
+      "-action", "panic=exit-failure",
+      ...(opts.rtcBase ? ["-rtc", `base=${opts.rtcBase.toISOString().slice(0, 19)}`] : []),
       "-kernel", opts.kernel,
-      ...(opts.initrd ? ["-initrd", opts.initrd] : []),
+      ...(initrd ? ["-initrd", initrd] : []),
       "-append", append,
       "-qmp", `unix:${qv(this.qmpSocket)},server=on,wait=off`,
       "-chardev", `socket,id=agent,path=${qv(this.agentSocket)},server=on,wait=off`,
@@ -164,6 +196,18 @@ export class QemuVm {
     return this.exitInfo;
   }
 
+  /**
+   * How the guest ended itself: "poweroff" (it powered off, or the power button), "panic"
+   * (a kernel panic, seen through pvpanic), "reboot" (it rebooted itself: -no-reboot ends
+   * QEMU then); null while it runs or when the host ended it.
+   */
+  get guestEnd(): GuestEnd | null {
+    if (this.panicked || this.lastShutdown === "guest-panic") return "panic";
+    if (this.lastShutdown === "guest-shutdown") return "poweroff";
+    if (this.lastShutdown === "guest-reset") return "reboot";
+    return null;
+  }
+
   /** The connected QMP client (launch resolves only once it is connected). */
   get qmp(): QmpClient {
     return this._qmp!;
@@ -178,11 +222,18 @@ export class QemuVm {
     if (!fs.existsSync(opts.kernel)) throw new Error(`kernel not found: ${opts.kernel}`);
     if (opts.initrd && !fs.existsSync(opts.initrd)) throw new Error(`initrd not found: ${opts.initrd}`);
     for (const d of opts.drives ?? []) if (!fs.existsSync(d.file)) throw new Error(`drive image not found: ${d.file}`);
+    kernelCmdline(opts); // refuse an overlong command line before anything is made
     const runDir = makeRunDir(opts.runDir);
     let vm: QemuVm;
+    let console: ConsoleHost | null = null;
     try {
-      vm = new QemuVm(opts, qemu, runDir, (opts.drives ?? []).map((d, i) => prepareDrive(d, i, runDir, qemu)));
+      const withFiles = opts.bootFiles?.length || opts.rngSeed?.length;
+      const initrd = withFiles ? writeInitrdWithFiles(opts.initrd ?? null, opts.bootFiles ?? [], opts.rngSeed, path.join(runDir, "initrd")) : (opts.initrd ?? null);
+      // The console listener must exist before QEMU starts: QEMU connects while parsing its argv.
+      console = await ConsoleHost.listen(path.join(runDir, "console.sock"), path.join(runDir, "console.log"));
+      vm = new QemuVm(opts, qemu, runDir, (opts.drives ?? []).map((d, i) => prepareDrive(d, i, runDir, qemu)), console, initrd);
     } catch (e) {
+      console?.close();
       fs.rmSync(runDir, { recursive: true, force: true });
       throw e;
     }
@@ -192,6 +243,8 @@ export class QemuVm {
     void vm.exited.then(() => abort.abort(new Error("QEMU exited")));
     try {
       vm._qmp = await QmpClient.connect(vm.qmpSocket, { deadlineMs: opts.startTimeoutMs ?? 10_000, signal: abort.signal });
+      vm._qmp.on("SHUTDOWN", (e) => (vm.lastShutdown = String(e.data?.reason ?? "")));
+      vm._qmp.on("GUEST_PANICKED", () => (vm.panicked = true));
     } catch (e: any) {
       // Give a dying QEMU a moment so its exit status and last stderr lines make the message.
       await Promise.race([Promise.all([vm.exited, vm.stderrDone]), Bun.sleep(300)]);
@@ -285,6 +338,7 @@ export class QemuVm {
 
   private cleanupFiles(): void {
     this.done = true;
+    this.console.close();
     live.delete(this);
     this.unregisterExit();
     try {

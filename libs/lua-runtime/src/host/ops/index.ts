@@ -3,6 +3,7 @@ import { agentOps, execOps } from "./exec";
 import { streamOps } from "./streams";
 import { processOps } from "./process";
 import { fileOps } from "./files";
+import { clockOps } from "./clock";
 
-export const guestOps = { ...execOps, ...agentOps, ...streamOps, ...processOps, ...fileOps };
+export const guestOps = { ...execOps, ...agentOps, ...streamOps, ...processOps, ...fileOps, ...clockOps };
 export type GuestOpName = keyof typeof guestOps;
