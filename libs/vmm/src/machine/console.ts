@@ -10,6 +10,11 @@ import * as net from "node:net";
 
 type Listener = (chunk: Uint8Array) => void;
 
+// A guest that floods its serial console must not fill the host's disk: past LOG_MAX bytes the
+// log keeps its last LOG_KEEP bytes (what failure reports show) behind a marker line.
+const LOG_MAX = 32 << 20;
+const LOG_KEEP = 1 << 20;
+
 export class ConsoleHost {
   private conn: net.Socket | null = null;
   private connWaiters: ((s: net.Socket) => void)[] = [];
@@ -18,12 +23,13 @@ export class ConsoleHost {
   private closed = false;
   /** bytes the guest has printed so far */
   bytes = 0;
+  private logged = 0; // bytes in the log file
 
   private constructor(
     private readonly server: net.Server,
     readonly logPath: string,
   ) {
-    this.logFd = fs.openSync(logPath, "a");
+    this.logFd = fs.openSync(logPath, "a+");
     server.on("connection", (s) => this.adopt(s));
   }
 
@@ -59,9 +65,21 @@ export class ConsoleHost {
     if (this.logFd !== null) {
       try {
         fs.writeSync(this.logFd, d);
+        if ((this.logged += d.length) > LOG_MAX) this.compactLog();
       } catch {} // a full disk loses log lines, never the guest's output to subscribers
     }
     for (const l of this.listeners) l(d);
+  }
+
+  private compactLog() {
+    const size = fs.fstatSync(this.logFd!).size;
+    const tail = Buffer.alloc(Math.min(LOG_KEEP, size));
+    fs.readSync(this.logFd!, tail, 0, tail.length, size - tail.length);
+    const marker = Buffer.from(`\n[provium: console log cut to its last ${LOG_KEEP >> 20} MiB after ${this.bytes} bytes]\n`);
+    fs.ftruncateSync(this.logFd!, 0);
+    fs.writeSync(this.logFd!, marker, 0, marker.length, 0);
+    fs.writeSync(this.logFd!, tail, 0, tail.length, marker.length);
+    this.logged = marker.length + tail.length;
   }
 
   /** Everything the guest printed from now on, chunk by chunk; returns the unsubscribe function. */
