@@ -8,6 +8,7 @@ import { deaths } from "./attacks/deaths";
 import { hostileGuest } from "./attacks/hostile-guest";
 import { floods } from "./attacks/floods";
 import { concurrentRuns } from "./attacks/concurrent-runs";
+import { fullDisks } from "./attacks/full-disks";
 import { failed, printTable, type AttackResult } from "./table";
 
 const quick = process.argv.includes("--quick");
@@ -20,6 +21,7 @@ const attacks: Record<string, () => Promise<AttackResult[]>> = {
   hostile: () => hostileGuest({ rounds: quick ? 1 : 3 }),
   floods: () => floods({ processes: quick ? 1_000 : 10_000 }),
   concurrent: () => concurrentRuns({ rounds: quick ? 1 : 3 }),
+  "full-disks": () => fullDisks(),
 };
 
 const rows: AttackResult[] = [];

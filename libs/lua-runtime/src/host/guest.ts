@@ -1,7 +1,7 @@
 // One guest VM as the host sees it: a QEMU process, its control plane (QMP) and the
 // agent connection, with the lifecycle and the error wording existing tests match on.
 import { INCOMING_ARGS, loadMemory, openIncoming, pressPowerButton, QemuVm, resetMachine, saveMemory, waitExit, type IncomingStream, type LaunchOptions } from "@provium/vmm";
-import { copyFileSync, mkdirSync, statSync } from "node:fs";
+import { copyFileSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { connectAgent, type AgentClient } from "@provium/protocol";
 import type { BootImage } from "@provium/vmm";
@@ -296,21 +296,32 @@ export class GuestVm {
     if (this.agent!.inFlight) throw new Error(`vm ${this.spec.name} has ${this.agent!.inFlight} guest ops in flight; a snapshot needs it idle`);
     mkdirSync(dir, { recursive: true });
     const memory = opts.file ?? join(dir, `${this.spec.name}.mem${opts.compress ? ".zst" : ""}`);
-    // A guest that died meanwhile (QMP closes with it) fails the snapshot naming why.
-    let bytes = await saveMemory(this.qemu!, memory, opts).catch(async (e) => {
+    const written: string[] = [];
+    let bytes: number;
+    let drives: BootImage["drives"];
+    try {
+      bytes = await saveMemory(this.qemu!, memory, opts);
+      written.push(memory);
+      // Disks the guest writes (copy-on-write overlays) are saved with the memory, while it is
+      // paused; a restore gets a fresh overlay on top of the saved one, so both stay in step.
+      drives = this.image!.drives?.map((d, i) => {
+        const live = this.qemu!.drives[i]!;
+        if (!live.base) return d;
+        const saved = opts.file ? `${opts.file}.${live.id}.qcow2` : join(dir, `${this.spec.name}.${live.id}.qcow2`);
+        written.push(saved);
+        copyFileSync(live.file, saved);
+        bytes += statSync(saved).size;
+        return { ...d, file: saved, format: "qcow2" as const, overlay: true };
+      });
+    } catch (e) {
+      for (const f of written) rmSync(f, { force: true });
+      // A guest that died meanwhile (QMP closes with it) fails the snapshot naming why; one
+      // that lives runs on (a failed save, e.g. a full disk, left it paused: found by chaos).
       const died = await Promise.race([this.qemu!.exited.then(() => true), Bun.sleep(1000).then(() => false)]);
-      throw died ? await this.gone("snapshot", e) : e;
-    });
-    // Disks the guest writes (copy-on-write overlays) are saved with the memory, while it is
-    // paused; a restore gets a fresh overlay on top of the saved one, so both stay in step.
-    const drives = this.image!.drives?.map((d, i) => {
-      const live = this.qemu!.drives[i]!;
-      if (!live.base) return d;
-      const saved = opts.file ? `${opts.file}.${live.id}.qcow2` : join(dir, `${this.spec.name}.${live.id}.qcow2`);
-      copyFileSync(live.file, saved);
-      bytes += statSync(saved).size;
-      return { ...d, file: saved, format: "qcow2" as const, overlay: true };
-    });
+      if (died) throw await this.gone("snapshot", e as Error);
+      if (!wasPaused) await this.qemu!.qmp.execute("cont").catch(() => {});
+      throw e;
+    }
     if (!wasPaused) await this.qemu!.qmp.execute("cont");
     const image = drives ? { ...this.image!, drives } : this.image!;
     const snap: VmSnapshot = { vm: this.spec.name, spec: { ...this.spec }, image, accel: this.accel!, memory, compressed: !!opts.compress, bytes };

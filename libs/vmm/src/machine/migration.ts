@@ -20,6 +20,18 @@ export interface SaveOptions {
   settleMs?: number;
 }
 
+// The writer's own error is lost with its pipe; the file system says whether it was full.
+function writeFailed(file: string) {
+  const dir = path.dirname(file);
+  let free = "";
+  try {
+    const st = fs.statfsSync(dir);
+    const mib = (st.bavail * st.bsize) / 1048576;
+    if (mib < 64) free = `: No space left on device (ENOSPC; ${mib.toFixed(1)} MiB free in ${dir})`;
+  } catch {}
+  return new Error(`snapshot failed: could not write ${file}${free || " (disk full?)"}`);
+}
+
 /** Pauses the VM and writes its migration stream to `file`. The VM stays paused. */
 export async function saveMemory(vm: QemuVm, file: string, opts: SaveOptions = {}): Promise<number> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.partial`);
@@ -46,7 +58,7 @@ export async function saveMemory(vm: QemuVm, file: string, opts: SaveOptions = {
       fs.rmSync(tmp, { force: true });
       if (fs.existsSync(failed)) {
         fs.rmSync(failed, { force: true });
-        throw new Error(`snapshot failed: could not write ${file} (disk full?)`);
+        throw writeFailed(file);
       }
       throw new Error(`snapshot failed: migration ${st.status}${st["error-desc"] ? `: ${st["error-desc"]}` : ""}`);
     }
@@ -56,7 +68,7 @@ export async function saveMemory(vm: QemuVm, file: string, opts: SaveOptions = {
   while (!fs.existsSync(file)) {
     if (fs.existsSync(failed)) {
       fs.rmSync(failed, { force: true });
-      throw new Error(`snapshot failed: could not write ${file} (disk full?)`);
+      throw writeFailed(file);
     }
     if (Date.now() > deadline) {
       fs.rmSync(tmp, { force: true });
