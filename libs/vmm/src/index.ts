@@ -29,3 +29,4 @@ export { installExitCleanup, onProcessExit, runExitCleanups } from "./machine/ex
 export { findQemu, QEMU_MISSING } from "./machine/qemu-binary";
 export { saveMemory, loadMemory, openIncoming, INCOMING_ARGS, type IncomingStream, type SaveOptions } from "./machine/migration";
 export { ownedTempDir, sweepStaleRunDirs } from "./machine/sweep";
+export { DIE_WITH_PARENT } from "./machine/qemu";

@@ -85,7 +85,7 @@ const live = new Set<QemuVm>();
 // outright (no exit handler runs then). setpriv (util-linux) sets PR_SET_PDEATHSIG, then
 // execs QEMU in the same process.
 const SETPRIV = Bun.which("setpriv");
-const DIE_WITH_PARENT = SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", "--"] : [];
+export const DIE_WITH_PARENT = SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", "--"] : [];
 
 /** VMs launched by this process and not yet shut down. */
 export function liveVms(): QemuVm[] {
