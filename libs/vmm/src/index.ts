@@ -29,4 +29,5 @@ export { installExitCleanup, onProcessExit, runExitCleanups } from "./machine/ex
 export { findQemu, QEMU_MISSING } from "./machine/qemu-binary";
 export { saveMemory, loadMemory, openIncoming, INCOMING_ARGS, type IncomingStream, type SaveOptions } from "./machine/migration";
 export { ownedTempDir, sweepStaleRunDirs } from "./machine/sweep";
-export { DIE_WITH_PARENT } from "./machine/qemu";
+export { DIE_WITH_PARENT, type NicOptions } from "./machine/qemu";
+export { NET_MODULES } from "./image/initramfs";

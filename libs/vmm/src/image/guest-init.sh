@@ -32,6 +32,12 @@ if [ "$PROVIUM_STAGE" != root ]; then
   for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console virtio_blk; do
     [ -e /provium/modules/$m.ko ] && $bb insmod /provium/modules/$m.ko 2>/dev/null
   done
+  # NICs only when the host configures one (provium.net=, below): no cost for other VMs.
+  case " $cmdline " in *" provium.net="*)
+    for m in failover net_failover virtio_net; do
+      [ -e /provium/modules/$m.ko ] && $bb insmod /provium/modules/$m.ko 2>/dev/null
+    done ;;
+  esac
   trace "modules loaded"
   root= agentdisk=
   for arg in $cmdline; do
@@ -99,6 +105,24 @@ cd /root
 [ -e /etc/passwd ] || echo "root:x:0:0:root:/root:/bin/sh" > /etc/passwd
 [ -e /etc/group ] || echo "root:x:0:" > /etc/group
 $bb ip link set lo up 2>/dev/null
+# provium.net=MAC,ADDR/PREFIX, one per NIC on a bridge: the interface with that MAC gets the
+# address and goes up before the agent starts, so it is configured once the agent answers.
+for arg in $cmdline; do
+  case $arg in provium.net=*) ;; *) continue ;; esac
+  mac=${arg#provium.net=}; addr=${mac#*,}; mac=${mac%%,*}
+  # The interface exists once virtio_net has probed (normally at once); allow 5 s.
+  n=0 dev=
+  while [ -z "$dev" ] && [ $n -lt 500 ]; do
+    for d in /sys/class/net/*; do [ "$($bb cat $d/address 2>/dev/null)" = "$mac" ] && dev=${d##*/}; done
+    [ -n "$dev" ] || { $bb usleep 10000; n=$((n + 1)); }
+  done
+  [ -n "$dev" ] || { echo "provium-init: no network interface with MAC $mac"; continue; }
+  $bb ip addr add "$addr" dev "$dev" && $bb ip link set "$dev" up || echo "provium-init: cannot configure $dev ($addr)"
+  # Until the kernel's link watch marks it up, its queue drops what is sent (up to 2 s).
+  n=0
+  while [ "$($bb cat /sys/class/net/$dev/operstate)" != up ] && [ $n -lt 200 ]; do $bb usleep 10000; n=$((n + 1)); done
+done
+trace "network configured"
 
 # The agent's glibc lives in /provium/lib and is used only by the agent: its own loader with
 # --library-path (no LD_LIBRARY_PATH), so neither the user's libc nor the programs the agent

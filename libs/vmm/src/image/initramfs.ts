@@ -22,6 +22,9 @@ export const VIRTIO_MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev",
  */
 export const DISK_MODULES = ["virtio_blk"] as const;
 
+/** What a virtio NIC needs, in load order (guest-init.sh loads them when a NIC is configured). */
+export const NET_MODULES = ["failover", "net_failover", "virtio_net"] as const;
+
 /** A static busybox (it runs before any library exists in the guest), else a clear error. */
 export function findStaticBusybox(explicit?: string): string {
   const candidates = explicit ? [explicit] : [Bun.which("busybox", { PATH: process.env.PATH ?? "" }), "/bin/busybox", "/usr/bin/busybox"].filter((p): p is string => !!p);

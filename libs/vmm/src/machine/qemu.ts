@@ -36,6 +36,23 @@ export interface LaunchOptions {
    * see migration.ts). QEMU gets its own copies: the caller still closes its own.
    */
   fds?: number[];
+  /** virtio-net NICs, each on a switch port (see @provium/netswitch) */
+  nics?: NicOptions[];
+}
+
+/**
+ * A NIC whose frames go over QEMU's `-netdev stream` to a unix socket (a userspace switch
+ * port). The socket must be listening before launch: QEMU 7.2's stream client never retries.
+ */
+export interface NicOptions {
+  /** the netdev id (QMP `set_link` takes it): a letter, then letters, digits, - or _ */
+  id: string;
+  /** the switch port's unix socket */
+  socket: string;
+  /** "52:54:00:xx:xx:xx" */
+  mac: string;
+  /** "10.0.1.2/24": set on the guest's interface (and the link brought up) before the agent starts */
+  address?: string;
 }
 
 export interface DriveOptions {
@@ -124,7 +141,7 @@ export class QemuVm {
     this.agentSocket = path.join(runDir, "agent.sock");
     this.qmpSocket = path.join(runDir, "qmp.sock");
     this.consoleLog = path.join(runDir, "console.log");
-    const append = [BASE_CMDLINE, accelCmdline(opts.accel), opts.cmdline].filter(Boolean).join(" ");
+    const append = [BASE_CMDLINE, accelCmdline(opts.accel), nicCmdline(opts.nics ?? []), opts.cmdline].filter(Boolean).join(" ");
     this.argv = [
       qemu,
       "-name", `guest=${qv(opts.name)}`,
@@ -143,6 +160,7 @@ export class QemuVm {
       "-device", "virtio-serial-pci,id=vser0",
       "-device", "virtserialport,bus=vser0.0,chardev=agent,name=provium.agent",
       ...drives.flatMap((d, i) => driveArgs(d, opts.drives![i]!)),
+      ...(opts.nics ?? []).flatMap(nicArgs),
       ...(opts.extraArgs ?? []),
     ];
     this.proc = Bun.spawn([...DIE_WITH_PARENT, ...this.argv], { stdio: ["ignore", "ignore", "pipe", ...(opts.fds ?? [])] }) as Subprocess<"ignore", "ignore", "pipe">;
@@ -178,6 +196,7 @@ export class QemuVm {
     if (!fs.existsSync(opts.kernel)) throw new Error(`kernel not found: ${opts.kernel}`);
     if (opts.initrd && !fs.existsSync(opts.initrd)) throw new Error(`initrd not found: ${opts.initrd}`);
     for (const d of opts.drives ?? []) if (!fs.existsSync(d.file)) throw new Error(`drive image not found: ${d.file}`);
+    for (const n of opts.nics ?? []) checkNic(n);
     const runDir = makeRunDir(opts.runDir);
     let vm: QemuVm;
     try {
@@ -319,6 +338,27 @@ function driveArgs(d: VmDrive, o: DriveOptions): string[] {
   const cache = o.cache ?? (d.base ? "unsafe" : "writeback");
   const drive = [`file=${qv(d.file)}`, `format=${d.format}`, "if=none", `id=${d.id}`, `cache=${cache}`, ...(d.readOnly ? ["readonly=on"] : [])];
   return ["-drive", drive.join(","), "-device", `virtio-blk-pci,drive=${d.id}`];
+}
+
+function nicArgs(n: NicOptions): string[] {
+  return ["-netdev", `stream,id=${n.id},server=off,addr.type=unix,addr.path=${qv(n.socket)}`, "-device", `virtio-net-pci,netdev=${n.id},mac=${n.mac}`];
+}
+
+// guest-init.sh reads provium.net=MAC,ADDR/PREFIX (one per NIC) and configures the interface
+// with that MAC: no DHCP round trip, and the address is set before the agent answers.
+function nicCmdline(nics: NicOptions[]): string {
+  return nics.filter((n) => n.address).map((n) => `provium.net=${n.mac},${n.address}`).join(" ");
+}
+
+function checkNic(n: NicOptions): void {
+  if (!/^[A-Za-z][\w-]{0,30}$/.test(n.id)) throw new Error(`NIC id must be a letter then letters, digits, - or _ (at most 31), got ${JSON.stringify(n.id)}`);
+  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(n.mac) || parseInt(n.mac.slice(0, 2), 16) & 1) throw new Error(`NIC ${n.id}: mac must be a unicast "52:54:00:xx:xx:xx", got ${JSON.stringify(n.mac)}`);
+  if (n.address !== undefined && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(n.address)) throw new Error(`NIC ${n.id}: address must look like "10.0.1.2/24", got ${JSON.stringify(n.address)}`);
+  let sock = false;
+  try {
+    sock = fs.statSync(n.socket).isSocket();
+  } catch {}
+  if (!sock) throw new Error(`NIC ${n.id}: no switch listening on ${n.socket} (QEMU 7.2 would stay unconnected without a word)`);
 }
 
 function findQemuImg(qemu: string): string {
