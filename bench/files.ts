@@ -2,28 +2,13 @@
 // without the Lua bridge): read_file and write_file of 4 KiB, 1 MiB and 16 MiB, and stat.
 // Prints medians (ms) and throughput. RUNS sets the samples per figure (fewer for 16 MiB),
 // WARMUP the rounds of small ops first (0 to see a cold agent).
-import type { Op, Reply } from "@provium/protocol";
 import { bootGuest } from "./guest";
 import { fmt, sample } from "./stats";
-import { fileOps } from "../apps/cli/src/runner/ops/files";
-import type { GuestOp } from "../apps/cli/src/runner/ops/guest-op";
 
 const RUNS = Number(process.env.RUNS ?? 30);
 
 const g = await bootGuest("files");
-const ctx = { vm: g.vm, worker: 0 };
-
-async function send(req: Op): Promise<Reply> {
-  const r = await g.agent.request(req);
-  if (r.error) throw new Error(r.error.message);
-  return r;
-}
-
-// As the session runs an op alone: in pieces when the op has `run`, else one request.
-async function call(op: GuestOp, args: any) {
-  if (op.run) return op.run(args, ctx, send);
-  return op.reply(await send(op.request(args, ctx)), args, ctx);
-}
+const call = g.driver.call.bind(g.driver);
 
 const line = (label: string, stats: string) => console.log(`${label.padEnd(26)}${stats}`);
 const KiB = 1024, MiB = 1024 * 1024;
@@ -33,23 +18,23 @@ const KiB = 1024, MiB = 1024 * 1024;
 const WARMUP = Number(process.env.WARMUP ?? 300);
 const warm = new Uint8Array(64 * 1024);
 for (let i = 0; i < WARMUP; i++) {
-  await call(fileOps.write_file!, { path: "/tmp/warm", data: warm });
-  await call(fileOps.read_file!, { path: "/tmp/warm" });
-  await call(fileOps.stat!, { path: "/tmp/warm" });
+  await call("write_file", { path: "/tmp/warm", data: warm });
+  await call("read_file", { path: "/tmp/warm" });
+  await call("stat", { path: "/tmp/warm" });
 }
 console.log(`accelerator: ${g.accel}; agent warmed with ${WARMUP} rounds of write/read/stat`);
 for (const [label, size] of [["4 KiB", 4 * KiB], ["1 MiB", MiB], ["16 MiB", 16 * MiB]] as const) {
   const data = new Uint8Array(size);
   for (let i = 0; i < size; i += 4096) data[i] = i & 255;
   const n = size >= 16 * MiB ? Math.max(3, Math.round(RUNS / 6)) : RUNS;
-  const w = await sample(n, () => call(fileOps.write_file!, { path: "/tmp/bench", data }));
+  const w = await sample(n, () => call("write_file", { path: "/tmp/bench", data }));
   const r = await sample(n, async () => {
-    const got = (await call(fileOps.read_file!, { path: "/tmp/bench" })) as Uint8Array;
+    const got = (await call("read_file", { path: "/tmp/bench" })) as Uint8Array;
     if (got.byteLength !== size) throw new Error(`read ${got.byteLength} bytes, wrote ${size}`);
   });
   const rate = (ms: number) => `${((size / MiB) / (ms / 1000)).toFixed(0)} MiB/s`;
   line(`write_file ${label}:`, `${fmt(w)}  ${rate(w.median)}`);
   line(`read_file ${label}:`, `${fmt(r)}  ${rate(r.median)}`);
 }
-line(`stat:`, fmt(await sample(RUNS, () => call(fileOps.stat!, { path: "/tmp/bench" }))));
+line(`stat:`, fmt(await sample(RUNS, () => call("stat", { path: "/tmp/bench" }))));
 await g.vm.shutdown();

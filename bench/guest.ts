@@ -1,8 +1,7 @@
 // Boots a guest for benchmarks through the same path the runner uses.
-import { cacheRoot, chooseAccel } from "@provium/vmm";
-import { GuestVm } from "../apps/cli/src/runner/guest";
-import { prepareImage } from "@provium/vmm";
-import { builtinProfiles } from "../apps/cli/src/config";
+import { cacheRoot, chooseAccel, prepareImage } from "@provium/vmm";
+import { builtinProfiles, GuestVm } from "@provium/lua-runtime";
+import { ProviumDriver } from "./provium";
 
 export async function bootGuest(name = "bench", profile = builtinProfiles.minimal!) {
   const cacheDir = cacheRoot();
@@ -11,5 +10,5 @@ export async function bootGuest(name = "bench", profile = builtinProfiles.minima
   const vm = new GuestVm({ name, profile: profile.name, memoryMiB: 512, cpus: 1 }, () => {});
   const t = performance.now();
   await vm.boot(image, accel, 120_000);
-  return { vm, agent: vm.agent!, bootMs: performance.now() - t, accel, image };
+  return { vm, agent: vm.agent!, driver: new ProviumDriver(vm), bootMs: performance.now() - t, accel, image };
 }

@@ -8,7 +8,7 @@
 //   agent          agent exec -> agent answers hello (Bun starting up; paged in from the
 //                  initramfs for minimal, from the agent disk for debian)
 // Usage: bun bench/images.ts [profile...]   (BOOTS=5 by default; the first run builds the images)
-import { builtinProfiles } from "../apps/cli/src/config";
+import { builtinProfiles } from "@provium/lua-runtime";
 import { bootGuest } from "./guest";
 import { stats } from "./stats";
 

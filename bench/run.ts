@@ -13,14 +13,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { cacheRoot, chooseAccel, ensureDebianKernel } from "@provium/vmm";
-import { builtinProfiles } from "../apps/cli/src/config";
-import { GuestVm } from "../apps/cli/src/runner/guest";
+import { builtinProfiles, GuestVm } from "@provium/lua-runtime";
 import { prepareImage } from "@provium/vmm";
 import { stats, type Stats } from "./stats";
 import { floorImage, peerImage } from "./guests";
 import { FloorGuest } from "./floor";
 import { PeerGuest } from "./peer";
-import { ProviumDriver, statOp } from "./provium";
+import { ProviumDriver } from "./provium";
 import { RATIOS, ratioOk } from "./bounds";
 
 const quick = process.argv.includes("--quick");
@@ -123,7 +122,7 @@ async function backToBack(fn: () => Promise<unknown>, count: number): Promise<nu
 }
 
 const OUT64 = "dd if=/dev/zero bs=1M count=64 2>/dev/null";
-const stats100 = Array.from({ length: 100 }, (): [typeof statOp, any] => [statOp, { path: "/tmp/stat-me" }]);
+const stats100 = Array.from({ length: 100 }, (): ["stat", unknown] => ["stat", { path: "/tmp/stat-me" }]);
 const probes: Probe[] = [
   // Provium
   { id: "p.noop", each: 1, selfTimed: true, fn: () => backToBack(() => p.noop(), 5) },

@@ -37,6 +37,8 @@ const proviumCounts = (out: string): [number, number] => {
 };
 
 await step("generated code", ["bun", "libs/protocol/scripts/gen.ts", "--check"], (out) => (out.includes("up to date") ? [1, 0] : [0, 1]));
+// Bun runs TypeScript without checking it: the whole workspace is type-checked once here.
+await step("typecheck", ["bun", "run", "typecheck"], (out) => (/error TS\d+/.test(out) ? [0, 1] : [1, 0]));
 // Tests that boot guests set their own timeouts; this is the ceiling for the rest under load.
 await step("bun test", ["bun", "test", "--timeout", "60000"], bunCounts);
 // On the CLI's defaults (4 vCPUs a core since TCG guests mostly idle between ops), as users run it.

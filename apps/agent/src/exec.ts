@@ -7,7 +7,7 @@
 // While the process runs, the pipes (1 MiB each) are read on a timer that backs off while
 // nothing comes, so a command with more output than a pipe holds never waits long.
 import type { PlainRequest } from "@provium/protocol";
-import { dlopen, read as peek } from "bun:ffi";
+import { dlopen, FFIType, read as peek } from "bun:ffi";
 import { closeSync } from "node:fs";
 import { constants } from "node:os";
 
@@ -125,7 +125,7 @@ async function execWithPipes(e: Exec, c: Libc, onSpawn?: (pid: number) => void):
 const symbols = {
   pipe2: { args: ["ptr", "i32"], returns: "i32" },
   fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
-  read: { args: ["i32", "ptr", "u64"], returns: "i64_fast" },
+  read: { args: ["i32", "ptr", "u64"], returns: FFIType.i64_fast }, // a number unless it overflows 2^53
   __errno_location: { args: [], returns: "ptr" },
 } as const;
 type Libc = ReturnType<typeof dlopen<typeof symbols>>["symbols"];
@@ -184,7 +184,7 @@ class OutPipe {
     let got = 0;
     while (!this.eof) {
       scratch ??= new Uint8Array(PIPE_SIZE);
-      const n = this.c.read(this.readFd, scratch, scratch.byteLength);
+      const n = Number(this.c.read(this.readFd, scratch, scratch.byteLength));
       if (n > 0) {
         this.chunks.push(scratch.slice(0, n));
         this.size += n;
@@ -266,6 +266,7 @@ export function killGroup(pid: number, sig: NodeJS.Signals | number) {
   }
 }
 
-export function signalNumber(name: string) {
+export function signalNumber(name: string | number) {
+  if (typeof name === "number") return name;
   return (constants.signals as Record<string, number>)[name] ?? 0;
 }

@@ -2,29 +2,11 @@
 // Built-in profiles need no file. Paths in a profile are relative to the config file.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import type { Profile as ImageProfile } from "@provium/vmm";
+import { builtinProfiles, type Profile, type RuntimeConfig } from "@provium/lua-runtime";
 
-export interface Profile extends ImageProfile {
-  base?: string; // recipes: the recipe this one extends (built-in `debian` or another recipe)
-  packages?: string[]; // recipes: packages this one adds
-}
+export { builtinProfiles, type Profile };
+export type Config = RuntimeConfig;
 
-export interface Config {
-  file: string | null;
-  dir: string;
-  roots: string[];
-  cacheDir?: string;
-  cacheMaxSize?: string;
-  profiles: Record<string, Profile>;
-}
-
-export const builtinProfiles: Record<string, Profile> = {
-  // init_on_free: the initrd the kernel frees after unpacking becomes zero pages, which
-  // snapshots skip (a third of the memory a snapshot would otherwise carry).
-  minimal: { name: "minimal", cmdline: "init_on_free=1", injectAgent: true, origin: "built in" },
-  // The host's Debian release on a copy-on-write root disk (see libs/vmm/src/image/boot-image.ts).
-  debian: { name: "debian", cmdline: "", injectAgent: true, origin: "built in", rootfs: { packages: ["python3", "curl", "procps"] } },
-};
 
 const profileKeys = new Set(["kernel", "initrd", "cmdline", "cmdline_file", "inject_agent", "build", "base", "packages"]);
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/;
@@ -122,10 +104,4 @@ function resolveRecipe(cfg: Config, prof: Profile, chain: string[]): void {
   if (!base.rootfs) throw new ConfigError(`${where}: '${prof.base}' is not an image recipe (a base is 'debian' or a profile that has a base)`);
   prof.rootfs = { packages: [...new Set([...base.rootfs.packages, ...(prof.packages ?? [])])] };
   prof.cmdline = [base.cmdline, prof.cmdline].filter(Boolean).join(" ");
-}
-
-export function unknownProfile(cfg: Config, name: string) {
-  const known = Object.keys(cfg.profiles).sort().join(", ");
-  const where = cfg.file ? `in ${cfg.file}` : "(no provium.toml found)";
-  return `unknown profile '${name}' ${where}; known profiles: ${known}`;
 }

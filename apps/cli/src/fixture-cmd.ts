@@ -1,13 +1,9 @@
 // `provium fixture list | build | rebuild | clean | stale`: the fixture cache from the shell.
-import { availableParallelism, totalmem } from "node:os";
 import { relative, resolve } from "node:path";
-import { cacheRoot, chooseAccel } from "@provium/vmm";
+import { cacheRoot, type AccelRequest } from "@provium/vmm";
+import { hostSetup, keyOf, openFixtureCache, openSession } from "@provium/lua-runtime";
 import { loadRunConfig } from "./run";
 import { discoverBy } from "./discover";
-import { openFixtureCache } from "./runner/fixture-cache";
-import { CapacityPool } from "./runner/capacity";
-import { FileSession } from "./runner/session";
-import { keyOf } from "./runner/fixtures";
 
 function setup(o: { config?: string }) {
   const config = loadRunConfig(o.config);
@@ -57,27 +53,16 @@ export async function fixtureStale(paths: string[], o: { config?: string }) {
 
 export async function fixtureBuild(paths: string[], o: { config?: string; rebuild?: boolean; accel?: string }) {
   const { config, cacheDir, cache } = setup(o);
-  const accel = await chooseAccel((o.accel ?? "auto") as never, { cacheDir });
-  const pool = new CapacityPool({ memoryMiB: Math.floor((totalmem() / 1048576) * 0.8), cpus: availableParallelism() * 4 });
+  const host = { ...(await hostSetup(config, { accel: o.accel as AccelRequest | undefined })), fixtures: () => cache };
   let failed = 0;
   for (const f of fixtureFiles(config, paths)) {
-    const session = new FileSession({
-      config,
-      cacheDir,
-      accel,
-      filePath: resolve(f.path),
-      agentDeadlineMs: (accel === "kvm" ? 20 : 90) * 1000,
-      plan: (tests) => tests.map(() => "filtered"),
+    const session = openSession(host, resolve(f.path), {
       onProgress: (m) => console.log(`  … ${m}`),
-      onTestBegin: () => {},
-      onVmEvent: () => {},
-      acquire: async (want) => (await pool.acquire(want), () => pool.release(want)),
       emit: (kind, fields) => {
         if (kind === "fixture_build_done") console.log(`built ${fields.fixture} (${size(Number(fields.size))}, ${(Number(fields.duration_ms) / 1000).toFixed(1)} s)`);
         else if (kind === "fixture_cache_hit") console.log(`cached ${fields.fixture}`);
         else if (kind === "progress") console.log(`  … ${fields.message}`);
       },
-      fixtures: cache,
     });
     try {
       if (o.rebuild) cache.remove((await keyOf(f.path, { config, cacheDir, cache } as never)).key);

@@ -3,15 +3,11 @@
 // readline (with history kept in the cache dir).
 import { createInterface } from "node:readline";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
-import { availableParallelism, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import pc from "picocolors";
-import { cacheRoot, chooseAccel } from "@provium/vmm";
+import type { AccelRequest } from "@provium/vmm";
+import { hostSetup, openSession, startLuaThread } from "@provium/lua-runtime";
 import { loadRunConfig } from "./run";
-import { openFixtureCache } from "./runner/fixture-cache";
-import { CapacityPool } from "./runner/capacity";
-import { FileSession } from "./runner/session";
-import { startLuaThread } from "./runner/lua-thread";
 
 const replProgram = (setup: string, shell: boolean) => `
 local vm = ${setup}
@@ -48,11 +44,8 @@ end
 
 export async function interactive(o: { profile?: string; fixture?: string; config?: string; accel?: string; shell: boolean }) {
   if (!o.profile === !o.fixture) throw new Error("give a profile, or --fixture PATH");
-  const config = loadRunConfig(o.config);
-  const cacheDir = config.cacheDir ?? cacheRoot();
-  const accel = await chooseAccel((o.accel ?? "auto") as never, { cacheDir });
-  const pool = new CapacityPool({ memoryMiB: Math.floor((totalmem() / 1048576) * 0.8), cpus: availableParallelism() * 4 });
-  const historyFile = join(cacheDir, "repl_history");
+  const host = await hostSetup(loadRunConfig(o.config), { accel: o.accel as AccelRequest | undefined });
+  const historyFile = join(host.cacheDir, "repl_history");
   const history = existsSync(historyFile) ? readFileSync(historyFile, "utf8").split("\n").filter(Boolean).reverse() : [];
   const rl = createInterface({ input: process.stdin, output: process.stdout, history, historySize: 1000, terminal: !!process.stdin.isTTY });
   let closed = false;
@@ -61,19 +54,9 @@ export async function interactive(o: { profile?: string; fixture?: string; confi
   let waiting: ((l: string | null) => void) | null = null;
   rl.on("line", (l) => (waiting ? (waiting(l), (waiting = null)) : lines.push(l)));
   rl.on("close", () => waiting?.(null));
-  const session = new FileSession({
-    config,
-    cacheDir,
-    accel,
-    filePath: resolve("repl.lua"),
-    agentDeadlineMs: (accel === "kvm" ? 20 : 90) * 1000,
-    plan: (tests) => tests.map(() => "filtered"),
+  const session = openSession(host, resolve("repl.lua"), {
     onProgress: (m) => console.log(pc.dim(`… ${m}`)),
-    onTestBegin: () => {},
-    onVmEvent: () => {},
-    acquire: async (want) => (await pool.acquire(want), () => pool.release(want)),
     emit: (kind, f) => kind === "progress" && console.log(pc.dim(`… ${f.message}`)),
-    fixtures: openFixtureCache(config, cacheDir),
     extraOps: {
       "repl.read": ({ prompt }) => {
         if (lines.length) return lines.shift()!;
@@ -94,7 +77,7 @@ export async function interactive(o: { profile?: string; fixture?: string; confi
   if (why && why !== "interrupted") console.error(pc.red(why));
   rl.close();
   await session.close();
-  mkdirSync(cacheDir, { recursive: true });
+  mkdirSync(host.cacheDir, { recursive: true });
   writeFileSync(historyFile, [...(rl as any).history].reverse().slice(-1000).join("\n") + "\n");
   process.exit(0);
 }

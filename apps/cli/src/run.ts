@@ -1,24 +1,18 @@
 // One run of a suite: discovery, selection, the worker pool and every event consumer.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, totalmem } from "node:os";
+import { availableParallelism } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { cacheRoot, chooseAccel, sweepStaleRunDirs } from "@provium/vmm";
 import { ConfigError, findConfig, loadConfig, type Config } from "./config";
 import { discover } from "./discover";
 import { event, summarize, type RunEvent, type Summary } from "./events";
 import { Pool } from "./runner/pool";
-import { CapacityPool } from "./runner/capacity";
 import { HumanReporter } from "./report/human";
 import { junitXml } from "./report/junit";
 import { fileSink, socketSink, type Sink } from "./report/sinks";
 import { parseDurationSeconds } from "./duration";
-import { parseMemory } from "./runner/session";
+import { CapacityPool, DEFAULT_CPU_OVERCOMMIT, agentDeadlineMs as defaultAgentDeadlineMs, hostCapacity, parseMemory } from "@provium/lua-runtime";
 import type { Selection } from "./runner/selection";
-
-// vCPUs the capacity pool allows per host core. A guest's vCPU is idle between ops: four idle
-// minimal guests under TCG used 0.02-0.07 of a host core in all (docs/running.md), so a
-// whole core per vCPU left a 2-core CI runner unable to boot a 3-VM lab. Memory stays strict.
-export const DEFAULT_CPU_OVERCOMMIT = 4;
 
 export class UsageError extends Error {}
 
@@ -109,13 +103,13 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got ${o.jobs}`);
   const overcommit = Number(o.cpuOvercommit ?? DEFAULT_CPU_OVERCOMMIT);
   if (!(overcommit > 0)) throw new UsageError(`--cpu-overcommit must be a positive number, got ${o.cpuOvercommit}`);
-  let memoryMiB: number;
+  let memoryMiB: number | undefined;
   try {
-    memoryMiB = o.mem ? parseMemory(o.mem) : Math.floor((totalmem() / 1048576) * 0.8);
+    memoryMiB = o.mem ? parseMemory(o.mem) : undefined;
   } catch (e) {
     throw new UsageError(`--mem: ${(e as Error).message}`);
   }
-  const capacity = new CapacityPool({ memoryMiB, cpus: Math.max(1, Math.floor(availableParallelism() * overcommit)) });
+  const capacity = new CapacityPool(hostCapacity({ memoryMiB, overcommit }));
   const fileTimeoutS = o.timeout ? duration("--timeout", o.timeout) : 300;
   const cacheDir = config.cacheDir ?? cacheRoot();
 
@@ -136,7 +130,7 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
 
   sweepStaleRunDirs(); // left by a provium that was SIGKILLed
   const accel = files.length ? await chooseAccel((o.accel ?? "auto") as never, { cacheDir }) : "tcg";
-  const agentDeadlineMs = 1000 * (o.bootTimeout ? duration("--boot-timeout", o.bootTimeout) : accel === "kvm" ? 20 : 90);
+  const agentDeadlineMs = defaultAgentDeadlineMs(accel, o.bootTimeout ? 1000 * duration("--boot-timeout", o.bootTimeout) : undefined);
   const selection: Selection = { filter: o.filter, tags: o.tag ?? [], noTags: o.skipTag ?? [], includeSlow: !!o.includeSlow, only, listOnly: !!o.list };
   const pool = new Pool({ files, jobs, failFast: o.failFast, onEvent: emit, capacity, init: { config, cacheDir, accel, fileTimeoutS, agentDeadlineMs, selection, cids: new SharedArrayBuffer(4) } });
 

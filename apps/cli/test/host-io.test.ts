@@ -4,7 +4,7 @@ import { afterAll, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
-import { startLuaThread } from "../src/runner/lua-thread";
+import { startLuaThread } from "@provium/lua-runtime";
 
 const main = resolve(import.meta.dir, "../src/main.ts");
 const dir = mkdtempSync(join(tmpdir(), "provium-hostio-cli-"));

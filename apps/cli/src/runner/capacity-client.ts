@@ -1,10 +1,11 @@
 // Runner-worker side of the capacity pool: asks the main thread and waits for the grant.
-import type { Amount } from "./capacity";
+import type { Amount } from "@provium/lua-runtime";
+import type { FromWorker, ToWorker } from "./messages";
 
 let nextId = 1;
 const pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
 
-export function onCapacityReply(m: { kind: string; id: number; error?: string }) {
+export function onCapacityReply(m: Extract<ToWorker, { kind: "capacity_reply" }>) {
   const p = pending.get(m.id);
   if (!p) return;
   pending.delete(m.id);
@@ -12,7 +13,7 @@ export function onCapacityReply(m: { kind: string; id: number; error?: string })
 }
 
 /** Reserves `want`; the returned function gives it back (idempotent). */
-export async function acquireCapacity(post: (m: unknown) => void, want: Amount): Promise<() => void> {
+export async function acquireCapacity(post: (m: FromWorker) => void, want: Amount): Promise<() => void> {
   const id = nextId++;
   await new Promise<void>((resolve, reject) => {
     pending.set(id, { resolve, reject });

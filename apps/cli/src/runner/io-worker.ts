@@ -4,47 +4,43 @@
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
 import { installExitCleanup, runExitCleanups } from "@provium/vmm";
-import { startLuaThread, type LuaThread } from "./lua-thread";
-import type { FixtureCache } from "@provium/fixture-cache";
-import { openFixtureCache } from "./fixture-cache";
+import { lazyFixtureCache, openSession, startLuaThread, type HostSetup, type LuaThread } from "@provium/lua-runtime";
 import { event, type RunEvent } from "../events";
-import type { Config } from "../config";
-import { FileSession } from "./session";
-import { verdict, type Selection } from "./selection";
+import { verdict } from "./selection";
 import { acquireCapacity, onCapacityReply } from "./capacity-client";
+import { send, type FromWorker, type ToWorker, type WorkerInit } from "./messages";
 
 declare const self: Worker;
 
-export interface WorkerInit {
-  config: Config;
-  cacheDir: string;
-  accel: "kvm" | "tcg";
-  selection: Selection;
-  fileTimeoutS: number;
-  agentDeadlineMs: number;
-  /** The run's vm:cid() counter, shared by every worker. */
-  cids: SharedArrayBuffer;
-}
-
 let init: WorkerInit;
-let cache: FixtureCache | null = null;
-const fixtureCache = () => (cache ??= openFixtureCache(init.config, init.cacheDir));
-const post = (e: RunEvent) => self.postMessage({ kind: "event", event: e });
+let host: HostSetup | null = null;
+const toPool = (m: FromWorker) => send(self, m);
+const post = (e: RunEvent) => toPool({ kind: "event", event: e });
 
 installExitCleanup();
 
-self.onmessage = async (m: MessageEvent) => {
-  if (m.data.kind === "init") init = m.data.init;
-  else if (m.data.kind === "capacity_reply") onCapacityReply(m.data);
-  else if (m.data.kind === "stop") {
+self.onmessage = async (m: MessageEvent<ToWorker>) => {
+  const d = m.data;
+  if (d.kind === "init") {
+    init = d.init;
+    // One fixture cache and capacity channel for every file this worker runs.
+    host = {
+      config: init.config,
+      cacheDir: init.cacheDir,
+      accel: init.accel,
+      agentDeadlineMs: init.agentDeadlineMs,
+      fixtures: lazyFixtureCache(init.config, init.cacheDir),
+      acquire: (want) => acquireCapacity(toPool, want),
+    };
+  } else if (d.kind === "capacity_reply") onCapacityReply(d);
+  else if (d.kind === "stop") {
     // The run is being interrupted: kill our VMs (spares too) and remove the sessions' temp
     // dirs now, before the pool ends this thread.
     runExitCleanups();
-    self.postMessage({ kind: "stopped" });
-  }
-  else if (m.data.kind === "file") {
-    await runFile(m.data.path);
-    self.postMessage({ kind: "file_done", path: m.data.path });
+    toPool({ kind: "stopped" });
+  } else if (d.kind === "file") {
+    await runFile(d.path);
+    toPool({ kind: "file_done", path: d.path });
   }
 };
 
@@ -64,12 +60,7 @@ async function runFile(path: string) {
   let fileTimeoutS = init.fileTimeoutS;
   armDeadline(fileTimeoutS, "file");
 
-  const session = new FileSession({
-    config: init.config,
-    cacheDir: init.cacheDir,
-    accel: init.accel,
-    filePath: path,
-    agentDeadlineMs: init.agentDeadlineMs,
+  const session = openSession(host!, path, {
     cidCounter: new Int32Array(init.cids),
     listOnly: init.selection.listOnly,
     plan: (tests, timeoutS) => {
@@ -79,9 +70,7 @@ async function runFile(path: string) {
     },
     onProgress: (message) => post(event("progress", { file, message })),
     onVmEvent: (kind, info) => post(event(kind, { file, ...info })),
-    acquire: (want) => acquireCapacity((msg) => self.postMessage(msg), want),
     emit: (kind, fields) => post(event(kind as RunEvent["kind"], { file, ...fields })),
-    fixtures: fixtureCache(),
     onTestBegin: (name, timeoutS) => {
       current = { name, started: Date.now() };
       if (timeoutS) armDeadline(timeoutS, `test "${name}"`);

@@ -3,8 +3,8 @@
 // the file it was running and is replaced.
 import { relative } from "node:path";
 import { event, type RunEvent } from "../events";
-import type { WorkerInit } from "./io-worker";
-import type { Amount, CapacityPool } from "./capacity";
+import type { Amount, CapacityPool } from "@provium/lua-runtime";
+import { send, type FromWorker, type ToWorker, type WorkerInit } from "./messages";
 
 export interface PoolOptions {
   files: string[];
@@ -16,6 +16,7 @@ export interface PoolOptions {
 }
 
 const workerEntry = new URL("./io-worker.ts", import.meta.url).href;
+const toWorker = (w: Worker, m: ToWorker) => send(w, m);
 
 export class Pool {
   private queue: string[];
@@ -41,8 +42,8 @@ export class Pool {
         (w) =>
           new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, 2000);
-            w.addEventListener("message", (m) => m.data.kind === "stopped" && (clearTimeout(timer), resolve()));
-            w.postMessage({ kind: "stop" });
+            w.addEventListener("message", (m: MessageEvent<FromWorker>) => m.data.kind === "stopped" && (clearTimeout(timer), resolve()));
+            toWorker(w, { kind: "stop" });
           }),
       ),
     );
@@ -51,22 +52,22 @@ export class Pool {
 
   private spawn() {
     const w = new Worker(workerEntry);
-    w.postMessage({ kind: "init", init: this.o.init });
+    toWorker(w, { kind: "init", init: this.o.init });
     this.workers.add(w);
     // Capacity requests are answered here; what a worker holds is returned when it goes.
     // The worker is the holder: a request that could never fit beside what its file holds or
     // still waits for fails at once rather than waiting for the file timeout.
     const held = new Map<number, Amount>();
-    w.addEventListener("message", (m) => {
+    w.addEventListener("message", (m: MessageEvent<FromWorker>) => {
       const d = m.data;
       if (d.kind === "capacity_acquire") {
         this.o.capacity.acquire(d.want, w).then(
           () => {
             if (!this.workers.has(w)) return this.o.capacity.release(d.want, w);
             held.set(d.id, d.want);
-            w.postMessage({ kind: "capacity_reply", id: d.id });
+            toWorker(w, { kind: "capacity_reply", id: d.id });
           },
-          (e) => w.postMessage({ kind: "capacity_reply", id: d.id, error: e.message }),
+          (e) => toWorker(w, { kind: "capacity_reply", id: d.id, error: e.message }),
         );
       } else if (d.kind === "capacity_release" && held.has(d.id)) {
         this.o.capacity.release(held.get(d.id)!, w);
@@ -93,11 +94,12 @@ export class Pool {
       const file = relative(process.cwd(), path) || path;
       this.o.onEvent(event("file_dispatched", { file }));
       const ok = await new Promise<boolean>((resolve) => {
-        w.onmessage = (m) => {
-          if (m.data.kind === "event") {
-            this.o.onEvent(m.data.event);
-            if (this.o.failFast && (m.data.event.kind === "test_failed" || m.data.event.kind === "file_error")) this.stop();
-          } else if (m.data.kind === "file_done") resolve(true);
+        w.onmessage = (m: MessageEvent<FromWorker>) => {
+          const d = m.data;
+          if (d.kind === "event") {
+            this.o.onEvent(d.event);
+            if (this.o.failFast && (d.event.kind === "test_failed" || d.event.kind === "file_error")) this.stop();
+          } else if (d.kind === "file_done") resolve(true);
         };
         w.onerror = (e) => {
           e.preventDefault?.();
@@ -106,7 +108,7 @@ export class Pool {
           resolve(false);
         };
         w.addEventListener("close", () => resolve(false));
-        w.postMessage({ kind: "file", path });
+        toWorker(w, { kind: "file", path });
       });
       if (!ok) {
         this.retire(w);

@@ -13,7 +13,7 @@ const rep = (r: Reply): ProcessReply => {
 };
 const h = (a: { handle: number }) => a.handle;
 
-export const processOps: GuestOps = {
+export const processOps = {
   run_async: {
     describe: ({ cmd }: { cmd: Command }) => `run_async ${cmd.argv.join(" ")}`,
     request: ({ cmd }: { cmd: Command }) =>
@@ -94,7 +94,7 @@ export const processOps: GuestOps = {
       return { processes: c.processes ?? 0, streams: c.streams ?? 0, workers: c.workers ?? 0 };
     },
   },
-};
+} satisfies GuestOps;
 
 function joined(r: ProcessReply) {
   const j = r.joined!;

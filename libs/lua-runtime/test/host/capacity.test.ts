@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { CapacityPool } from "../src/runner/capacity";
+import { CapacityPool } from "../../src/host/capacity";
 
 const vcpu = (cpus: number) => ({ memoryMiB: 512, cpus });
 

@@ -5,8 +5,8 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FileSession } from "../src/runner/session";
-import { builtinProfiles, type Config } from "../src/config";
+import { FileSession } from "../../src/host/session";
+import { builtinProfiles, type RuntimeConfig as Config } from "../../src/host/config";
 
 function session() {
   const config: Config = { file: null, dir: process.cwd(), roots: ["."], profiles: { ...builtinProfiles } };
@@ -22,7 +22,7 @@ function session() {
     onVmEvent: () => {},
     acquire: async () => () => {},
     emit: () => {},
-    fixtures: null as never,
+    fixtures: () => null as never,
   });
   const vm = s.handle("vm.create", { name: "v", profile: "minimal" }) as Promise<number>;
   return { s, vm };

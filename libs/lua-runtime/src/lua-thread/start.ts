@@ -1,7 +1,11 @@
 // Starts the Lua thread of one file (a test file or a fixture builder) against a session's
 // host ops. `done` resolves with a failure reason, or undefined when the file finished.
 import { MessageChannel } from "node:worker_threads";
-import { closeLeftFds, luaWorkerEntry, newBridgeSignal, newOpenFdTable, serveCalls } from "@provium/lua-runtime";
+import { newBridgeSignal, serveCalls } from "../bridge";
+import { closeLeftFds, newOpenFdTable } from "./host-fs";
+
+/** Path of the Lua-thread worker entry, for `new Worker(...)`. */
+export const luaWorkerEntry = new URL("./worker.ts", import.meta.url).href;
 
 export interface LuaThread {
   done: Promise<string | undefined>;

@@ -14,7 +14,7 @@ export interface Command {
 const encoder = new TextEncoder();
 export const bytes = (v: string | Uint8Array | undefined) => (typeof v === "string" ? encoder.encode(v) : v);
 
-export const execOps: GuestOps = {
+export const execOps = {
   run: {
     describe: ({ cmd }: { cmd: Command }) => `run ${cmd.argv.join(" ")}`,
     request: ({ cmd }: { cmd: Command }) => ({
@@ -22,7 +22,7 @@ export const execOps: GuestOps = {
     }),
     reply: (r, _args, ctx) => runResult(r.exec!, ctx),
   },
-};
+} satisfies GuestOps;
 
 type ExecResult = NonNullable<Reply["exec"]>;
 
@@ -67,10 +67,10 @@ export function joinBytes(parts: Uint8Array[], total: number): Uint8Array {
   return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
 }
 
-export const agentOps: GuestOps = {
+export const agentOps = {
   agent_requests: {
     describe: () => "agent_requests",
     request: () => ({ stats: true }),
     reply: (r) => r.stats!.requests,
   },
-};
+} satisfies GuestOps;

@@ -1,7 +1,7 @@
 // The fixture cache of a configuration: under the cache dir, capped by cache_max_size.
 import { join } from "node:path";
 import { FixtureCache, parseSize } from "@provium/fixture-cache";
-import type { Config } from "../config";
+import type { RuntimeConfig as Config } from "./config";
 
 export function openFixtureCache(config: Config, cacheDir: string) {
   let maxBytes: number | undefined;
@@ -11,4 +11,10 @@ export function openFixtureCache(config: Config, cacheDir: string) {
     throw new Error(`${config.file}: provium.cache_max_size: ${(e as Error).message}`);
   }
   return new FixtureCache(join(cacheDir, "fixtures"), { maxBytes });
+}
+
+/** The cache, opened on first use (a run that resumes no fixture never touches it). */
+export function lazyFixtureCache(config: Config, cacheDir: string) {
+  let cache: FixtureCache | null = null;
+  return () => (cache ??= openFixtureCache(config, cacheDir));
 }

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { agentEntry, contentKey, ensureAgentBinary, ensureDebianKernel, hashFile } from "@provium/vmm";
 import { protocolVersion } from "@provium/protocol";
-import type { Config, Profile } from "../config";
+import type { RuntimeConfig as Config, Profile } from "./config";
 import { literalCalls } from "./lua-scan";
 
 /** Resolves the agent and default kernel once (both cached, cheap after the first run). */

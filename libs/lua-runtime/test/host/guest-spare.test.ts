@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cacheRoot, chooseAccel } from "@provium/vmm";
-import { GuestVm } from "../src/runner/guest";
+import { GuestVm } from "../../src/host/guest";
 import { prepareImage } from "@provium/vmm";
-import { builtinProfiles } from "../src/config";
+import { builtinProfiles } from "../../src/host/config";
 
 const dir = mkdtempSync(join(tmpdir(), "provium-spare-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -117,7 +117,7 @@ function rawReply(r: Reply) {
 
 const op = <A>(o: GuestOp<A>) => o;
 
-export const fileOps: GuestOps = {
+export const fileOps = {
   read_file: op<{ path: string }>({
     describe: (a) => `read_file ${a.path}`,
     request: (a) => files({ readFile: { path: a.path, maxBytes: BATCH_READ_MAX, refuseOver: BATCH_READ_MAX } }),
@@ -276,4 +276,4 @@ export const fileOps: GuestOps = {
       };
     },
   }),
-};
+} satisfies GuestOps;

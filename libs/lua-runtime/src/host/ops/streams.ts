@@ -3,7 +3,7 @@ import type { GuestOps } from "./guest-op";
 
 const READ_CHUNK = 1024 * 1024;
 
-export const streamOps: GuestOps = {
+export const streamOps = {
   stream_read: {
     describe: ({ handle }) => `stream ${handle} read`,
     request: ({ handle, timeout_ms }) => ({ streamRead: { handle, maxBytes: READ_CHUNK, timeoutMs: timeout_ms } }),
@@ -14,4 +14,4 @@ export const streamOps: GuestOps = {
     request: ({ handle }) => ({ streamClose: handle }),
     reply: () => true,
   },
-};
+} satisfies GuestOps;

@@ -5,9 +5,9 @@ import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { FixtureCache } from "@provium/fixture-cache";
 import { onProcessExit } from "@provium/vmm";
-import type { Config } from "../config";
+import type { RuntimeConfig as Config } from "./config";
 import type { VmSnapshot } from "./guest";
-import { startLuaThread } from "./lua-thread";
+import { startLuaThread } from "../lua-thread/start";
 import { findFixture, fixtureKey, keyContext, type KeyContext } from "./fixture-key";
 
 export interface BuilderSession {

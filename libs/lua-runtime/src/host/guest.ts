@@ -8,6 +8,9 @@ import type { BootImage } from "@provium/vmm";
 
 export type VmState = "created" | "booted" | "paused" | "shutdown";
 
+/** A QEMU process of a VM started or ended (for the run's events and leak checks). */
+export type VmEvent = (kind: "vm_spawned" | "vm_shutdown", info: { vm: string; pid: number; run_dir: string }) => void;
+
 export interface VmSpec {
   name: string;
   profile: string;
@@ -51,7 +54,7 @@ export class GuestVm {
 
   constructor(
     readonly spec: VmSpec,
-    private readonly onLifecycle: (kind: "vm_spawned" | "vm_shutdown", info: { vm: string; pid: number; run_dir: string }) => void,
+    private readonly onLifecycle: VmEvent,
   ) {}
 
   /** Raises unless the VM can take a guest op now. */

@@ -1,8 +1,23 @@
 // Host capacity (memory and vCPUs) shared by every runner worker, kept on the main thread.
 // A boot, or a lab:claim, waits until its share fits; one that could never fit fails at once.
+import { availableParallelism, totalmem } from "node:os";
+
 export interface Amount {
   memoryMiB: number;
   cpus: number;
+}
+
+// vCPUs the capacity pool allows per host core. A guest's vCPU is idle between ops: four idle
+// minimal guests under TCG used 0.02-0.07 of a host core in all (docs/running.md), so a
+// whole core per vCPU left a 2-core CI runner unable to boot a 3-VM lab. Memory stays strict.
+export const DEFAULT_CPU_OVERCOMMIT = 4;
+
+/** This host's capacity: 80% of its memory (unless given) and `overcommit` vCPUs a core. */
+export function hostCapacity(o: { memoryMiB?: number; overcommit?: number } = {}): Amount {
+  return {
+    memoryMiB: o.memoryMiB ?? Math.floor((totalmem() / 1048576) * 0.8),
+    cpus: Math.max(1, Math.floor(availableParallelism() * (o.overcommit ?? DEFAULT_CPU_OVERCOMMIT))),
+  };
 }
 
 const NONE: Amount = { memoryMiB: 0, cpus: 0 };

@@ -1,0 +1,31 @@
+// What the host runtime needs of a configuration: profiles to boot, roots to find modules and
+// fixtures in, the cache's cap. Loading it (provium.toml) is the CLI's business.
+import type { Profile as ImageProfile } from "@provium/vmm";
+
+export interface Profile extends ImageProfile {
+  base?: string; // recipes: the recipe this one extends (built-in `debian` or another recipe)
+  packages?: string[]; // recipes: packages this one adds
+}
+
+export interface RuntimeConfig {
+  file: string | null;
+  dir: string;
+  roots: string[];
+  cacheDir?: string;
+  cacheMaxSize?: string;
+  profiles: Record<string, Profile>;
+}
+
+export const builtinProfiles: Record<string, Profile> = {
+  // init_on_free: the initrd the kernel frees after unpacking becomes zero pages, which
+  // snapshots skip (a third of the memory a snapshot would otherwise carry).
+  minimal: { name: "minimal", cmdline: "init_on_free=1", injectAgent: true, origin: "built in" },
+  // The host's Debian release on a copy-on-write root disk (see libs/vmm/src/image/boot-image.ts).
+  debian: { name: "debian", cmdline: "", injectAgent: true, origin: "built in", rootfs: { packages: ["python3", "curl", "procps"] } },
+};
+
+export function unknownProfile(cfg: RuntimeConfig, name: string) {
+  const known = Object.keys(cfg.profiles).sort().join(", ");
+  const where = cfg.file ? `in ${cfg.file}` : "(no provium.toml found)";
+  return `unknown profile '${name}' ${where}; known profiles: ${known}`;
+}

@@ -1,0 +1,59 @@
+// The one contract between a test file's Lua half and its host half: every host op Lua may
+// call (`P.call(op, args)`) with its argument and result types. The session's op table is
+// checked against it at compile time, the Lua sources against its names by a test
+// (test/host/contract.test.ts), and guest ops are the keys of `guestOps` (ops/index.ts).
+import type { GuestOpName } from "./ops";
+
+/** Which agent a guest op goes to: a VM, and a worker (namespace) in it, 0 = the root. */
+export interface Target {
+  vm: number;
+  worker?: number;
+}
+
+interface MadeVm {
+  id: number;
+  name: string;
+  profile: string;
+}
+
+export interface HostApi {
+  "file.plan": { args: { tests?: { name: string; meta: Record<string, unknown> }[]; timeout?: number }; result: { verdicts: string[] } };
+  "test.begin": { args: { name: string; timeout?: number }; result: void };
+  "module.find": { args: { name: string }; result: { path: string; source: string } | null };
+  "clock.now": { args: {}; result: number };
+  "clock.sleep": { args: { seconds: number }; result: void };
+  "host.tmpname": { args: {}; result: string };
+
+  "vm.create": { args: { name: string; profile: string; memory?: number | string; cpus?: number }; result: number };
+  "vm.boot": { args: { vms: number[]; opts?: Record<string, unknown> }; result: void };
+  "vm.shutdown": { args: { vm: number }; result: void };
+  "vm.dispose": { args: { vm: number }; result: void };
+  "vm.cid": { args: { vm: number }; result: number | null };
+  "vm.state": { args: { vm: number }; result: string };
+  "vm.console": { args: { vm: number }; result: string };
+  "vm.pause": { args: { vm: number }; result: true };
+  "vm.resume": { args: { vm: number }; result: true };
+
+  guest: { args: { target: Target; op: GuestOpName; args: unknown }; result: unknown };
+  "guest.batch": { args: { target: Target; ops: { op: GuestOpName; args: unknown }[] }; result: ({ ok: unknown } | { err: string })[] };
+
+  "lab.barrier": { args: { lab?: unknown; name: string; count: number; timeout: number }; result: boolean };
+  "lab.claim": { args: { memory?: number | string; cpus?: number }; result: void };
+
+  "snapshot.create": { args: { vms: number[]; kind: "vm" | "lab"; path?: string; base?: string }; result: { id: number; label: string } };
+  "snapshot.restore": { args: { snap: number; vms: number[] }; result: true };
+  "snapshot.restore_lab": { args: { vms: number[]; snap?: number; path?: string; base?: string }; result: MadeVm[] };
+  "snapshot.size": { args: { snap: number }; result: number };
+  "snapshot.path": { args: { snap: number }; result: string };
+  "snapshot.delete": { args: { snap: number }; result: true };
+  "fixture.vm": { args: { name: string }; result: MadeVm[] };
+  "fixture.lab": { args: { name: string }; result: MadeVm[] };
+
+  /** The runner's own tests (PROVIUM_TEST_HOOKS=1): a crashed worker fails one file. */
+  "debug.crash_worker": { args: {}; result: never };
+}
+
+export type HostOpName = keyof HostApi;
+export type HostOps = { [K in HostOpName]: (args: HostApi[K]["args"]) => HostApi[K]["result"] | Promise<HostApi[K]["result"]> };
+/** Ops a caller adds for its own Lua program (the REPL's line reader). */
+export type ExtraOps = Record<string, (args: any) => unknown>;

@@ -1,0 +1,49 @@
+// One way to get a session: the runner's workers, `provium repl`/`console`, `provium fixture`
+// and bench/ all set up a test file's host side here. `hostSetup` is the part shared by every
+// file of a run; `openSession` adds one file's hooks, with quiet defaults.
+import { cacheRoot, chooseAccel, type AccelRequest } from "@provium/vmm";
+import type { FixtureCache } from "@provium/fixture-cache";
+import type { RuntimeConfig } from "./config";
+import { CapacityPool, hostCapacity } from "./capacity";
+import type { Acquire } from "./capacity-claim";
+import { lazyFixtureCache } from "./fixture-cache";
+import { FileSession, type SessionOptions } from "./session";
+
+export interface HostSetup {
+  config: RuntimeConfig;
+  cacheDir: string;
+  accel: "kvm" | "tcg";
+  agentDeadlineMs: number;
+  fixtures: () => FixtureCache;
+  acquire: Acquire;
+}
+
+/** How long a booting guest's agent has to answer, by accelerator, unless given. */
+export const agentDeadlineMs = (accel: "kvm" | "tcg", givenMs?: number) => givenMs ?? (accel === "kvm" ? 20 : 90) * 1000;
+
+/** Cache dir, accelerator (probed), fixture cache, and a capacity pool of this host's own. */
+export async function hostSetup(config: RuntimeConfig, o: { accel?: AccelRequest; agentDeadlineMs?: number; acquire?: Acquire } = {}): Promise<HostSetup> {
+  const cacheDir = config.cacheDir ?? cacheRoot();
+  const accel = await chooseAccel(o.accel ?? "auto", { cacheDir });
+  let acquire = o.acquire;
+  if (!acquire) {
+    const pool = new CapacityPool(hostCapacity());
+    acquire = async (want) => (await pool.acquire(want), () => pool.release(want));
+  }
+  return { config, cacheDir, accel, agentDeadlineMs: agentDeadlineMs(accel, o.agentDeadlineMs), fixtures: lazyFixtureCache(config, cacheDir), acquire };
+}
+
+type FileHooks = Omit<SessionOptions, keyof HostSetup | "filePath">;
+
+export function openSession(host: HostSetup, filePath: string, hooks: Partial<FileHooks> = {}): FileSession {
+  return new FileSession({
+    ...host,
+    filePath,
+    plan: (tests) => tests.map(() => "filtered"),
+    onProgress: () => {},
+    onTestBegin: () => {},
+    onVmEvent: () => {},
+    emit: () => {},
+    ...hooks,
+  });
+}

@@ -1,0 +1,120 @@
+// The VMs of one test file: created by name, booted (each with its share of host capacity),
+// disposed at the end of the test that made them, numbered for vm:cid().
+import { prepareImage } from "@provium/vmm";
+import { GuestVm, type VmEvent } from "./guest";
+import { unknownProfile, type RuntimeConfig } from "./config";
+import { parseMemory } from "./memory-size";
+import { CapacityShares, type Acquire } from "./capacity-claim";
+
+const DEFAULT_MEMORY_MIB = 512;
+
+// vm:cid(): numbers from 3 up, as vsock CIDs (0-2 are reserved there; we use virtio-serial,
+// so it only names the VM). Unique in the run when its workers share the counter.
+const ownCids = new Int32Array(new SharedArrayBuffer(4));
+const FIRST_CID = 3;
+
+export interface VmRegistryOptions {
+  config: RuntimeConfig;
+  cacheDir: string;
+  accel: "kvm" | "tcg";
+  agentDeadlineMs: number;
+  listOnly?: boolean;
+  onProgress: (msg: string) => void;
+  onVmEvent: VmEvent;
+  acquire: Acquire;
+  cidCounter?: Int32Array;
+}
+
+export class VmRegistry {
+  private vms: GuestVm[] = [];
+  private names = new Set<string>();
+  private cids = new Map<GuestVm, number>();
+  readonly shares: CapacityShares;
+
+  constructor(private readonly o: VmRegistryOptions) {
+    this.shares = new CapacityShares(o.acquire);
+  }
+
+  get(id: unknown): GuestVm {
+    const vm = this.vms[Number(id)];
+    if (!vm) throw new Error(`no such vm (id ${id})`);
+    return vm;
+  }
+
+  all(): readonly GuestVm[] {
+    return this.vms;
+  }
+
+  hasName(name: string) {
+    return this.names.has(name);
+  }
+
+  create(a: { name: string; profile: string; memory?: unknown; cpus?: unknown }) {
+    if (this.names.has(a.name)) throw new Error(`vm name '${a.name}' is already used in this file`);
+    if (!this.o.config.profiles[a.profile]) throw new Error(unknownProfile(this.o.config, a.profile));
+    const memoryMiB = a.memory === undefined || a.memory === null ? DEFAULT_MEMORY_MIB : parseMemory(a.memory);
+    const cpus = a.cpus === undefined || a.cpus === null ? 1 : Number(a.cpus);
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) throw new Error(`cpus must be an integer from 1 to 64, got ${a.cpus}`);
+    this.names.add(a.name);
+    this.vms.push(new GuestVm({ name: a.name, profile: a.profile, memoryMiB, cpus }, this.o.onVmEvent));
+    return this.vms.length - 1;
+  }
+
+  /** Shut down, and its name free again (a VM made inside a test, at its end; an undone restore). */
+  async dispose(id: unknown) {
+    const vm = this.get(id);
+    await vm.shutdown();
+    this.names.delete(vm.spec.name);
+  }
+
+  /** A VM's share of host capacity, held until it shuts down. */
+  async reserveFor(vm: GuestVm) {
+    vm.onShutdown(await this.shares.reserve({ memoryMiB: vm.spec.memoryMiB, cpus: vm.spec.cpus }));
+  }
+
+  // Given on the first ask once the VM has run (booted or restored); kept for its life.
+  cid(id: unknown): number | null {
+    const vm = this.get(id);
+    if (vm.state === "created") return null;
+    let cid = this.cids.get(vm);
+    if (cid === undefined) this.cids.set(vm, (cid = FIRST_CID + Atomics.add(this.o.cidCounter ?? ownCids, 0, 1)));
+    return cid;
+  }
+
+  async boot(ids: unknown[], opts?: Record<string, unknown>) {
+    if (opts && Object.keys(opts).length) throw new Error(`boot options are not supported yet: ${Object.keys(opts).join(", ")}`);
+    const vms = ids.map((id) => this.get(id));
+    for (const vm of vms) vm.checkBootable();
+    if (this.o.listOnly) return;
+    // Images are prepared while the shares are reserved, so a VM that waits for room has its
+    // image ready when it gets it. No VM boots before every share is granted: a lab that can
+    // never fit fails at once (before an image build that may take minutes), booting nothing.
+    const preparing = vms.map((vm) => prepareImage(this.o.config.profiles[vm.spec.profile]!, this.o.cacheDir, this.o.onProgress));
+    const reserving = vms.map((vm) => this.shares.reserve({ memoryMiB: vm.spec.memoryMiB, cpus: vm.spec.cpus }));
+    let releases: (() => void)[];
+    try {
+      releases = await Promise.all(reserving);
+    } catch (e) {
+      for (const r of reserving) r.then((release) => release(), () => {}); // shares granted after all go back
+      for (const p of preparing) p.catch(() => {});
+      throw e;
+    }
+    const results = await Promise.allSettled(
+      vms.map(async (vm, i) => {
+        const image = await preparing[i]!.catch((e) => {
+          releases[i]!();
+          throw e;
+        });
+        vm.onShutdown(releases[i]!);
+        await vm.boot(image, this.o.accel, this.o.agentDeadlineMs);
+      }),
+    );
+    const failed = results.find((r) => r.status === "rejected") as PromiseRejectedResult | undefined;
+    if (failed) throw failed.reason;
+  }
+
+  async close() {
+    await Promise.allSettled(this.vms.map((v) => v.shutdown()));
+    this.shares.releaseClaim();
+  }
+}
