@@ -4,7 +4,7 @@ import { INCOMING_ARGS, loadMemory, openIncoming, QemuVm, saveMemory, type Incom
 import { copyFileSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { connectAgent, type AgentClient } from "@provium/protocol";
-import type { BootImage } from "@provium/vmm";
+import type { BootImage, NicOptions } from "@provium/vmm";
 
 export type VmState = "created" | "booted" | "paused" | "shutdown";
 
@@ -16,6 +16,8 @@ export interface VmSpec {
   profile: string;
   memoryMiB: number;
   cpus: number;
+  /** NICs on the file's bridges (bridges.ts adds them before boot) */
+  nics?: NicOptions[];
 }
 
 /** One VM's saved state: what a restore needs to rebuild it. */
@@ -91,6 +93,7 @@ export class GuestVm {
       cpus: spec.cpus,
       accel,
       drives: image.drives,
+      nics: spec.nics,
       extraArgs,
       fds,
     });
