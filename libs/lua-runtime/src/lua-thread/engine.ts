@@ -16,6 +16,7 @@ import filesLua from "../lua/files.lua" with { type: "text" };
 import fileLua from "../lua/file.lua" with { type: "text" };
 import snapshotLua from "../lua/snapshot.lua" with { type: "text" };
 import ioLua from "../lua/io.lua" with { type: "text" };
+import networkLua from "../lua/network.lua" with { type: "text" };
 import { Marshal } from "./marshal";
 import type { HostFiles } from "./host-fs";
 import type { SyncCaller } from "../bridge";
@@ -35,6 +36,7 @@ const preludeChunks: [string, string][] = [
   ["file.lua", fileLua],
   ["files.lua", filesLua],
   ["io.lua", ioLua],
+  ["network.lua", networkLua],
 ];
 
 let factory: LuaFactory | null = null;
