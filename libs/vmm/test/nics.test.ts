@@ -22,7 +22,7 @@ describe("NIC options", () => {
     const vm = await launchWith({ id: "n0", socket, mac: "52:54:00:01:00:02", address: "10.0.1.2/24" });
     try {
       const argv = vm.argv.join(" ");
-      expect(argv).toContain(`-netdev stream,id=n0,server=off,addr.type=unix,addr.path=${path.join(dir, "p,,0.sock")} -device virtio-net-pci,netdev=n0,mac=52:54:00:01:00:02`);
+      expect(argv).toContain(`-netdev stream,id=n0,server=off,addr.type=unix,addr.path=${path.join(dir, "p,,0.sock")} -device virtio-net-pci,netdev=n0,mac=52:54:00:01:00:02,romfile=`);
       expect(vm.argv[vm.argv.indexOf("-append") + 1]).toContain("provium.net=52:54:00:01:00:02,10.0.1.2/24");
       // QEMU connected to the port: its netdev has a peer.
       expect(await vm.qmp.execute("human-monitor-command", { "command-line": "info network" })).toContain("n0: index=0,type=stream,unix:");

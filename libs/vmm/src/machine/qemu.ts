@@ -341,7 +341,7 @@ function driveArgs(d: VmDrive, o: DriveOptions): string[] {
 }
 
 function nicArgs(n: NicOptions): string[] {
-  return ["-netdev", `stream,id=${n.id},server=off,addr.type=unix,addr.path=${qv(n.socket)}`, "-device", `virtio-net-pci,netdev=${n.id},mac=${n.mac}`];
+  return ["-netdev", `stream,id=${n.id},server=off,addr.type=unix,addr.path=${qv(n.socket)}`, "-device", `virtio-net-pci,netdev=${n.id},mac=${n.mac},romfile=`];
 }
 
 // guest-init.sh reads provium.net=MAC,ADDR/PREFIX (one per NIC) and configures the interface
