@@ -7,6 +7,8 @@ import type { Impairment } from "./impairments";
 const BURST_BYTES = 16 * 1024;
 /** Frames waiting for tokens beyond this are dropped (tail drop): TCP backs off as on a router. */
 const QUEUE_BYTES = 256 * 1024;
+/** Frames held by a delay beyond this are dropped: latency x rate is bounded (the guest is untrusted). */
+const DELAYED_BYTES = 16 * 1024 * 1024;
 
 export class Direction {
   private tokens = BURST_BYTES;
@@ -15,6 +17,7 @@ export class Direction {
   private queued = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private bps = 0;
+  private delayed = 0;
 
   /** `deliver` takes a frame the direction owns; `drop` counts one that went nowhere. */
   constructor(
@@ -26,8 +29,13 @@ export class Direction {
   send(frame: Uint8Array, rule: Impairment): void {
     if (rule.dropRate && Math.random() < rule.dropRate) return this.drop();
     const delay = (rule.delayMs ?? 0) + (rule.jitterMs ? (Math.random() * 2 - 1) * rule.jitterMs : 0);
-    if (delay > 0) setTimeout(() => this.shape(frame, rule.bps ?? 0), delay);
-    else this.shape(frame, rule.bps ?? 0);
+    if (delay <= 0) return this.shape(frame, rule.bps ?? 0);
+    if (this.delayed + frame.length > DELAYED_BYTES) return this.drop();
+    this.delayed += frame.length;
+    setTimeout(() => {
+      this.delayed -= frame.length;
+      this.shape(frame, rule.bps ?? 0);
+    }, delay);
   }
 
   private shape(frame: Uint8Array, bps: number): void {

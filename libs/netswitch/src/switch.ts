@@ -11,6 +11,9 @@ import { encodeRecord, isGroupMac, macAt, MIN_FRAME } from "./frames";
 import { ImpairmentTable, type ImpairmentState } from "./impairments";
 import { Link, Port } from "./port";
 
+/** Source MACs learned at most: a guest inventing addresses makes the switch flood, not grow. */
+export const MAX_MACS = 4096;
+
 export interface SwitchState {
   unplugged: string[];
   impairments: ImpairmentState;
@@ -126,7 +129,7 @@ export class Switch {
     src.counters.tx_bytes += frame.length;
     if (this.bridgeTaps.size || this.portTaps.size) this.tapIngress(src.name, frame);
     const smac = macAt(frame, 6);
-    if (this.macs.get(smac) !== link && !isGroupMac(frame.subarray(6))) this.macs.set(smac, link);
+    if (this.macs.get(smac) !== link && !isGroupMac(frame.subarray(6)) && (this.macs.has(smac) || this.macs.size < MAX_MACS)) this.macs.set(smac, link);
     const dst = isGroupMac(frame) ? undefined : this.macs.get(macAt(frame, 0));
     if (dst) {
       if (dst.port !== src) this.forward(src, dst, frame, record);
