@@ -15,6 +15,7 @@ local function ping(from, to, args)
     ok = r.exit_code == 0,
     sent = tonumber(sent), received = tonumber(got),
     loss = sent and (1 - tonumber(got) / tonumber(sent)) * 100,
+    min = tonumber(r.stdout:match("min/avg/max = ([%d.]+)/")),
     avg = tonumber(r.stdout:match("min/avg/max = [%d.]+/([%d.]+)/")),
     out = r.stdout .. r.stderr,
   }
@@ -87,9 +88,10 @@ test("add_latency adds the asked delay, within 20%, measured with ping", functio
   lan:add_latency({ from = a, to = b, ms = 50 })
   local slow = ping(a, b, "-c 10 -i 0.2 -q")
   lan:reset()
-  t:assert(base.avg and slow.avg, base.out .. slow.out)
-  local added = slow.avg - base.avg
-  t:log(string.format("rtt %.2f ms -> %.2f ms: +%.1f ms for 50 ms one way", base.avg, slow.avg, added))
+  t:assert(base.min and slow.min, base.out .. slow.out)
+  -- The fastest of 10 round trips: a loaded host adds to some, never takes away.
+  local added = slow.min - base.min
+  t:log(string.format("rtt min %.2f -> %.2f ms (avg %.2f -> %.2f): +%.1f ms for 50 ms one way", base.min, slow.min, base.avg, slow.avg, added))
   t:assert(added >= 40 and added <= 60, "added " .. added .. " ms, asked 50")
 end)
 
