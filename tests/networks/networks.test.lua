@@ -191,6 +191,12 @@ test("disconnect() is seen by the guest as link down; reconnect() brings it back
   t:assert(not ping(a, b, "-c 1 -W 2").ok)
   nic:reconnect()
   t:assert(ping(a, b, "-c 2 -W 5").received >= 1, "after reconnect")
+  -- detach of a booted member pulls its cable the same way; attach plugs it back
+  lan:detach(b)
+  t:assert_eq(b:run("cat /sys/class/net/*/carrier | sort | head -1").stdout, "0\n")
+  t:assert(not ping(a, b, "-c 1 -W 2").ok, "b is detached")
+  lan:attach(b)
+  t:assert(ping(a, b, "-c 2 -W 5").received >= 1, "b is attached again")
 end)
 
 test("the uplink: the gateway (the host side) answers only while it is enabled", function(t)

@@ -3,7 +3,7 @@
 // does not slow b -> a.
 import type { Impairment } from "./impairments";
 
-/** Burst of the token bucket: a few frames go out back to back, as on a real link. */
+/** What an idle shaped link may send at once: a few frames back to back, as on a real link. */
 const BURST_BYTES = 16 * 1024;
 /** Frames waiting for tokens beyond this are dropped (tail drop): TCP backs off as on a router. */
 const QUEUE_BYTES = 256 * 1024;
@@ -11,8 +11,10 @@ const QUEUE_BYTES = 256 * 1024;
 const DELAYED_BYTES = 16 * 1024 * 1024;
 
 export class Direction {
-  private tokens = BURST_BYTES;
-  private last = performance.now();
+  /** ms (performance.now): when the shaped link is free for the next frame. A virtual clock,
+   *  not a capped bucket: a timer that fires late (a loaded host) sends what is due at once,
+   *  so the average rate holds; only an idle link is limited to a burst. */
+  private nextFree = 0;
   private queue: Uint8Array[] = [];
   private queued = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -42,6 +44,11 @@ export class Direction {
     this.bps = bps;
     if (!bps && !this.queue.length) return this.deliver(frame);
     if (this.queued + frame.length > QUEUE_BYTES) return this.drop();
+    if (!this.queue.length && !this.timer) {
+      // Idle: up to a burst's worth may go at once.
+      const burstMs = bps ? (BURST_BYTES / (bps / 8)) * 1000 : 0;
+      this.nextFree = Math.max(this.nextFree, performance.now() - burstMs);
+    }
     this.queue.push(frame);
     this.queued += frame.length;
     if (!this.timer) this.pump();
@@ -50,20 +57,13 @@ export class Direction {
   private pump(): void {
     this.timer = null;
     const now = performance.now();
-    if (!this.bps) this.tokens = Infinity;
-    else this.tokens = Math.min(BURST_BYTES, this.tokens + ((now - this.last) / 1000) * (this.bps / 8));
-    this.last = now;
-    while (this.queue.length && this.tokens >= this.queue[0]!.length) {
+    while (this.queue.length && (!this.bps || this.nextFree <= now)) {
       const f = this.queue.shift()!;
       this.queued -= f.length;
-      this.tokens -= f.length;
+      if (this.bps) this.nextFree += (f.length / (this.bps / 8)) * 1000;
       this.deliver(f);
     }
-    if (this.tokens === Infinity) this.tokens = BURST_BYTES;
-    if (this.queue.length) {
-      const waitMs = ((this.queue[0]!.length - this.tokens) / (this.bps / 8)) * 1000;
-      this.timer = setTimeout(() => this.pump(), Math.max(1, waitMs));
-    }
+    if (this.queue.length) this.timer = setTimeout(() => this.pump(), Math.max(1, this.nextFree - now));
   }
 
   /** Drop what waits (the switch closes). */

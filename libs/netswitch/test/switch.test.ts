@@ -194,10 +194,11 @@ describe("impairments", () => {
     n.b!.send(MAC.a);
     await n.a!.waitFor(1);
     const ba = performance.now() - t0;
+    // Upper bounds are loose: timers fire late on a loaded host, never early.
     expect(ab).toBeGreaterThanOrEqual(78);
-    expect(ab).toBeLessThan(130);
+    expect(ab).toBeLessThan(250);
     expect(ba).toBeGreaterThanOrEqual(9);
-    expect(ba).toBeLessThan(60);
+    expect(ba).toBeLessThan(ab - 20);
   });
 
   test("jitter spreads the delay over [ms - jitter, ms + jitter]", async () => {
@@ -219,7 +220,7 @@ describe("impairments", () => {
     }
     expect(seen).toBe(40);
     expect(Math.min(...arrivals)).toBeGreaterThanOrEqual(8);
-    expect(Math.max(...arrivals)).toBeLessThan(130);
+    expect(Math.max(...arrivals)).toBeLessThan(250);
     expect(Math.max(...arrivals) - Math.min(...arrivals)).toBeGreaterThan(30); // it did vary
   });
 
@@ -239,7 +240,7 @@ describe("impairments", () => {
     const expected = (200_000 - 16 * 1024) / 1_000_000; // the first 16 KiB go as a burst
     expect(secs).toBeGreaterThan(expected * 0.8);
     expect(secs).toBeLessThan(expected * 1.6); // late timers on a loaded host lose at most the burst's worth
-    expect(back).toBeLessThan(100); // b -> a is not limited
+    expect(back).toBeLessThan((secs * 1000) / 2); // b -> a is not limited
   });
 
   test("a burst beyond the bandwidth queue is tail-dropped and counted", async () => {
