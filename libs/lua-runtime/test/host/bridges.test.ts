@@ -2,6 +2,7 @@
 // socket), addresses, rules by VM, captures, and what it refuses. Guests: tests/networks/.
 import { afterEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
+import * as path from "node:path";
 import { Bridges } from "../../src/host/bridges";
 
 type FakeVm = { spec: { name: string; nics?: any[] }; state: string };
@@ -43,6 +44,16 @@ describe("bridges (host side)", () => {
     expect(vms[0]!.spec.nics).toEqual([]);
     expect(fs.existsSync(socket)).toBe(false);
     expect(nets.ip({ vm: 0 })).toBeNull();
+  });
+
+  test("the sockets live in an owned temp dir that close() removes", async () => {
+    setup("a");
+    nets.create({ name: "lan" });
+    await nets.attach({ bridge: 0, vms: [0] });
+    const dir = path.dirname(path.dirname(vms[0]!.spec.nics![0].socket));
+    expect(path.basename(dir)).toStartWith(`provium-net-p${process.pid}-`); // the sweep knows its owner
+    nets.close();
+    expect(fs.existsSync(dir)).toBe(false);
   });
 
   test("what it refuses, and how it says so", async () => {
