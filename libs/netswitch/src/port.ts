@@ -112,7 +112,9 @@ export class Port {
             link.reader.push(chunk, (frame, record) => events.frame(link, frame, record), () => events.batchEnd());
           } catch (e) {
             if (!(e instanceof FrameError)) throw e;
-            // An untrusted guest's QEMU sent garbage: drop that connection, keep the switch.
+            // An untrusted guest's QEMU sent garbage: drop that connection, keep the switch
+            // (and write out what the records before the bad one queued).
+            events.batchEnd();
             link.close();
           }
         },
