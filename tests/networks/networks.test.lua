@@ -29,10 +29,11 @@ test("a VM attached at boot has its NIC up with its address when the agent answe
   for _, vm in ipairs({ a, c }) do
     local nic = vm:nic("lan")
     local r = vm:run("/provium/bin/busybox ip -o -4 addr show; for d in /sys/class/net/*; do if [ \"$(cat $d/address)\" = "
-      .. nic:mac() .. " ]; then cat $d/operstate; fi; done")
+      .. nic:mac() .. " ]; then /provium/bin/busybox ip link show ${d##*/}; cat $d/carrier; fi; done")
     r:assert_ok()
     t:assert_contains(r.stdout, "inet " .. vm:ip() .. "/24")
-    t:assert_eq(r.stdout:match("(%w+)\n$"), "up")
+    t:assert(r.stdout:match("<[%u_,-]*UP[%u_,-]*> mtu 1500 qdisc (%w+)") ~= "noop", "up, with a queue that sends:\n" .. r.stdout)
+    t:assert_eq(r.stdout:match("(%d)\n$"), "1", "carrier")
   end
 end)
 

@@ -36,7 +36,12 @@ if [ "$PROVIUM_STAGE" != root ]; then
   case " $cmdline " in *" provium.net="*)
     for m in failover net_failover virtio_net; do
       [ -e /provium/modules/$m.ko ] && $bb insmod /provium/modules/$m.ko 2>/dev/null
-    done ;;
+    done
+    # Up now, addresses later (below): the interface sends at once (its queue is attached
+    # when it opens with carrier), and the kernel's link watch, which marks it "up" (operstate,
+    # IFF_RUNNING) up to ~1 s later under TCG, runs meanwhile. Nothing waits for it.
+    for d in /sys/class/net/*; do $bb ip link set "${d##*/}" up 2>/dev/null; done
+    trace "links up" ;;
   esac
   trace "modules loaded"
   root= agentdisk=
@@ -107,20 +112,23 @@ cd /root
 $bb ip link set lo up 2>/dev/null
 # provium.net=MAC,ADDR/PREFIX, one per NIC on a bridge: the interface with that MAC gets the
 # address and goes up before the agent starts, so it is configured once the agent answers.
+# Shell builtins only in the loop (a fork costs tens of ms under TCG); the wait is bounded by
+# the clock (5 s), not by a count.
+clock() { read -r now _ < /proc/uptime; now=${now%.*}; } # whole seconds since boot, in $now
 for arg in $cmdline; do
   case $arg in provium.net=*) ;; *) continue ;; esac
   mac=${arg#provium.net=}; addr=${mac#*,}; mac=${mac%%,*}
-  # The interface exists once virtio_net has probed (normally at once); allow 5 s.
-  n=0 dev=
-  while [ -z "$dev" ] && [ $n -lt 500 ]; do
-    for d in /sys/class/net/*; do [ "$($bb cat $d/address 2>/dev/null)" = "$mac" ] && dev=${d##*/}; done
-    [ -n "$dev" ] || { $bb usleep 10000; n=$((n + 1)); }
+  # The interface exists once virtio_net has probed (normally at once).
+  dev=; clock; end=$((now + 5))
+  while :; do
+    for d in /sys/class/net/*; do read -r a < $d/address && [ "$a" = "$mac" ] && dev=${d##*/}; done
+    clock
+    [ -n "$dev" ] || [ $now -ge $end ] && break
+    $bb usleep 10000
   done
   [ -n "$dev" ] || { echo "provium-init: no network interface with MAC $mac"; continue; }
   $bb ip addr add "$addr" dev "$dev" && $bb ip link set "$dev" up || echo "provium-init: cannot configure $dev ($addr)"
-  # Until the kernel's link watch marks it up, its queue drops what is sent (up to 2 s).
-  n=0
-  while [ "$($bb cat /sys/class/net/$dev/operstate)" != up ] && [ $n -lt 200 ]; do $bb usleep 10000; n=$((n + 1)); done
+  trace "$dev has $addr"
 done
 trace "network configured"
 
