@@ -20,7 +20,7 @@ while [ -z "$PORT" ]; do
 done
 `;
 
-const PRELUDE = `#!/bin/busybox sh
+export const PRELUDE = `#!/bin/busybox sh
 /bin/busybox mount -t proc proc /proc
 /bin/busybox mount -t sysfs sys /sys
 /bin/busybox mount -t devtmpfs dev /dev
@@ -56,7 +56,7 @@ head -c 1048576 /dev/urandom > /tmp/file1m
 exec /usr/sbin/qemu-ga -m virtio-serial -p $PORT -t /run -f /run/qga.pid
 `;
 
-function baseEntries(moduleDir: string, init: string): CpioEntry[] {
+export function baseEntries(moduleDir: string, init: string): CpioEntry[] {
   const entries: CpioEntry[] = [
     { type: "char", path: "dev/console", major: 5, minor: 1, mode: 0o600 },
     ...["proc", "sys", "tmp", "run", "sbin", "usr/bin", "usr/sbin"].map((p): CpioEntry => ({ type: "dir", path: p })),

@@ -18,6 +18,14 @@ test("env, cwd and stdin combined (python3)", function(t)
   t:assert_eq(r.stdout, "from-stdin\n\n")
 end)
 
+-- The page's lines between the two python examples, in order: the issue 14 report ran them all
+-- in one file before nginx, which then never listened. Kept here so the order is the page's.
+test("env_clear and a timeout, between the python examples", function(t)
+  local r = vm:run("env", {env = {PATH = "/usr/bin"}, env_clear = true})
+  t:assert_eq(r.stdout:match("PATH=([^\n]*)"), "/usr/bin")
+  t:assert(vm:run("sleep 100", {timeout = "500ms"}).timed_out)
+end)
+
 test("run_async a python server, stream its stdout, signal it, wait", function(t)
   -- server.py in the agent's working directory (/root), as the page's relative path expects
   vm:write_file("/root/server.py", table.concat({

@@ -56,6 +56,11 @@ export class AgentClient {
     return this.pending.size;
   }
 
+  /** What the agent sent of a frame it has not finished (a stuck or hostile agent). */
+  get partial() {
+    return this.conn.partial;
+  }
+
   /** Sends one op; resolves with the whole reply, including an `error` member. */
   request(op: Op, worker = 0): Promise<Reply> {
     if (this.closeReason) return Promise.reject(new AgentConnectionError(this.closeReason.message));

@@ -25,6 +25,11 @@ export class FrameConnection {
     return this.closedWith !== null;
   }
 
+  /** What the peer sent of a frame it has not finished. */
+  get partial() {
+    return this.reader.partial;
+  }
+
   /** Writes one frame; a large one as several buffers, in order (the transport queues them). */
   send(frame: PlainFrame) {
     if (this.closedWith) throw this.closedWith;

@@ -12,6 +12,11 @@ export const DEFAULT_MAX_FRAME = 96 * 1024 * 1024;
 
 export class FrameError extends Error {}
 
+/** A frame body's first buffer; it doubles as bytes arrive, and takes the announced length at
+ *  once when a MiB has come (a real large frame: one copy of its first MiB, not a dozen). */
+const FIRST_BODY_BYTES = 64 * 1024;
+const TRUSTED_AFTER_BYTES = 1024 * 1024;
+
 export function encodeFrame(frame: PlainFrame): Uint8Array {
   const parts = encodeFrameParts(frame);
   if (parts.length === 1) return parts[0]!;
@@ -45,6 +50,7 @@ export class FrameReader {
   private header = new Uint8Array(4);
   private headerFill = 0;
   private body: Uint8Array | null = null;
+  private bodyLen = 0; // announced by the length prefix
   private bodyFill = 0;
 
   constructor(private readonly maxFrame = DEFAULT_MAX_FRAME) {}
@@ -63,14 +69,23 @@ export class FrameReader {
         const len = new DataView(this.header.buffer).getUint32(0, true);
         if (len > this.maxFrame) throw new FrameError(`frame of ${len} bytes exceeds the ${this.maxFrame}-byte limit`);
         if (len < 8) throw new FrameError(`frame of ${len} bytes is too short to hold a message`);
-        this.body = Buffer.allocUnsafe(len); // every byte is filled before it is read
+        // The buffer grows with what arrives, not with what the prefix announces: a peer that
+        // announces 96 MiB and sends nothing more costs a small buffer, not 96 MiB.
+        this.body = Buffer.allocUnsafe(Math.min(len, FIRST_BODY_BYTES)); // every byte is filled before it is read
+        this.bodyLen = len;
         this.bodyFill = 0;
       }
-      const n = Math.min(this.body.byteLength - this.bodyFill, chunk.byteLength - at);
+      const n = Math.min(this.bodyLen - this.bodyFill, chunk.byteLength - at);
+      if (this.bodyFill + n > this.body.byteLength) {
+        const want = this.bodyFill + n;
+        const grown = Buffer.allocUnsafe(want >= TRUSTED_AFTER_BYTES ? this.bodyLen : Math.min(this.bodyLen, Math.max(want, 2 * this.body.byteLength)));
+        grown.set(this.body.subarray(0, this.bodyFill));
+        this.body = grown;
+      }
       this.body.set(chunk.subarray(at, at + n), this.bodyFill);
       this.bodyFill += n;
       at += n;
-      if (this.bodyFill === this.body.byteLength) {
+      if (this.bodyFill === this.bodyLen) {
         done.push(this.body);
         this.body = null;
         this.headerFill = this.bodyFill = 0;
@@ -82,6 +97,16 @@ export class FrameReader {
   /** Bytes of a partial frame held right now (for tests and diagnostics). */
   get buffered() {
     return this.headerFill + this.bodyFill;
+  }
+
+  /** Bytes of an unfinished frame held now, and the length it announced (0 when none). */
+  get partial() {
+    return { bytes: this.buffered, announced: this.body ? this.bodyLen : 0 };
+  }
+
+  /** Bytes allocated for the partial frame (for tests: it follows what arrived, not the prefix). */
+  get reserved() {
+    return this.body?.byteLength ?? 0;
   }
 }
 
@@ -95,5 +120,10 @@ export class FrameDecoder {
 
   push(chunk: Uint8Array): PlainFrame[] {
     return this.reader.push(chunk).map(decodeFrame);
+  }
+
+  /** Bytes of an unfinished frame held now, and the length it announced (0 when none). */
+  get partial() {
+    return this.reader.partial;
   }
 }

@@ -46,6 +46,24 @@ describe("FrameDecoder", () => {
     expect(() => new FrameDecoder().push(new Uint8Array([4, 0, 0, 0]))).toThrow(/too short to hold a message/);
   });
 
+  test("memory follows the bytes that arrived, not the length a peer announces", () => {
+    const r = new FrameReader();
+    const prefix = new Uint8Array(4);
+    new DataView(prefix.buffer).setUint32(0, 96 * 1024 * 1024, true);
+    r.push(prefix);
+    r.push(new Uint8Array(10));
+    expect(r.reserved).toBeLessThanOrEqual(64 * 1024);
+    // a real large frame still arrives whole and intact, however it is split
+    const data = new Uint8Array(3 * 1024 * 1024 + 5).map((_, i) => (i * 13) & 255);
+    const frame = encodeFrame({ response: { id: 9, files: { data: { data, eof: true } } } });
+    for (const step of [100_000, 1 << 20, 7777]) {
+      const d = new FrameDecoder();
+      const got = feed(d, frame, step);
+      expect(got.length).toBe(1);
+      expect(Buffer.compare(got[0]!.response!.files!.data!.data as Uint8Array, data)).toBe(0);
+    }
+  });
+
   test("a segment table that does not add up, or garbage, is a FrameError", () => {
     // one segment of 2 words announced in a body with room for 3: the general path says why
     const bad = new Uint8Array([32, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, ...new Array(24).fill(0)]);

@@ -67,10 +67,14 @@ export async function resumeFixture(name: string, fromDir: string, host: Fixture
       host.cache.remove(key);
       continue;
     }
+    // An interrupted build gives its lock back too (found by `bun run chaos`: Ctrl-C of
+    // `provium fixture build` left the lock for the next build to wait out).
+    const forgetLock = onProcessExit(() => got.lock.release());
     try {
       const parts = await build(name, path, key, host);
       return { key, parts, built: true };
     } finally {
+      forgetLock();
       got.lock.release();
     }
   }

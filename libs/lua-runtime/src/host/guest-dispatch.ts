@@ -45,7 +45,7 @@ export class GuestDispatch {
     try {
       r = await agent.request(request, ctx.worker);
     } catch (e) {
-      throw new Error(`${what}: vm ${ctx.vm.spec.name}: ${(e as Error).message}${ctx.vm.consoleExcerpt()}`);
+      throw await ctx.vm.gone(what, e as Error);
     }
     const err = failure(r, what);
     if (err) throw err;

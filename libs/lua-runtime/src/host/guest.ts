@@ -169,7 +169,7 @@ export class GuestVm {
     let timer: Timer | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`the agent of vm ${this.spec.name} did not answer within ${deadlineMs / 1000} s ${what}${this.consoleExcerpt()}`)),
+        () => reject(new Error(`the agent of vm ${this.spec.name} did not answer within ${deadlineMs / 1000} s ${what}${this.unfinishedFrame()}${this.consoleExcerpt()}`)),
         deadlineMs,
       );
     });
@@ -207,7 +207,11 @@ export class GuestVm {
     if (this.agent!.inFlight) throw new Error(`vm ${this.spec.name} has ${this.agent!.inFlight} guest ops in flight; a snapshot needs it idle`);
     mkdirSync(dir, { recursive: true });
     const memory = opts.file ?? join(dir, `${this.spec.name}.mem${opts.compress ? ".zst" : ""}`);
-    let bytes = await saveMemory(this.qemu!, memory, opts);
+    // A guest that died meanwhile (QMP closes with it) fails the snapshot naming why.
+    let bytes = await saveMemory(this.qemu!, memory, opts).catch(async (e) => {
+      const died = await Promise.race([this.qemu!.exited.then(() => true), Bun.sleep(1000).then(() => false)]);
+      throw died ? await this.gone("snapshot", e) : e;
+    });
     // Disks the guest writes (copy-on-write overlays) are saved with the memory, while it is
     // paused; a restore gets a fresh overlay on top of the saved one, so both stay in step.
     const drives = this.image!.drives?.map((d, i) => {
@@ -266,6 +270,40 @@ export class GuestVm {
   /** The last lines of the guest console, without terminal escapes (firmware clears the screen). */
   consoleTail(lines = 20) {
     return cleanConsole(this.qemu?.consoleTail(lines) ?? "");
+  }
+
+  // An agent that sent part of a frame and stopped is stuck or hostile: say so.
+  private unfinishedFrame() {
+    const p = this.agent?.partial;
+    return p?.bytes ? ` (it sent ${p.bytes} bytes of an unfinished frame${p.announced ? ` announced as ${p.announced} bytes` : ""})` : "";
+  }
+
+  /**
+   * Why the guest is gone, once its connection broke: "QEMU was killed by SIGKILL", "the guest
+   * kernel panicked: <its reason>", "the agent exited with status 137, and the guest powered off",
+   * from QEMU's exit status (awaited briefly: the socket closes first) and the console.
+   */
+  async whyGone(): Promise<string> {
+    const qemu = this.qemu;
+    if (!qemu) return "";
+    const exit = qemu.exitStatus ?? (await Promise.race([qemu.exited, Bun.sleep(1000).then(() => null)]));
+    const console = this.consoleTail(400);
+    const panic = /Kernel panic - not syncing: ([^\n]*)/.exec(console)?.[1];
+    const agent = /provium-init: agent exited with status (\d+)/.exec(console)?.[1];
+    const causes = [
+      exit?.signal && exit.signal !== "SIGTERM" ? `QEMU was killed by ${exit.signal}` : "",
+      panic ? `the guest kernel panicked: ${panic.trim()}` : "",
+      agent ? `the agent exited with status ${agent}${Number(agent) > 128 ? ` (signal ${Number(agent) - 128})` : ""}` : "",
+      exit && !exit.signal && !panic && !agent ? `the guest powered off (QEMU exit code ${exit.code})` : "",
+      !exit ? "QEMU is still running" : "",
+    ].filter(Boolean);
+    return causes.join("; ");
+  }
+
+  /** An error for an op that failed because the connection to the guest broke. */
+  async gone(what: string, e: Error): Promise<Error> {
+    const why = await this.whyGone();
+    return new Error(`${what}: vm ${this.spec.name}: ${e.message}${why ? ` (${why})` : ""}${this.consoleExcerpt()}`);
   }
 
   consoleExcerpt(lines = 20) {
