@@ -5,6 +5,6 @@ export { ImpairmentTable, type Impairment, type ImpairmentState } from "./impair
 export { type NicCounters } from "./counters";
 export { FrameQueue, PcapSink, type CaptureSink, type CapturedFrame } from "./capture";
 export { PcapWriter, pcapHeader, pcapRecord } from "./pcap";
-export { RecordReader, encodeRecord, parseMac, formatMac, MAX_FRAME } from "./frames";
+export { RecordReader, FrameError, encodeRecord, parseMac, formatMac, MAX_FRAME } from "./frames";
 export { parseSubnet, hostAddress, staticHosts, uplinkAddresses, type Subnet } from "./addressing";
 export { Uplink, UPLINK_PORT } from "./uplink";
