@@ -2,7 +2,8 @@
 // switch (@provium/netswitch) against the floor, QEMU's own point-to-point `-netdev socket`
 // link, between the SAME two guests: each has two NICs, one on the switch (10.0.1.0/24) and
 // one on the floor link (10.0.2.0/24). Rounds interleave the two paths, so compare the ratios
-// of one run. Measures ping round trips (busybox ping, warm ARP) and TCP throughput (nc, timed
+// of one run. Measures ping round trips (busybox ping, warm ARP; the median of every round trip)
+// and TCP throughput (nc, timed
 // at the receiver from its first byte). Goals (issue 17): latency within 1.5x of the floor,
 // throughput >= 0.7x. Writes bench/results/<time>-network.json; exits 1 past a goal.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -35,10 +36,12 @@ async function boot(name: "a" | "b", n: number, floorArg: string): Promise<Shell
   return g;
 }
 
-function pingAvg(out: string): number {
-  const m = /min\/avg\/max = [\d.]+\/([\d.]+)\//.exec(out);
-  if (!m) throw new Error(`ping said: ${out}`);
-  return Number(m[1]);
+/** Every round trip of a ping run (ms): the medians are taken over all of them, so one
+ *  descheduled moment of a loaded host weighs one sample, not a whole run's average. */
+function pingTimes(out: string): number[] {
+  const times = [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+  if (!times.length) throw new Error(`ping said: ${out}`);
+  return times;
 }
 
 /** MiB/s of `MIB` MiB from a to b's address `ip`, timed at b from its first byte. */
@@ -68,7 +71,7 @@ try {
   const tput: Record<keyof typeof paths, number[]> = { switch: [], floor: [] };
   for (let r = 0; r < rounds; r++) {
     const order = (r % 2 ? ["floor", "switch"] : ["switch", "floor"]) as (keyof typeof paths)[];
-    for (const p of order) rtt[p].push(pingAvg(await a.ok(`ping -c 20 -i 0.05 -q ${paths[p]}`)));
+    for (const p of order) rtt[p].push(...pingTimes(await a.ok(`ping -c 20 -i 0.05 ${paths[p]}`)));
     for (const p of order) tput[p].push(await throughput(a, b, paths[p]));
   }
   const s = { rtt: { switch: stats(rtt.switch), floor: stats(rtt.floor) }, tput: { switch: stats(tput.switch), floor: stats(tput.floor) } };
