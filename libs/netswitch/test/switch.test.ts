@@ -199,7 +199,7 @@ describe("impairments", () => {
     expect(ab).toBeLessThan(250);
     expect(ba).toBeGreaterThanOrEqual(9);
     expect(ba).toBeLessThan(ab - 20);
-  });
+  }, { retry: 2 }); // timing: a host loaded by other work can stall the event loop
 
   test("jitter spreads the delay over [ms - jitter, ms + jitter]", async () => {
     const n = await lan("a", "b");
@@ -222,7 +222,7 @@ describe("impairments", () => {
     expect(Math.min(...arrivals)).toBeGreaterThanOrEqual(8);
     expect(Math.max(...arrivals)).toBeLessThan(250);
     expect(Math.max(...arrivals) - Math.min(...arrivals)).toBeGreaterThan(30); // it did vary
-  });
+  }, { retry: 2 }); // timing: a host loaded by other work can stall the event loop
 
   test("a bandwidth limit paces a burst to the asked rate (one direction only)", async () => {
     const n = await lan("a", "b");
@@ -241,7 +241,7 @@ describe("impairments", () => {
     expect(secs).toBeGreaterThan(expected * 0.8);
     expect(secs).toBeLessThan(expected * 1.6); // late timers on a loaded host lose at most the burst's worth
     expect(back).toBeLessThan((secs * 1000) / 2); // b -> a is not limited
-  });
+  }, { retry: 2 }); // timing: a host loaded by other work can stall the event loop
 
   test("a burst beyond the bandwidth queue is tail-dropped and counted", async () => {
     const n = await lan("a", "b");
