@@ -253,6 +253,12 @@ function VM:spawn_worker(opts) end
 ---@param fn fun(b: Guest)
 ---@return {ok: any, err: string}[]
 function VM:batch(fn) end
+---@param bridge Bridge|string  a bridge it is attached to, or its name
+---@return Nic
+function VM:nic(bridge) end
+---@param bridge? Bridge|string  default: its first bridge
+---@return string|nil  its IPv4 address there ("10.0.1.2"); nil when on no bridge
+function VM:ip(bridge) end
 
 ---@class Console  the VM's serial console (ttyS0), both ways
 local Console = {}
@@ -370,6 +376,104 @@ function Lab:vm_fixture(name) end
 function Lab:lab_fixture(name) end
 ---@param path string
 function Lab:depends_on_file(path) end
+--- A bridge of this file (a userspace switch on the host, no root): made on first use, found by name after.
+---@param name string
+---@param opts? {subnet?: string}  default subnet 10.0.N.0/24 for the file's N-th bridge
+---@return Bridge
+function Lab:bridge(name, opts) end
+
+---@class NicCounters  from the guest's side
+---@field rx_packets integer
+---@field rx_bytes integer
+---@field tx_packets integer
+---@field tx_bytes integer
+---@field dropped integer  frames it sent that the bridge dropped (per destination), and frames for it it did not read
+
+---@class Frame
+---@field data string      the Ethernet frame
+---@field from string      the VM (or "uplink") that sent it
+---@field to string|nil    a NIC capture: the VM it was delivered to (nil: it is one the NIC sent)
+---@field time number      seconds since the epoch
+
+---@class Capture
+local Capture = {}
+---@param timeout? Duration  default 30 s; raises when no frame comes
+---@return Frame|nil  nil once closed and read
+function Capture:next(timeout) end
+---@return Frame[]  what was captured so far
+function Capture:drain() end
+---@return string|nil  the pcap file, for capture({pcap = path})
+function Capture:path() end
+---@return integer  frames written to the pcap file, or (a stream) dropped unread past 16 MiB
+function Capture:close() end
+
+---@class Nic
+local Nic = {}
+---@return NicCounters
+function Nic:counters() end
+---@param opts? {pcap?: string}
+---@return Capture  what this NIC sent and was delivered
+function Nic:capture(opts) end
+--- The guest sees its link down (QMP set_link); returns once it does.
+function Nic:disconnect() end
+function Nic:reconnect() end
+---@return string
+function Nic:mac() end
+---@return string
+function Nic:ip() end
+
+---@alias Pair {from: VM, to: VM}
+
+---@class Bridge
+local Bridge = {}
+---@return string
+function Bridge:name() end
+---@return string  "10.0.1.0/24"
+function Bridge:subnet() end
+---@return VM[]
+function Bridge:members() end
+---@param vms VM|VM[]  before they boot; a booted VM detached from it is plugged back
+---@return Bridge
+function Bridge:attach(vms) end
+---@return Bridge
+function Bridge:detach(vm) end
+---@return Bridge
+function Bridge:isolate(vm) end
+---@return Bridge
+function Bridge:unisolate(vm) end
+--- (a, b): both ways; ({from = a, to = b}): one way.
+---@param a VM|Pair
+---@param b? VM
+---@return Bridge
+function Bridge:partition(a, b) end
+---@param a VM|Pair
+---@param b? VM
+---@return Bridge
+function Bridge:unpartition(a, b) end
+---@return Bridge
+function Bridge:partition_all() end
+--- Lifts every partition and isolation (impairments stay).
+---@return Bridge
+function Bridge:restore_all() end
+--- No partition, isolation or impairment.
+---@return Bridge
+function Bridge:reset() end
+---@param v number|{from?: VM, to?: VM, ms: number, jitter?: number}  one-way delay, ms
+---@return Bridge
+function Bridge:add_latency(v) end
+---@param v number|{from?: VM, to?: VM, p: number}  a probability (0-1); above 1, a percentage
+---@return Bridge
+function Bridge:drop_rate(v) end
+---@param v number|{from?: VM, to?: VM, bps: number}  bits per second; 0 lifts it
+---@return Bridge
+function Bridge:bandwidth_limit(v) end
+---@param opts? {pcap?: string}  a host file (relative: to the calling file's directory)
+---@return Capture  every frame entering the bridge
+function Bridge:capture(opts) end
+function Bridge:enable_uplink() end
+function Bridge:disable_uplink() end
+---@return string  the uplink's gateway address
+function Bridge:gateway() end
 
 ---@class Provium: Lab
 ---@field timeout? Duration              per-file timeout (default 5m)

@@ -35,3 +35,5 @@ export { resetMachine, pressPowerButton, waitExit } from "./machine/power";
 export { HotDisk, createRawDisk, imageFormat, DISK_FAULTS, SECTOR_BYTES, type DiskFault, type HotDiskOptions } from "./machine/disks";
 export { bootFileEntries, writeInitrdWithFiles, type BootFile } from "./machine/boot-files";
 export { kernelCmdline, MAX_CMDLINE_BYTES, type GuestEnd } from "./machine/qemu";
+export { DIE_WITH_PARENT, type NicOptions } from "./machine/qemu";
+export { NET_MODULES } from "./image/initramfs";

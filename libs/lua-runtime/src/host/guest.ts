@@ -4,7 +4,7 @@ import { INCOMING_ARGS, loadMemory, openIncoming, pressPowerButton, QemuVm, rese
 import { copyFileSync, mkdirSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { connectAgent, type AgentClient } from "@provium/protocol";
-import type { BootImage } from "@provium/vmm";
+import type { BootImage, NicOptions } from "@provium/vmm";
 import { VmDisks } from "./disks";
 
 /** "dead": the guest powered itself off, panicked or rebooted itself (QEMU runs with -no-reboot). */
@@ -24,6 +24,8 @@ export interface VmSpec {
   profile: string;
   memoryMiB: number;
   cpus: number;
+  /** NICs on the file's bridges (bridges.ts adds them before boot) */
+  nics?: NicOptions[];
 }
 
 /** One VM's saved state: what a restore needs to rebuild it. */
@@ -176,6 +178,7 @@ export class GuestVm {
       cpus: spec.cpus,
       accel,
       drives: image.drives,
+      nics: spec.nics,
       extraArgs,
       fds,
     });

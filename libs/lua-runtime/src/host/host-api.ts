@@ -4,6 +4,7 @@
 // (test/host/contract.test.ts), and guest ops are the keys of `guestOps` (ops/index.ts).
 import type { GuestOpName } from "./ops";
 import type { DiskSpec } from "./disks";
+import type { Bridges } from "./bridges";
 
 /** Which agent a guest op goes to: a VM, and a worker (namespace) in it, 0 = the root. */
 export interface Target {
@@ -64,9 +65,31 @@ export interface HostApi {
   "fixture.vm": { args: { name: string }; result: MadeVm[] };
   "fixture.lab": { args: { name: string }; result: MadeVm[] };
 
+  // Bridges and NICs (bridges.ts): arguments name bridges, VMs and captures by id.
+  "bridge.create": { args: Arg<"create">; result: ReturnType<Bridges["create"]> };
+  "bridge.attach": { args: Arg<"attach">; result: void };
+  "bridge.detach": { args: Arg<"detach">; result: void };
+  "bridge.impair": { args: Arg<"impair">; result: void };
+  "bridge.partition": { args: Arg<"partition">; result: void };
+  "bridge.isolate": { args: Arg<"isolate">; result: void };
+  "bridge.all": { args: Arg<"all">; result: void };
+  "bridge.uplink": { args: Arg<"uplink">; result: void };
+  "bridge.gateway": { args: Arg<"gateway">; result: string };
+  "bridge.save": { args: Arg<"save">; result: ReturnType<Bridges["save"]> };
+  "bridge.load": { args: Arg<"load">; result: void };
+  "nic.counters": { args: Arg<"counters">; result: ReturnType<Bridges["counters"]> };
+  "nic.link": { args: Arg<"link">; result: void };
+  "nic.info": { args: Arg<"nicInfo">; result: ReturnType<Bridges["nicInfo"]> };
+  "vm.ip": { args: Arg<"ip">; result: string | null };
+  "capture.open": { args: Arg<"openCapture">; result: number };
+  "capture.next": { args: Arg<"nextFrames">; result: Awaited<ReturnType<Bridges["nextFrames"]>> };
+  "capture.close": { args: Arg<"closeCapture">; result: ReturnType<Bridges["closeCapture"]> };
+
   /** The runner's own tests (PROVIUM_TEST_HOOKS=1): a crashed worker fails one file. */
   "debug.crash_worker": { args: {}; result: never };
 }
+
+type Arg<K extends keyof Bridges> = Bridges[K] extends (a: infer A) => unknown ? A : never;
 
 export type HostOpName = keyof HostApi;
 export type HostOps = { [K in HostOpName]: (args: HostApi[K]["args"]) => HostApi[K]["result"] | Promise<HostApi[K]["result"]> };

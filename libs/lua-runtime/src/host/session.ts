@@ -12,6 +12,7 @@ import { GuestDispatch } from "./guest-dispatch";
 import { SnapshotStore } from "./snapshots";
 import { Barriers } from "./barriers";
 import { HostTempFiles } from "./host-temp";
+import { Bridges } from "./bridges";
 import { findModule } from "./modules";
 import { resumeFixture, type FixtureHost } from "./fixtures";
 import { ConsoleStreams } from "./console-streams";
@@ -50,12 +51,14 @@ export class FileSession {
   private readonly barriers = new Barriers();
   private readonly tempFiles = new HostTempFiles();
   private readonly consoles = new ConsoleStreams();
+  private readonly bridges: Bridges;
   private readonly ops: HostOps;
 
   constructor(private readonly o: SessionOptions) {
     const vms = (this.vms = new VmRegistry(o));
     const snaps = (this.snapshots = new SnapshotStore(vms, o));
     const guests = this.guests;
+    const nets = (this.bridges = new Bridges(vms));
     const target = (t: { vm: number; worker?: number }) => {
       if (o.listOnly) throw new Error("guest ops do not run under `provium list`");
       return [vms.get(t?.vm), t?.worker ?? 0] as const;
@@ -110,6 +113,24 @@ export class FileSession {
       "snapshot.delete": (a) => snaps.delete(a.snap) as true,
       "fixture.vm": (a) => this.fixture(String(a.name), "vm"),
       "fixture.lab": (a) => this.fixture(String(a.name), "lab"),
+      "bridge.create": (a) => nets.create(a),
+      "bridge.attach": (a) => nets.attach(a),
+      "bridge.detach": (a) => nets.detach(a),
+      "bridge.impair": (a) => nets.impair(a),
+      "bridge.partition": (a) => nets.partition(a),
+      "bridge.isolate": (a) => nets.isolate(a),
+      "bridge.all": (a) => nets.all(a),
+      "bridge.uplink": (a) => nets.uplink(a),
+      "bridge.gateway": (a) => nets.gateway(a),
+      "bridge.save": (a) => nets.save(a),
+      "bridge.load": (a) => nets.load(a),
+      "nic.counters": (a) => nets.counters(a),
+      "nic.link": (a) => nets.link(a),
+      "nic.info": (a) => nets.nicInfo(a),
+      "vm.ip": (a) => nets.ip(a),
+      "capture.open": (a) => nets.openCapture(a),
+      "capture.next": (a) => nets.nextFrames(a),
+      "capture.close": (a) => nets.closeCapture(a),
       "debug.crash_worker": () => {
         if (process.env.PROVIUM_TEST_HOOKS !== "1") throw new Error("unknown host op 'debug.crash_worker'");
         setTimeout(() => {
@@ -150,6 +171,7 @@ export class FileSession {
     this.consoles.closeAll();
     this.barriers.close();
     await this.vms.close();
+    this.bridges.close();
     this.snapshots.close();
     this.tempFiles.removeAll();
   }

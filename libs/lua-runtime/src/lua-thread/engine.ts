@@ -17,6 +17,7 @@ import fileLua from "../lua/file.lua" with { type: "text" };
 import snapshotLua from "../lua/snapshot.lua" with { type: "text" };
 import ioLua from "../lua/io.lua" with { type: "text" };
 import devicesLua from "../lua/devices.lua" with { type: "text" };
+import networkLua from "../lua/network.lua" with { type: "text" };
 import { Marshal } from "./marshal";
 import type { HostFiles } from "./host-fs";
 import type { SyncCaller } from "../bridge";
@@ -37,6 +38,7 @@ const preludeChunks: [string, string][] = [
   ["files.lua", filesLua],
   ["io.lua", ioLua],
   ["devices.lua", devicesLua],
+  ["network.lua", networkLua],
 ];
 
 let factory: LuaFactory | null = null;

@@ -73,8 +73,10 @@ function VM:resume()
 end
 
 function Lab:snapshot(dir)
-  local snap = take(vm_ids(self, {}), "lab", dir)
+  local ids = vm_ids(self, {})
+  local snap = take(ids, "lab", dir)
   snap._what = "lab " .. tostring(self._name)
+  snap._bridges = P.save_bridges(ids) -- the rules of the bridges its VMs are on
   return snap
 end
 
@@ -93,6 +95,7 @@ function Lab:restore(snap)
   end
   refuse_open_streams()
   adopt(self, P.call("snapshot.restore_lab", args))
+  if getmetatable(snap) == Snapshot then P.load_bridges(snap._bridges) end
   return self
 end
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import type { DriveOptions } from "../machine/qemu";
 import { ensureAgentBinary } from "./agent-binary";
 import { ensureAgentDisk } from "./agent-disk";
-import { DISK_MODULES, ensureImage } from "./initramfs";
+import { DISK_MODULES, ensureImage, NET_MODULES } from "./initramfs";
 import { ensureDebianKernel } from "./kernel";
 import { ensureRootfs } from "./rootfs";
 
@@ -71,7 +71,7 @@ async function build(profile: Profile, cacheDir: string, onProgress: (msg: strin
     // read-only disk instead of the initramfs, so the ~110 MB binary is not unpacked into RAM
     // (only the pages it runs from are read in): snapshots shrink by ~65 MB and restore faster.
     const [image, disk] = await Promise.all([
-      ensureImage({ cacheDir, kernel, injectAgent: true, agentOnDisk: true, moduleDir, extraModules: DISK_MODULES, onProgress }),
+      ensureImage({ cacheDir, kernel, injectAgent: true, agentOnDisk: true, moduleDir, extraModules: [...DISK_MODULES, ...NET_MODULES], onProgress }),
       ensureAgentDisk({ cacheDir, agentBinary, onProgress }),
     ]);
     return {
@@ -92,7 +92,7 @@ async function build(profile: Profile, cacheDir: string, onProgress: (msg: strin
 async function buildDebian(profile: Profile, packages: string[], cacheDir: string, onProgress: (msg: string) => void): Promise<BootImage> {
   const boot = (async () => {
     const { kernel, moduleDir } = await ensureDebianKernel({ cacheDir, onProgress });
-    return ensureImage({ cacheDir, kernel, injectAgent: true, agentOnDisk: true, moduleDir, extraModules: DISK_MODULES, onProgress });
+    return ensureImage({ cacheDir, kernel, injectAgent: true, agentOnDisk: true, moduleDir, extraModules: [...DISK_MODULES, ...NET_MODULES], onProgress });
   })();
   const agent = (async () => {
     const agentBinary = await ensureAgentBinary({ cacheDir, entry: agentEntry, onProgress });

@@ -42,6 +42,17 @@ if [ "$PROVIUM_STAGE" != root ]; then
   for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console virtio_blk button evdev pvpanic pvpanic_mmio; do
     [ -e /provium/modules/$m.ko ] && $bb insmod /provium/modules/$m.ko 2>/dev/null
   done
+  # NICs only when the host configures one (provium.net=, below): no cost for other VMs.
+  case " $cmdline " in *" provium.net="*)
+    for m in failover net_failover virtio_net; do
+      [ -e /provium/modules/$m.ko ] && $bb insmod /provium/modules/$m.ko 2>/dev/null
+    done
+    # Up now, addresses later (below): the interface sends at once (its queue is attached
+    # when it opens with carrier), and the kernel's link watch, which marks it "up" (operstate,
+    # IFF_RUNNING) up to ~1 s later under TCG, runs meanwhile. Nothing waits for it.
+    for d in /sys/class/net/*; do $bb ip link set "${d##*/}" up 2>/dev/null; done
+    trace "links up" ;;
+  esac
   trace "modules loaded"
   # vm:boot({rng_seed}): mixed into the entropy pool (not credited) before anything reads it.
   [ -e /provium-rng-seed ] && $bb cat /provium-rng-seed > /dev/urandom && $bb rm -f /provium-rng-seed
@@ -123,6 +134,27 @@ if [ -e /sys/module/button ]; then
   $bb chmod 755 /run/provium-acpi/PWRF/00000080
   $bb acpid -c /run/provium-acpi -l /run/provium-acpi/log -p /run/provium-acpi/pid 2>/dev/null
 fi
+# provium.net=MAC,ADDR/PREFIX, one per NIC on a bridge: the interface with that MAC gets the
+# address and goes up before the agent starts, so it is configured once the agent answers.
+# Shell builtins only in the loop (a fork costs tens of ms under TCG); the wait is bounded by
+# the clock (5 s), not by a count.
+clock() { read -r now _ < /proc/uptime; now=${now%.*}; } # whole seconds since boot, in $now
+for arg in $cmdline; do
+  case $arg in provium.net=*) ;; *) continue ;; esac
+  mac=${arg#provium.net=}; addr=${mac#*,}; mac=${mac%%,*}
+  # The interface exists once virtio_net has probed (normally at once).
+  dev=; clock; end=$((now + 5))
+  while :; do
+    for d in /sys/class/net/*; do read -r a < $d/address && [ "$a" = "$mac" ] && dev=${d##*/}; done
+    clock
+    [ -n "$dev" ] || [ $now -ge $end ] && break
+    $bb usleep 10000
+  done
+  [ -n "$dev" ] || { echo "provium-init: no network interface with MAC $mac"; continue; }
+  $bb ip addr add "$addr" dev "$dev" && $bb ip link set "$dev" up || echo "provium-init: cannot configure $dev ($addr)"
+  trace "$dev has $addr"
+done
+trace "network configured"
 
 # The agent's glibc lives in /provium/lib and is used only by the agent: its own loader with
 # --library-path (no LD_LIBRARY_PATH), so neither the user's libc nor the programs the agent

@@ -27,6 +27,8 @@ export const DISK_MODULES = ["virtio_blk"] as const;
  * button an input event for busybox acpid; pvpanic tells QEMU about a kernel panic.
  */
 export const POWER_MODULES = ["button", "evdev", "pvpanic", "pvpanic_mmio"] as const;
+/** What a virtio NIC needs, in load order (guest-init.sh loads them when a NIC is configured). */
+export const NET_MODULES = ["failover", "net_failover", "virtio_net"] as const;
 
 /** A static busybox (it runs before any library exists in the guest), else a clear error. */
 export function findStaticBusybox(explicit?: string): string {

@@ -44,6 +44,23 @@ export interface LaunchOptions {
   rngSeed?: Uint8Array;
   /** the guest's real-time clock starts here (`-rtc base=`, whole seconds, UTC) */
   rtcBase?: Date;
+  /** virtio-net NICs, each on a switch port (see @provium/netswitch) */
+  nics?: NicOptions[];
+}
+
+/**
+ * A NIC whose frames go over QEMU's `-netdev stream` to a unix socket (a userspace switch
+ * port). The socket must be listening before launch: QEMU 7.2's stream client never retries.
+ */
+export interface NicOptions {
+  /** the netdev id (QMP `set_link` takes it): a letter, then letters, digits, - or _ */
+  id: string;
+  /** the switch port's unix socket */
+  socket: string;
+  /** "52:54:00:xx:xx:xx" */
+  mac: string;
+  /** "10.0.1.2/24": set on the guest's interface (and the link brought up) before the agent starts */
+  address?: string;
 }
 
 export interface DriveOptions {
@@ -95,7 +112,7 @@ const live = new Set<QemuVm>();
 // outright (no exit handler runs then). setpriv (util-linux) sets PR_SET_PDEATHSIG, then
 // execs QEMU in the same process.
 const SETPRIV = Bun.which("setpriv");
-const DIE_WITH_PARENT = SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", "--"] : [];
+export const DIE_WITH_PARENT = SETPRIV ? [SETPRIV, "--pdeathsig", "KILL", "--"] : [];
 
 /** VMs launched by this process and not yet shut down. */
 export function liveVms(): QemuVm[] {
@@ -109,8 +126,8 @@ const qv = (s: string) => s.replace(/,/g, ",,");
 export type GuestEnd = "poweroff" | "panic" | "reboot";
 
 /** The whole kernel command line a VM boots with: Provium's base, the accelerator's, the caller's. */
-export function kernelCmdline(opts: Pick<LaunchOptions, "accel" | "cmdline">): string {
-  const append = [BASE_CMDLINE, accelCmdline(opts.accel), opts.cmdline].filter(Boolean).join(" ");
+export function kernelCmdline(opts: Pick<LaunchOptions, "accel" | "cmdline" | "nics">): string {
+  const append = [BASE_CMDLINE, accelCmdline(opts.accel), nicCmdline(opts.nics ?? []), opts.cmdline].filter(Boolean).join(" ");
   const bytes = Buffer.byteLength(append);
   if (bytes > MAX_CMDLINE_BYTES)
     throw new Error(`kernel command line too long: ${bytes} bytes, the limit is ${MAX_CMDLINE_BYTES} (x86 COMMAND_LINE_SIZE; a longer one hangs the boot silently)`);
@@ -175,6 +192,7 @@ export class QemuVm {
       "-device", "virtio-serial-pci,id=vser0",
       "-device", "virtserialport,bus=vser0.0,chardev=agent,name=provium.agent",
       ...drives.flatMap((d, i) => driveArgs(d, opts.drives![i]!)),
+      ...(opts.nics ?? []).flatMap(nicArgs),
       ...(opts.extraArgs ?? []),
     ];
     this.proc = Bun.spawn([...DIE_WITH_PARENT, ...this.argv], { stdio: ["ignore", "ignore", "pipe", ...(opts.fds ?? [])] }) as Subprocess<"ignore", "ignore", "pipe">;
@@ -223,6 +241,7 @@ export class QemuVm {
     if (opts.initrd && !fs.existsSync(opts.initrd)) throw new Error(`initrd not found: ${opts.initrd}`);
     for (const d of opts.drives ?? []) if (!fs.existsSync(d.file)) throw new Error(`drive image not found: ${d.file}`);
     kernelCmdline(opts); // refuse an overlong command line before anything is made
+    for (const n of opts.nics ?? []) checkNic(n);
     const runDir = makeRunDir(opts.runDir);
     let vm: QemuVm;
     let console: ConsoleHost | null = null;
@@ -373,6 +392,27 @@ function driveArgs(d: VmDrive, o: DriveOptions): string[] {
   const cache = o.cache ?? (d.base ? "unsafe" : "writeback");
   const drive = [`file=${qv(d.file)}`, `format=${d.format}`, "if=none", `id=${d.id}`, `cache=${cache}`, ...(d.readOnly ? ["readonly=on"] : [])];
   return ["-drive", drive.join(","), "-device", `virtio-blk-pci,drive=${d.id}`];
+}
+
+function nicArgs(n: NicOptions): string[] {
+  return ["-netdev", `stream,id=${n.id},server=off,addr.type=unix,addr.path=${qv(n.socket)}`, "-device", `virtio-net-pci,netdev=${n.id},mac=${n.mac},romfile=`];
+}
+
+// guest-init.sh reads provium.net=MAC,ADDR/PREFIX (one per NIC) and configures the interface
+// with that MAC: no DHCP round trip, and the address is set before the agent answers.
+function nicCmdline(nics: NicOptions[]): string {
+  return nics.filter((n) => n.address).map((n) => `provium.net=${n.mac},${n.address}`).join(" ");
+}
+
+function checkNic(n: NicOptions): void {
+  if (!/^[A-Za-z][\w-]{0,30}$/.test(n.id)) throw new Error(`NIC id must be a letter then letters, digits, - or _ (at most 31), got ${JSON.stringify(n.id)}`);
+  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(n.mac) || parseInt(n.mac.slice(0, 2), 16) & 1) throw new Error(`NIC ${n.id}: mac must be a unicast "52:54:00:xx:xx:xx", got ${JSON.stringify(n.mac)}`);
+  if (n.address !== undefined && !/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(n.address)) throw new Error(`NIC ${n.id}: address must look like "10.0.1.2/24", got ${JSON.stringify(n.address)}`);
+  let sock = false;
+  try {
+    sock = fs.statSync(n.socket).isSocket();
+  } catch {}
+  if (!sock) throw new Error(`NIC ${n.id}: no switch listening on ${n.socket} (QEMU 7.2 would stay unconnected without a word)`);
 }
 
 function findQemuImg(qemu: string): string {

@@ -1,0 +1,94 @@
+// Taps on a switch. A bridge-wide tap sees every frame once, as a port enters the switch
+// (before partitions and impairments: what each guest sent). A NIC tap sees what that guest
+// sent and what the switch delivered to it (after impairments): what tcpdump on its eth0 sees.
+import { PcapWriter } from "./pcap";
+
+export interface CapturedFrame {
+  /** ms since the epoch, sub-ms precision */
+  time: number;
+  /** the port that sent it */
+  from: string;
+  /** the port it was delivered to (NIC taps, delivered frames only), else null */
+  to: string | null;
+  frame: Uint8Array;
+}
+
+export interface CaptureSink {
+  /** `frame` is only valid during the call: copy what you keep */
+  write(f: CapturedFrame): void;
+  close(): void;
+}
+
+/** Frames waiting for a reader, oldest first, bounded: past `maxBytes` new frames are counted
+ *  in `lost` instead (a test that never reads must not grow the runner without end). */
+export class FrameQueue implements CaptureSink {
+  private frames: CapturedFrame[] = [];
+  private bytes = 0;
+  private waiter: (() => void) | null = null;
+  lost = 0;
+  closed = false;
+
+  constructor(private readonly maxBytes = 16 * 1024 * 1024) {}
+
+  write(f: CapturedFrame): void {
+    if (this.closed) return;
+    if (this.bytes + f.frame.length > this.maxBytes) {
+      this.lost++;
+      return;
+    }
+    this.frames.push({ ...f, frame: f.frame.slice() });
+    this.bytes += f.frame.length;
+    this.wake();
+  }
+
+  /** The next frame, waiting up to `timeoutMs`; null on timeout or once closed and empty. */
+  async next(timeoutMs: number): Promise<CapturedFrame | null> {
+    if (!this.frames.length && !this.closed) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, timeoutMs);
+        this.waiter = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.waiter = null;
+    }
+    const f = this.frames.shift() ?? null;
+    if (f) this.bytes -= f.frame.length;
+    return f;
+  }
+
+  /** Everything waiting now, without blocking. */
+  drain(): CapturedFrame[] {
+    const all = this.frames;
+    this.frames = [];
+    this.bytes = 0;
+    return all;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    this.waiter?.();
+  }
+}
+
+/** Frames straight into a pcap file. */
+export class PcapSink implements CaptureSink {
+  private readonly writer: PcapWriter;
+  constructor(path: string) {
+    this.writer = new PcapWriter(path);
+  }
+  get frames(): number {
+    return this.writer.frames;
+  }
+  write(f: CapturedFrame): void {
+    this.writer.write(f.frame, f.time);
+  }
+  close(): void {
+    this.writer.close();
+  }
+}
