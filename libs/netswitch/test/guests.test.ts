@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { liveVms, type GuestImage } from "@provium/vmm";
 import { parseSubnet, Switch, Uplink } from "../src/index";
 import { sharedKernel } from "../../vmm/test/helpers";
-import { ShellGuest, SHELL_AGENT } from "./fixtures/shell-guest";
+import { ShellGuest, SHELL_AGENT } from "../../../bench/shell-guest";
 import { ensureImage, NET_MODULES } from "@provium/vmm";
 
 let dir: string;
