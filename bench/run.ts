@@ -21,8 +21,16 @@ import { FloorGuest } from "./floor";
 import { PeerGuest } from "./peer";
 import { ProviumDriver } from "./provium";
 import { RATIOS, ratioOk } from "./bounds";
+import { PAIRS } from "./pairs";
+import { compareResults, formatComparison, readResult, thresholdArg } from "./compare";
 
 const quick = process.argv.includes("--quick");
+// --compare BASELINE.json: this run against a saved one (compare.ts); read now, so a wrong path
+// fails before the run, not after minutes of it.
+const compareAt = process.argv.indexOf("--compare");
+if (compareAt >= 0 && !process.argv[compareAt + 1]) throw new Error("--compare needs a baseline: a bench/results/*.json file");
+const baseline = compareAt >= 0 ? readResult(process.argv[compareAt + 1]!) : null;
+const threshold = thresholdArg(process.argv);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (quick ? 8 : 30));
 const BOOTS = Number(process.env.BENCH_BOOTS ?? (quick ? 2 : 5));
 const SNAPS = Number(process.env.BENCH_SNAPS ?? (quick ? 2 : 5));
@@ -305,24 +313,6 @@ const LABELS: Record<string, string> = {
   "q.write1m": "file open/write/close 1 MiB (1 MiB calls)",
   "q.read1m": "file open/read/close 1 MiB (1 MiB calls)",
 };
-// Provium row -> [floor counterpart, peer counterpart]
-const PAIRS: Record<string, [string?, string?]> = {
-  "p.noop": ["f.echo16", "q.ping"],
-  "p.stat": ["f.echo16", "q.ping"],
-  "p.stat_early": ["f.echo16", "q.ping"],
-  "p.stat_cold": ["f.echo16", "q.ping"],
-  "p.run_true": [undefined, "q.exec_true"],
-  "p.run_echo": [undefined, "q.exec_echo"],
-  "p.write1m": ["f.h2g1m", "q.write1m"],
-  "p.read1m": ["f.g2h1m", "q.read1m"],
-  "p.write16m": ["f.h2g16m"],
-  "p.read16m": ["f.g2h16m"],
-  "p.stream64m": ["f.g2h64m"],
-  "p.boot": ["f.boot", "q.boot"],
-  "p.save": ["f.save"],
-  "p.restore": ["f.restore"],
-  "p.restore_launch": ["f.restore"],
-};
 
 const f = (x: number) => (x < 1 ? x.toFixed(3) : x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0));
 const rows: string[][] = [["", "median ms", "p10", "p90", "N", "Provium/floor", "peer/Provium"]];
@@ -402,8 +392,13 @@ writeFileSync(
   ),
 );
 console.log(`\nresults: ${out}`);
-const failed = ratios.filter((r) => !r.withinBound);
-if (failed.length) {
-  console.log(`FAIL: ${failed.map((r) => `${r.label} = ${r.value.toFixed(2)}x (bound ${r.kind === "max" ? "<=" : ">="} ${r.bound}x)`).join("; ")}`);
-  process.exit(1);
+let regressed = false;
+if (baseline) {
+  const cur = readResult(out);
+  const compared = compareResults(baseline, cur, threshold);
+  console.log(`\n${formatComparison(compared, baseline, cur, threshold)}`);
+  regressed = compared.some((r) => r.regression);
 }
+const failed = ratios.filter((r) => !r.withinBound);
+if (failed.length) console.log(`FAIL: ${failed.map((r) => `${r.label} = ${r.value.toFixed(2)}x (bound ${r.kind === "max" ? "<=" : ">="} ${r.bound}x)`).join("; ")}`);
+if (failed.length || regressed) process.exit(1);
