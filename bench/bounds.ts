@@ -42,6 +42,16 @@ export const RATIOS: RatioSpec[] = [
     why: "measured 1.1x-1.4x: both pay a process start under TCG (sh -c true alone is 4.5-6.5 ms in the guest); under 0.6x our exec path (spawn, pipes, reply) has grown a cost of its own",
   },
   {
+    id: "run_vs_floor",
+    label: "run(\"true\") / process start + 16 B echo",
+    num: "p.run_true",
+    den: "f.run_true",
+    kind: "max",
+    target: 1.5,
+    bound: 5,
+    why: "the floor is one fork+exec of busybox /bin/true in the guest's shell (a loop of 10, net of its line round trip) plus one raw 16 B echo: a process start and a round trip, the least any agent pays. Measured 3.4x before the exec path was cut (quick run, load 8); above 5x the exec path (spawn, pipes, exit, reply) has grown a cost of its own",
+  },
+  {
     id: "read1m_vs_peer",
     label: "qemu-ga read 1 MiB / read_file 1 MiB",
     num: "q.read1m",

@@ -6,7 +6,7 @@ export const PAIRS: Record<string, [string?, string?]> = {
   "p.stat": ["f.echo16", "q.ping"],
   "p.stat_early": ["f.echo16", "q.ping"],
   "p.stat_cold": ["f.echo16", "q.ping"],
-  "p.run_true": [undefined, "q.exec_true"],
+  "p.run_true": ["f.run_true", "q.exec_true"],
   "p.run_echo": [undefined, "q.exec_echo"],
   "p.write1m": ["f.h2g1m", "q.write1m"],
   "p.read1m": ["f.g2h1m", "q.read1m"],

@@ -129,6 +129,8 @@ async function backToBack(fn: () => Promise<unknown>, count: number): Promise<nu
   return out;
 }
 
+/** Starts of /bin/true per sample of the floor's process loop. */
+const TRUE_LOOP = 10;
 const OUT64 = "dd if=/dev/zero bs=1M count=64 2>/dev/null";
 const stats100 = Array.from({ length: 100 }, (): ["stat", unknown] => ["stat", { path: "/tmp/stat-me" }]);
 const probes: Probe[] = [
@@ -151,6 +153,7 @@ const probes: Probe[] = [
   // the floor
   { id: "f.ping", each: 1, selfTimed: true, fn: () => backToBack(() => floor.ping(), 5) },
   { id: "f.echo16", each: 1, selfTimed: true, fn: () => floor.echo(16, 10) },
+  { id: "f.true10", each: 1, fn: () => floor.starts(TRUE_LOOP) },
   { id: "f.h2g1b", each: 1, fn: () => floor.sink(new Uint8Array(1)) },
   { id: "f.g2h1b", each: 1, fn: () => floor.src(1) },
   { id: "f.h2g1m.raw", each: 1, fn: () => floor.sink(data1m) },
@@ -263,6 +266,9 @@ for (const [dir, start] of [["h2g", "f.h2g1b"], ["g2h", "f.g2h1b"]] as const)
     const raw = samples.get(`f.${dir}${size}.raw`);
     if (raw) samples.set(`f.${dir}${size}`, raw.map((x) => Math.max(0.001, x - med(start))));
   }
+// The floor of run("true"): one process start in the guest (the loop's time net of its line
+// round trip, the ping, over its starts) plus one raw 16 B echo round trip.
+samples.set("f.run_true", samples.get("f.true10")!.map((x) => Math.max(0.001, (x - med("f.ping")) / TRUE_LOOP + med("f.echo16"))));
 
 // ---- report
 const S: Record<string, Stats> = {};
@@ -291,6 +297,8 @@ const LABELS: Record<string, string> = {
   "p.restore_launch": "restore to agent ready, QEMU launched on the clock",
   "f.ping": "shell ping/pong (no fork)",
   "f.echo16": "16 B echo round trip, 10 back to back",
+  "f.run_true": "process start (/bin/true in a sh loop) + 16 B echo",
+  "f.true10": `${TRUE_LOOP} x /bin/true in a sh loop + line round trip`,
   "f.h2g1b": "dd start-up (host->guest 1 B)",
   "f.g2h1b": "dd start-up (guest->host 1 B)",
   "f.h2g1m": "1 MiB host->guest (net of dd start-up)",

@@ -14,7 +14,7 @@ import { AgentServer, DEFAULT_MAX_FRAME, decodeFrame, type PlainRequest } from "
 import { toFailure } from "./errors";
 import { files, type WholeIo } from "./files";
 import { namespace } from "./namespace";
-import { helloReply, warmHello } from "./hello";
+import { guestUptimeMs, helloReply, warmHello } from "./hello";
 import { hasLibc, readable } from "./rawcalls";
 import { GC_AFTER_BYTES, GC_IDLE_MS, TrafficSinceGc } from "./idle-gc";
 import { SLOT_BYTES, LOCAL_REQUESTS, lockWrites, unlockWrites, slotView } from "./port-shared";
@@ -153,7 +153,8 @@ export class FrameRouter {
 }
 
 /** The worker: wires a FrameRouter to the port, the main thread's slots and the write lock. */
-function serve({ fd, shared }: { fd: number; shared: SharedArrayBuffer }) {
+function serve({ fd, shared, trace }: { fd: number; shared: SharedArrayBuffer; trace?: boolean }) {
+  if (trace) console.error(`provium-trace: ${(guestUptimeMs() / 1000).toFixed(3)} agent reader serves`);
   const ctl = new Int32Array(shared, 0, 8);
   const nap = new Int32Array(new SharedArrayBuffer(4));
   let slot = 0;
