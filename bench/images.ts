@@ -8,6 +8,7 @@
 //   kernel            kernel start -> /init runs (includes unpacking the initramfs)
 //   then each step of guest-init and of the agent, in the order they happened.
 // Usage: bun bench/images.ts [profile...]   (BOOTS=5 by default; the first run builds the images)
+//        EXTRA_CMDLINE="..." also boots each profile with these kernel arguments, in turn (A/B).
 import { builtinProfiles } from "@provium/lua-runtime";
 import { cacheRoot } from "@provium/vmm";
 import { bootGuest } from "./guest";
@@ -16,7 +17,9 @@ import { FloorGuest } from "./floor";
 import { stats } from "./stats";
 
 const BOOTS = Number(process.env.BOOTS ?? 5);
-const names = process.argv.slice(2).length ? process.argv.slice(2) : ["minimal", "debian"];
+const profiles = process.argv.slice(2).length ? process.argv.slice(2) : ["minimal", "debian"];
+const extra = process.env.EXTRA_CMDLINE ?? "";
+const names = profiles.flatMap((p) => (extra ? [p, `${p} +${extra}`] : [p]));
 const f = (ms: number) => (ms / 1000).toFixed(3);
 
 const steps = new Map<string, Map<string, number[]>>();
@@ -30,10 +33,11 @@ const floorImg = await floorImage(cacheRoot());
 let accel = "";
 for (let i = 0; i < BOOTS; i++) {
   for (const name of names) {
-    const base = builtinProfiles[name];
-    if (!base) throw new Error(`no built-in profile ${name}`);
-    const profile = { ...base, cmdline: [base.cmdline, "provium.trace"].filter(Boolean).join(" ") };
-    const g = await bootGuest(`${name}${i}`, profile);
+    const [pname, plus] = name.split(" +");
+    const base = builtinProfiles[pname!];
+    if (!base) throw new Error(`no built-in profile ${pname}`);
+    const profile = { ...base, cmdline: [base.cmdline, "provium.trace", plus].filter(Boolean).join(" ") };
+    const g = await bootGuest(`${pname}${i}`, profile);
     const booted = performance.now();
     accel = g.accel;
     const hello = await g.agent.hello();

@@ -8,6 +8,7 @@ import type { ByteStream } from "./streams";
 import { files } from "./files";
 import { guestUptimeMs, helloReply } from "./hello";
 import { bootTrace, tracing } from "./boot-trace";
+import { startupOver } from "./jit-policy";
 
 type Op = NonNullable<PlainRequest["op"]>;
 type Handler = (arg: any, ns: Namespace, req: PlainRequest) => Promise<object> | object;
@@ -37,6 +38,7 @@ async function main() {
   const path = process.argv[2] ?? (await findPort());
   const port = new Port(path, tracing);
   bootTrace("agent port open");
+  startupOver();
   const server = new AgentServer({ write: (b) => port.write(b), close() {} }, handle as never, toFailure, {
     onClose: (why) => {
       console.error(`provium-agent: connection error: ${why.message}`);

@@ -15,6 +15,8 @@ import { toFailure } from "./errors";
 import { files, type WholeIo } from "./files";
 import { namespace } from "./namespace";
 import { guestUptimeMs, helloReply, warmHello } from "./hello";
+import { traceLine } from "./boot-trace";
+import { startupOver } from "./jit-policy";
 import { hasLibc, readable } from "./rawcalls";
 import { GC_AFTER_BYTES, GC_IDLE_MS, TrafficSinceGc } from "./idle-gc";
 import { SLOT_BYTES, LOCAL_REQUESTS, lockWrites, unlockWrites, slotView } from "./port-shared";
@@ -154,7 +156,8 @@ export class FrameRouter {
 
 /** The worker: wires a FrameRouter to the port, the main thread's slots and the write lock. */
 function serve({ fd, shared, trace }: { fd: number; shared: SharedArrayBuffer; trace?: boolean }) {
-  if (trace) console.error(`provium-trace: ${(guestUptimeMs() / 1000).toFixed(3)} agent reader serves`);
+  startupOver();
+  if (trace) traceLine("agent reader serves", guestUptimeMs());
   const ctl = new Int32Array(shared, 0, 8);
   const nap = new Int32Array(new SharedArrayBuffer(4));
   let slot = 0;
