@@ -86,7 +86,7 @@ describe("compareResults", () => {
 });
 
 test("--threshold: a percentage, else an error naming the value", () => {
-  expect(thresholdArg(["--quick"])).toBe(10);
+  expect(thresholdArg(["--quick"])).toBe(20);
   expect(thresholdArg(["--threshold", "25"])).toBe(25);
   expect(() => thresholdArg(["--threshold", "fast"])).toThrow('--threshold takes a percentage >= 0, got "fast"');
 });

@@ -22,7 +22,7 @@ import { readFileSync } from "node:fs";
 import { medianSorted, quantileSorted, sampleWithReplacement } from "simple-statistics";
 import { FLOOR_OF } from "./pairs";
 
-export const DEFAULT_THRESHOLD_PCT = 10;
+export const DEFAULT_THRESHOLD_PCT = 20;
 const RESAMPLES = 2000;
 const CONFIDENCE = 0.95;
 /** Fewer samples than this on a side (e.g. --quick's 2 boots) are reported, never judged. */

@@ -153,7 +153,7 @@ const probes: Probe[] = [
   // the floor
   { id: "f.ping", each: 1, selfTimed: true, fn: () => backToBack(() => floor.ping(), 5) },
   { id: "f.echo16", each: 1, selfTimed: true, fn: () => floor.echo(16, 10) },
-  { id: "f.true10", each: 1, fn: () => floor.starts(TRUE_LOOP) },
+  { id: "f.true10", each: 2, fn: () => floor.starts(TRUE_LOOP) },
   { id: "f.h2g1b", each: 1, fn: () => floor.sink(new Uint8Array(1)) },
   { id: "f.g2h1b", each: 1, fn: () => floor.src(1) },
   { id: "f.h2g1m.raw", each: 1, fn: () => floor.sink(data1m) },
