@@ -41,7 +41,7 @@ for (let i = 0; i < BOOTS; i++) {
     const booted = performance.now();
     accel = g.accel;
     const hello = await g.agent.hello();
-    const helloAt = hello.bootMs - (performance.now() - booted);
+    const helloAt = (hello.bootMs ?? NaN) - (performance.now() - booted);
     const marks: [string, number][] = [];
     for (const m of g.vm.qemu!.consoleTail(200).matchAll(/provium-trace: ([\d.]+) (.+)/g)) if (!marks.some(([k]) => k === m[2])) marks.push([m[2]!, Number(m[1]) * 1000]);
     await g.vm.shutdown();
