@@ -42,6 +42,16 @@ export const RATIOS: RatioSpec[] = [
     why: "measured 1.1x-1.4x: both pay a process start under TCG (sh -c true alone is 4.5-6.5 ms in the guest); under 0.6x our exec path (spawn, pipes, reply) has grown a cost of its own",
   },
   {
+    id: "run_vs_floor",
+    label: "run(\"true\") / process start + 16 B echo",
+    num: "p.run_true",
+    den: "f.run_true",
+    kind: "max",
+    target: 1.5,
+    bound: 5,
+    why: "the floor is one fork+exec of busybox /bin/true in the guest's shell (a loop of 10, net of its line round trip) plus one raw 16 B echo: a process start and a round trip, the least any agent pays. Measured 2.06x-2.20x (full runs, loads 2.6-6.5) and 3.4x (a quick run, load 8); above 5x the exec path (spawn, pipes, exit, reply) has grown a cost of its own",
+  },
+  {
     id: "read1m_vs_peer",
     label: "qemu-ga read 1 MiB / read_file 1 MiB",
     num: "q.read1m",
@@ -90,6 +100,16 @@ export const RATIOS: RatioSpec[] = [
     target: 10,
     bound: 25,
     why: "measured 9.7x (full run) and 12.5x (quick) once the batch path is warmed as stat is (150 batches before the rounds; 14x-22x without, the first 10 after boot are a row of their own), each batch one of 2 back to back: ~25-40 us per op in the guest (decode, statx, encode; ~18 us fully warm) against ~0.33 ms for one op's round trip; above 25x the batch lost its synchronous path (a promise per op) or its ops went to the main thread",
+  },
+  {
+    id: "boot_vs_floor",
+    label: "cold boot to agent ready / busybox boot to hello",
+    num: "p.boot",
+    den: "f.boot",
+    kind: "max",
+    target: 1.25,
+    bound: 2.5,
+    why: "same kernel, QEMU command line and cmdline; ours adds virtio_blk, the agent disk's mount and the agent's start (Bun's start-up, its JS, the reader thread: ~1.4 s of guest time under TCG, bench/images.ts). Measured 1.72x-1.88x before the start-up cuts, 1.62x-1.72x after (1.56x-1.70x in QEMU CPU time, bench/boot-ab.ts); above 2.5x the agent's start-up has grown (bytecode or the held-back JIT lost, more work before the port opens)",
   },
   {
     id: "restore_vs_floor",

@@ -44,6 +44,13 @@ export class FloorGuest {
     return out;
   }
 
+  /** `n` starts of /bin/true one after another in the guest's shell, and one line round trip. */
+  async starts(n: number) {
+    this.chan.send(`true ${n}\n`);
+    const r = await this.chan.readLine();
+    if (r !== "ok") throw new Error(`floor: true answered ${JSON.stringify(r)}`);
+  }
+
   /** Host -> guest: `sink n` + n bytes until "ok" (includes starting dd in the guest). */
   async sink(data: Uint8Array) {
     this.chan.send(`sink ${data.byteLength}\n`);

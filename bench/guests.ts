@@ -32,7 +32,8 @@ ${FIND_PORT}`;
 /**
  * The floor: a line protocol in busybox sh on the port (as the anchors' guest-init.sh `serve`):
  *   ping -> pong (shell builtins, no fork); echo N -> echoes N bytes back as they come (dd);
- *   sink N -> reads N bytes, answers ok; src N -> writes N zero bytes.
+ *   sink N -> reads N bytes, answers ok; src N -> writes N zero bytes;
+ *   true N -> starts /bin/true N times one after another (fork + exec of busybox), answers ok.
  * "hello" first, once the host is connected. EOF on the port means no host: wait and retry.
  */
 export const FLOOR_INIT = `${PRELUDE}
@@ -45,6 +46,7 @@ while :; do
     echo) dd bs=65536 count=$arg iflag=count_bytes <&3 >&3 2>/dev/null ;;
     sink) dd bs=65536 count=$arg iflag=fullblock,count_bytes of=/dev/null <&3 2>/dev/null; echo ok >&3 ;;
     src)  dd if=/dev/zero bs=65536 count=$arg iflag=count_bytes 2>/dev/null >&3 ;;
+    true) i=0; while [ $i -lt $arg ]; do /bin/true; i=$((i + 1)); done; echo ok >&3 ;;
     off)  poweroff -f ;;
   esac
 done

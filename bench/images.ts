@@ -1,63 +1,73 @@
-// Boot to agent-ready for each built-in profile, and where the time goes. Boots alternate
-// between the profiles so both see the same machine load. Each boot runs with `provium.trace`
-// (guest-init prints the guest's uptime at each step on the console), and the guest's uptime
-// is read once the agent answers, so host time splits into:
-//   firmware+load  QEMU start, SeaBIOS, kernel and initrd copied in (host total - guest uptime)
-//   kernel         kernel start -> /init runs (includes unpacking the initramfs)
-//   init           /init: mounts, modules; for disk images also the root mount and the switch
-//   agent          agent exec -> agent answers hello (Bun starting up; paged in from the
-//                  initramfs for minimal, from the agent disk for debian)
+// Boot to agent-ready for each built-in profile, and where the time goes; the busybox floor
+// guest of `bun run bench` boots in turn with them (same kernel, same QEMU command line), so
+// the ratio of the two is of one sitting. Each Provium boot runs with `provium.trace`:
+// guest-init and the agent print the guest's uptime at each step on the console, and the
+// uptime at the boot's hello is learnt from the next hello (its bootMs, less the host time
+// since). The host's time from launch to hello splits into:
+//   firmware+load     QEMU start, SeaBIOS, kernel and initrd copied in (host total - guest uptime)
+//   kernel            kernel start -> /init runs (includes unpacking the initramfs)
+//   then each step of guest-init and of the agent, in the order they happened.
 // Usage: bun bench/images.ts [profile...]   (BOOTS=5 by default; the first run builds the images)
+//        EXTRA_CMDLINE="..." also boots each profile with these kernel arguments, in turn (A/B).
 import { builtinProfiles } from "@provium/lua-runtime";
+import { cacheRoot } from "@provium/vmm";
 import { bootGuest } from "./guest";
+import { floorImage } from "./guests";
+import { FloorGuest } from "./floor";
 import { stats } from "./stats";
 
 const BOOTS = Number(process.env.BOOTS ?? 5);
-const names = process.argv.slice(2).length ? process.argv.slice(2) : ["minimal", "debian"];
-const PHASES = ["firmware+load", "kernel", "init", "agent"] as const;
-const f = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const profiles = process.argv.slice(2).length ? process.argv.slice(2) : ["minimal", "debian"];
+const extra = process.env.EXTRA_CMDLINE ?? "";
+const names = profiles.flatMap((p) => (extra ? [p, `${p} +${extra}`] : [p]));
+const f = (ms: number) => (ms / 1000).toFixed(3);
 
-const rows = new Map<string, Record<string, number[]>>();
-const steps = new Map<string, Record<string, number[]>>();
+const steps = new Map<string, Map<string, number[]>>();
+const add = (profile: string, step: string, ms: number) => {
+  const s = steps.get(profile) ?? new Map<string, number[]>();
+  steps.set(profile, s);
+  s.set(step, [...(s.get(step) ?? []), ms]);
+};
+const floorBoots: number[] = [];
+const floorImg = await floorImage(cacheRoot());
 let accel = "";
 for (let i = 0; i < BOOTS; i++) {
   for (const name of names) {
-    const base = builtinProfiles[name];
-    if (!base) throw new Error(`no built-in profile ${name}`);
-    const profile = { ...base, cmdline: [base.cmdline, "provium.trace"].filter(Boolean).join(" ") };
-    const g = await bootGuest(`${name}${i}`, profile);
+    const [pname, plus] = name.split(" +");
+    const base = builtinProfiles[pname!];
+    if (!base) throw new Error(`no built-in profile ${pname}`);
+    const profile = { ...base, cmdline: [base.cmdline, "provium.trace", plus].filter(Boolean).join(" ") };
+    const g = await bootGuest(`${pname}${i}`, profile);
+    const booted = performance.now();
     accel = g.accel;
-    const t = performance.now();
-    const up = await g.agent.call({ exec: { argv: ["cat", "/proc/uptime"] } });
-    const rtt = performance.now() - t;
-    const uptimeMs = Number(new TextDecoder().decode((up as any).stdout).split(" ")[0]) * 1000 - rtt / 2;
-    const marks = new Map<string, number>();
-    for (const m of g.vm.qemu!.consoleTail(200).matchAll(/provium-trace: ([\d.]+) (.+)/g)) if (!marks.has(m[2]!)) marks.set(m[2]!, Number(m[1]) * 1000);
+    const hello = await g.agent.hello();
+    const helloAt = (hello.bootMs ?? NaN) - (performance.now() - booted);
+    const marks: [string, number][] = [];
+    for (const m of g.vm.qemu!.consoleTail(200).matchAll(/provium-trace: ([\d.]+) (.+)/g)) if (!marks.some(([k]) => k === m[2])) marks.push([m[2]!, Number(m[1]) * 1000]);
     await g.vm.shutdown();
-    const initStart = marks.get("init initramfs") ?? NaN;
-    const agentStart = marks.get("starting the agent") ?? NaN;
-    const r = rows.get(name) ?? Object.fromEntries(["total", ...PHASES].map((k) => [k, [] as number[]]));
-    rows.set(name, r);
-    r.total!.push(g.bootMs);
-    r["firmware+load"]!.push(g.bootMs - uptimeMs);
-    r.kernel!.push(initStart);
-    r.init!.push(agentStart - initStart);
-    r.agent!.push(uptimeMs - agentStart);
-    // Inside init: each step's duration since the previous mark.
-    const s = steps.get(name) ?? {};
-    steps.set(name, s);
-    let prev = initStart;
+    marks.push(["hello answered", helloAt]);
+    marks.sort((a, b) => a[1] - b[1]);
+    add(name, "total (host: launch -> hello)", g.bootMs);
+    add(name, "firmware+load (host total - guest uptime)", g.bootMs - helloAt);
+    let prev = 0;
     for (const [label, at] of marks) {
-      if (label === "init initramfs") continue;
-      (s[label] ??= []).push(at - prev);
+      add(name, label === "init initramfs" ? "kernel -> /init" : `-> ${label}`, at - prev);
       prev = at;
     }
   }
+  const fl = await FloorGuest.boot({ image: floorImg, memoryMiB: 512, cmdline: builtinProfiles.minimal!.cmdline, accel: accel as "kvm" | "tcg" }, `fboot${i}`);
+  floorBoots.push(fl.bootMs);
+  await fl.g.shutdown();
 }
+const floor = stats(floorBoots);
+console.log(`${accel}, ${BOOTS} boots each, alternating; times in s (medians, p10, p90 of each step)\n`);
+console.log(`busybox floor, launch -> hello: ${f(floor.median)} [${f(floor.p10)}, ${f(floor.p90)}]`);
 for (const name of names) {
-  const r = rows.get(name)!;
-  const st = stats(r.total!);
-  console.log(`${name} (${accel}, n=${BOOTS}) boot to agent ready: median ${f(st.median)}  [p10 ${f(st.p10)}, p90 ${f(st.p90)}]`);
-  console.log("  " + PHASES.map((k) => `${k} ${f(stats(r[k]!).median)}`).join("  "));
-  console.log("  init steps: " + Object.entries(steps.get(name)!).map(([k, v]) => `${k} +${f(stats(v).median)}`).join(", "));
+  const s = steps.get(name)!;
+  const total = stats(s.get("total (host: launch -> hello)")!).median;
+  console.log(`\n${name}: ${f(total)} s, ${(total / floor.median).toFixed(2)}x the floor\n\n| step | median | p10 | p90 |\n|---|--:|--:|--:|`);
+  for (const [step, xs] of s) {
+    const st = stats(xs);
+    console.log(`| ${step} | ${f(st.median)} | ${f(st.p10)} | ${f(st.p90)} |`);
+  }
 }

@@ -21,8 +21,16 @@ import { FloorGuest } from "./floor";
 import { PeerGuest } from "./peer";
 import { ProviumDriver } from "./provium";
 import { RATIOS, ratioOk } from "./bounds";
+import { PAIRS } from "./pairs";
+import { compareResults, formatComparison, readResult, thresholdArg } from "./compare";
 
 const quick = process.argv.includes("--quick");
+// --compare BASELINE.json: this run against a saved one (compare.ts); read now, so a wrong path
+// fails before the run, not after minutes of it.
+const compareAt = process.argv.indexOf("--compare");
+if (compareAt >= 0 && !process.argv[compareAt + 1]) throw new Error("--compare needs a baseline: a bench/results/*.json file");
+const baseline = compareAt >= 0 ? readResult(process.argv[compareAt + 1]!) : null;
+const threshold = thresholdArg(process.argv);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (quick ? 8 : 30));
 const BOOTS = Number(process.env.BENCH_BOOTS ?? (quick ? 2 : 5));
 const SNAPS = Number(process.env.BENCH_SNAPS ?? (quick ? 2 : 5));
@@ -121,6 +129,8 @@ async function backToBack(fn: () => Promise<unknown>, count: number): Promise<nu
   return out;
 }
 
+/** Starts of /bin/true per sample of the floor's process loop. */
+const TRUE_LOOP = 10;
 const OUT64 = "dd if=/dev/zero bs=1M count=64 2>/dev/null";
 const stats100 = Array.from({ length: 100 }, (): ["stat", unknown] => ["stat", { path: "/tmp/stat-me" }]);
 const probes: Probe[] = [
@@ -143,6 +153,7 @@ const probes: Probe[] = [
   // the floor
   { id: "f.ping", each: 1, selfTimed: true, fn: () => backToBack(() => floor.ping(), 5) },
   { id: "f.echo16", each: 1, selfTimed: true, fn: () => floor.echo(16, 10) },
+  { id: "f.true10", each: 2, fn: () => floor.starts(TRUE_LOOP) },
   { id: "f.h2g1b", each: 1, fn: () => floor.sink(new Uint8Array(1)) },
   { id: "f.g2h1b", each: 1, fn: () => floor.src(1) },
   { id: "f.h2g1m.raw", each: 1, fn: () => floor.sink(data1m) },
@@ -255,6 +266,9 @@ for (const [dir, start] of [["h2g", "f.h2g1b"], ["g2h", "f.g2h1b"]] as const)
     const raw = samples.get(`f.${dir}${size}.raw`);
     if (raw) samples.set(`f.${dir}${size}`, raw.map((x) => Math.max(0.001, x - med(start))));
   }
+// The floor of run("true"): one process start in the guest (the loop's time net of its line
+// round trip, the ping, over its starts) plus one raw 16 B echo round trip.
+samples.set("f.run_true", samples.get("f.true10")!.map((x) => Math.max(0.001, (x - med("f.ping")) / TRUE_LOOP + med("f.echo16"))));
 
 // ---- report
 const S: Record<string, Stats> = {};
@@ -283,6 +297,8 @@ const LABELS: Record<string, string> = {
   "p.restore_launch": "restore to agent ready, QEMU launched on the clock",
   "f.ping": "shell ping/pong (no fork)",
   "f.echo16": "16 B echo round trip, 10 back to back",
+  "f.run_true": "process start (/bin/true in a sh loop) + 16 B echo",
+  "f.true10": `${TRUE_LOOP} x /bin/true in a sh loop + line round trip`,
   "f.h2g1b": "dd start-up (host->guest 1 B)",
   "f.g2h1b": "dd start-up (guest->host 1 B)",
   "f.h2g1m": "1 MiB host->guest (net of dd start-up)",
@@ -304,24 +320,6 @@ const LABELS: Record<string, string> = {
   "q.exec_echo": "guest-exec echo hi, output captured",
   "q.write1m": "file open/write/close 1 MiB (1 MiB calls)",
   "q.read1m": "file open/read/close 1 MiB (1 MiB calls)",
-};
-// Provium row -> [floor counterpart, peer counterpart]
-const PAIRS: Record<string, [string?, string?]> = {
-  "p.noop": ["f.echo16", "q.ping"],
-  "p.stat": ["f.echo16", "q.ping"],
-  "p.stat_early": ["f.echo16", "q.ping"],
-  "p.stat_cold": ["f.echo16", "q.ping"],
-  "p.run_true": [undefined, "q.exec_true"],
-  "p.run_echo": [undefined, "q.exec_echo"],
-  "p.write1m": ["f.h2g1m", "q.write1m"],
-  "p.read1m": ["f.g2h1m", "q.read1m"],
-  "p.write16m": ["f.h2g16m"],
-  "p.read16m": ["f.g2h16m"],
-  "p.stream64m": ["f.g2h64m"],
-  "p.boot": ["f.boot", "q.boot"],
-  "p.save": ["f.save"],
-  "p.restore": ["f.restore"],
-  "p.restore_launch": ["f.restore"],
 };
 
 const f = (x: number) => (x < 1 ? x.toFixed(3) : x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0));
@@ -402,8 +400,13 @@ writeFileSync(
   ),
 );
 console.log(`\nresults: ${out}`);
-const failed = ratios.filter((r) => !r.withinBound);
-if (failed.length) {
-  console.log(`FAIL: ${failed.map((r) => `${r.label} = ${r.value.toFixed(2)}x (bound ${r.kind === "max" ? "<=" : ">="} ${r.bound}x)`).join("; ")}`);
-  process.exit(1);
+let regressed = false;
+if (baseline) {
+  const cur = readResult(out);
+  const compared = compareResults(baseline, cur, threshold);
+  console.log(`\n${formatComparison(compared, baseline, cur, threshold)}`);
+  regressed = compared.some((r) => r.regression);
 }
+const failed = ratios.filter((r) => !r.withinBound);
+if (failed.length) console.log(`FAIL: ${failed.map((r) => `${r.label} = ${r.value.toFixed(2)}x (bound ${r.kind === "max" ? "<=" : ">="} ${r.bound}x)`).join("; ")}`);
+if (failed.length || regressed) process.exit(1);

@@ -19,8 +19,13 @@ function uptimeMs() {
   }
 }
 
+/** The guest's uptime now, in ms (performance.now() counts from this thread's start). */
+export function guestUptimeMs() {
+  return bootOffsetMs + performance.now();
+}
+
 export function helloReply() {
-  return { hello: { agentVersion: AGENT_VERSION, bootMs: Math.round(bootOffsetMs + performance.now()) } };
+  return { hello: { agentVersion: AGENT_VERSION, bootMs: Math.round(guestUptimeMs()) } };
 }
 
 // A restored VM runs in a new QEMU whose TCG translates every path the agent takes anew. Run

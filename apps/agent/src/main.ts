@@ -6,8 +6,10 @@ import { processOp, execIn } from "./process";
 import { namespace, type Namespace } from "./namespace";
 import type { ByteStream } from "./streams";
 import { files } from "./files";
-import { helloReply } from "./hello";
+import { guestUptimeMs, helloReply } from "./hello";
 import { clockOp } from "./clock";
+import { bootTrace, tracing } from "./boot-trace";
+import { startupOver } from "./jit-policy";
 
 type Op = NonNullable<PlainRequest["op"]>;
 type Handler = (arg: any, ns: Namespace, req: PlainRequest) => Promise<object> | object;
@@ -36,7 +38,9 @@ export function handle(req: PlainRequest) {
 
 async function main() {
   const path = process.argv[2] ?? (await findPort());
-  const port = new Port(path);
+  const port = new Port(path, tracing);
+  bootTrace("agent port open");
+  startupOver();
   const server = new AgentServer({ write: (b) => port.write(b), close() {} }, handle as never, toFailure, {
     onClose: (why) => {
       console.error(`provium-agent: connection error: ${why.message}`);
@@ -51,6 +55,9 @@ if (import.meta.main) {
   // Set by guest-init for this process's JIT alone (provium.noftl): JSC read it at start-up,
   // and the commands the agent runs must not inherit it.
   delete process.env.BUN_JSC_useFTLJIT;
+  delete process.env.PROVIUM_TRACE;
+  bootTrace("agent process started", guestUptimeMs() - performance.now());
+  bootTrace("agent main runs");
   process.on("uncaughtException", (e) => console.error("provium-agent: uncaught", e));
   process.on("unhandledRejection", (e) => console.error("provium-agent: unhandled", e));
   await main();

@@ -14,7 +14,9 @@ import { AgentServer, DEFAULT_MAX_FRAME, decodeFrame, type PlainRequest } from "
 import { toFailure } from "./errors";
 import { files, type WholeIo } from "./files";
 import { namespace } from "./namespace";
-import { helloReply, warmHello } from "./hello";
+import { guestUptimeMs, helloReply, warmHello } from "./hello";
+import { traceLine } from "./boot-trace";
+import { startupOver } from "./jit-policy";
 import { hasLibc, readable } from "./rawcalls";
 import { GC_AFTER_BYTES, GC_IDLE_MS, TrafficSinceGc } from "./idle-gc";
 import { SLOT_BYTES, LOCAL_REQUESTS, lockWrites, unlockWrites, slotView } from "./port-shared";
@@ -153,7 +155,9 @@ export class FrameRouter {
 }
 
 /** The worker: wires a FrameRouter to the port, the main thread's slots and the write lock. */
-function serve({ fd, shared }: { fd: number; shared: SharedArrayBuffer }) {
+function serve({ fd, shared, trace }: { fd: number; shared: SharedArrayBuffer; trace?: boolean }) {
+  startupOver();
+  if (trace) traceLine("agent reader serves", guestUptimeMs());
   const ctl = new Int32Array(shared, 0, 8);
   const nap = new Int32Array(new SharedArrayBuffer(4));
   let slot = 0;

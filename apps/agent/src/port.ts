@@ -35,7 +35,11 @@ export class Port {
   private gcTimer: ReturnType<typeof setTimeout> | undefined;
   readonly fd: number;
 
-  constructor(path: string) {
+  /** trace: the reader thread prints when it serves (boot-trace.ts) */
+  constructor(
+    path: string,
+    private readonly trace = false,
+  ) {
     this.fd = openSync(path, "r+");
   }
 
@@ -51,7 +55,7 @@ export class Port {
    */
   async readLoop(onChunk: (b: Uint8Array) => void) {
     const reader = new Worker(new URL("./port-reader.ts", import.meta.url).href);
-    reader.postMessage({ fd: this.fd, shared: this.shared });
+    reader.postMessage({ fd: this.fd, shared: this.shared, trace: this.trace });
     const ctl = this.ctl;
     for (let slot = 0; ; slot ^= 1) {
       const wait = Atomics.waitAsync(ctl, 2 * slot, 0);

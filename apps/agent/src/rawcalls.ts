@@ -157,8 +157,10 @@ export function hasLibc() {
 // ---- syscall / ioctl on worker threads -------------------------------------------------------
 
 // The worker's source: it builds the buffers, writes the pointers, calls and answers.
+// It starts with the executable's held-back JIT (jit-policy.ts) and sets the normal policy back.
 const WORKER_SOURCE = `
 import { dlopen, ptr, read } from "bun:ffi";
+Bun.unsafe.setJITPolicy(1);
 const libc = dlopen("libc.so.6", {
   syscall: { args: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], returns: "i64" },
   ioctl: { args: ["i32", "u64", "i64"], returns: "i32" },

@@ -164,6 +164,7 @@ trace "starting the agent"
 # whose compiles cost the guest's vCPU hundreds of ms each there. The agent drops the variable
 # from its own environment, so the commands it runs do not inherit it.
 case " $cmdline " in *" provium.noftl "*) export BUN_JSC_useFTLJIT=0 ;; esac
+case " $cmdline " in *" provium.trace "*) export PROVIUM_TRACE=1 ;; esac
 # Run it as a child, not exec: busybox sh as PID 1 reaps the orphans the agent's children leave.
 if [ -e /provium/lib/ld.so ]; then
   /provium/lib/ld.so --library-path /provium/lib --argv0 /provium/agent /provium/agent &
