@@ -299,16 +299,17 @@ export class GuestVm {
     if (this.agent!.inFlight) throw new Error(`vm ${this.spec.name} has ${this.agent!.inFlight} guest ops in flight; a snapshot needs it idle`);
     mkdirSync(dir, { recursive: true });
     const memory = opts.file ?? join(dir, `${this.spec.name}.mem${opts.compress ? ".zst" : ""}`);
+    const qemu = this.qemu!; // (a guest that dies meanwhile leaves this.qemu null)
     const written: string[] = [];
     let bytes: number;
     let drives: BootImage["drives"];
     try {
-      bytes = await saveMemory(this.qemu!, memory, opts);
+      bytes = await saveMemory(qemu, memory, opts);
       written.push(memory);
       // Disks the guest writes (copy-on-write overlays) are saved with the memory, while it is
       // paused; a restore gets a fresh overlay on top of the saved one, so both stay in step.
       drives = this.image!.drives?.map((d, i) => {
-        const live = this.qemu!.drives[i]!;
+        const live = qemu.drives[i]!;
         if (!live.base) return d;
         const saved = opts.file ? `${opts.file}.${live.id}.qcow2` : join(dir, `${this.spec.name}.${live.id}.qcow2`);
         written.push(saved);
@@ -320,12 +321,12 @@ export class GuestVm {
       for (const f of written) rmSync(f, { force: true });
       // A guest that died meanwhile (QMP closes with it) fails the snapshot naming why; one
       // that lives runs on (a failed save, e.g. a full disk, left it paused: found by chaos).
-      const died = await Promise.race([this.qemu!.exited.then(() => true), Bun.sleep(1000).then(() => false)]);
+      const died = this.state === "dead" || (await Promise.race([qemu.exited.then(() => true), Bun.sleep(1000).then(() => false)]));
       if (died) throw await this.gone("snapshot", e as Error);
-      if (!wasPaused) await this.qemu!.qmp.execute("cont").catch(() => {});
+      if (!wasPaused) await qemu.qmp.execute("cont").catch(() => {});
       throw e;
     }
-    if (!wasPaused) await this.qemu!.qmp.execute("cont");
+    if (!wasPaused) await qemu.qmp.execute("cont");
     const image = drives ? { ...this.image!, drives } : this.image!;
     const snap: VmSnapshot = { vm: this.spec.name, spec: { ...this.spec }, image, accel: this.accel!, memory, compressed: !!opts.compress, bytes };
     this.launchSpare(snap);
