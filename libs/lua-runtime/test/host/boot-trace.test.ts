@@ -6,7 +6,7 @@ import { cacheRoot, chooseAccel, prepareImage } from "@provium/vmm";
 import { GuestVm } from "../../src/host/guest";
 import { builtinProfiles } from "../../src/host/config";
 
-const STEPS = ["init initramfs", "modules loaded", "agent disk mounted", "starting the agent", "agent process started", "agent main runs", "agent port open", "agent reader serves"];
+const STEPS = ["init initramfs", "modules loaded", "agent disk mounted", "network configured", "starting the agent", "agent process started", "agent main runs", "agent port open", "agent reader serves"];
 
 test(
   "provium.trace: every boot step on the console, in order; the commands see no start-up variables",
