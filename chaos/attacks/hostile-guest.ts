@@ -22,6 +22,12 @@ export const MODES: Record<string, { init: string; names: RegExp; op?: string }>
   silent: { init: `exec 3<>$PORT\n${FOREVER}`, names: new RegExp(`did not answer within ${BOOT_TIMEOUT_S} s`) },
   // a length prefix of 80 MiB (little-endian), then zeros without end
   flood: { init: `exec 3<>$PORT\nprintf '\\000\\000\\000\\005' >&3\ncat /dev/zero >&3\n${FOREVER}`, names: /undecodable frame|message|bad frame/ },
+  // hello after 3 s (within the boot timeout), then nothing: the op after it hits the test's timeout
+  slow: {
+    init: `exec 3<>$PORT\ndd bs=1 count=8 <&3 of=/dev/null 2>/dev/null\nsleep 3\ncat /hello.bin >&3\n${FOREVER}`,
+    names: /timed out after 15 s/,
+    op: `vm:run("true")`,
+  },
   "hello, then garbage": {
     init: `exec 3<>$PORT\ndd bs=1 count=8 <&3 of=/dev/null 2>/dev/null\ncat /hello.bin >&3\nsleep 2\nhead -c 4096 /dev/urandom >&3\n${FOREVER}`,
     names: /undecodable frame|exceeds the|too short|bad frame|unknown request id|request frame/,
@@ -49,7 +55,7 @@ export async function hostileGuest(o: { rounds: number; modes?: string[] }): Pro
   const files: Record<string, string> = {};
   modes.forEach(([mode, m], i) => {
     const profile = `hostile-${mode.replace(/\W+/g, "-")}`;
-    files[`${i + 1}-${profile}.test.lua`] = `test(${JSON.stringify(mode)}, function(t)\n  local vm = provium:vm("h", "${profile}"):boot()\n  ${m.op ?? ""}\nend)\n`;
+    files[`${i + 1}-${profile}.test.lua`] = `test(${JSON.stringify(mode)}, {timeout = "15s"}, function(t)\n  local vm = provium:vm("h", "${profile}"):boot()\n  ${m.op ?? ""}\nend)\n`;
   });
   files["9-after.test.lua"] = `local vm = provium:vm("after", "minimal"):boot()\ntest("the next file passes", function(t) t:assert_eq(vm:run("echo ok").stdout, "ok\\n") end)\n`;
   for (let round = 0; round < o.rounds; round++) {
