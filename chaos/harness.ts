@@ -51,10 +51,11 @@ export async function provium(dir: string, args: string[], o: RunOptions = {}): 
   let peak = 0;
   const rss = setInterval(() => (peak = Math.max(peak, rssOf(p.pid))), 200);
   const timer = setTimeout(() => p.kill("SIGKILL"), o.timeoutMs ?? 600_000);
-  let fired = false;
+  // A timed signal is sent once; an event-triggered one on every matching event.
+  let timedFired = false;
   const fire = (e?: any) => {
-    if (fired) return;
-    fired = true;
+    if (!e && timedFired) return;
+    if (!e) timedFired = true;
     const k = o.kill!;
     const pid = e && k.target ? k.target(e, events) : p.pid;
     setTimeout(() => {
@@ -63,7 +64,7 @@ export async function provium(dir: string, args: string[], o: RunOptions = {}): 
       } catch {}
     }, k.delayMs ?? 0);
   };
-  if (o.kill?.afterMs !== undefined) setTimeout(fire, o.kill.afterMs);
+  if (o.kill?.afterMs !== undefined) setTimeout(() => fire(), o.kill.afterMs);
   const readOut = (async () => {
     let buf = "";
     for await (const chunk of p.stdout) {

@@ -1,4 +1,4 @@
-// `bun run chaos [--quick] [--only NAME]`: attacks the running system and prints what
+// `bun run chaos [--quick] [--only NAME,NAME]`: attacks the running system and prints what
 // survived: one row per attack (tries, failures named correctly, crashes, hangs, leaks,
 // peak memory). Exits non-zero on any crash, hang, leak or unnamed failure. Not part of
 // `bun run test` (it takes minutes); its pieces have quick regression tests there.
@@ -12,7 +12,7 @@ import { fullDisks } from "./attacks/full-disks";
 import { failed, printTable, type AttackResult } from "./table";
 
 const quick = process.argv.includes("--quick");
-const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1] : undefined;
+const only = process.argv.includes("--only") ? process.argv[process.argv.indexOf("--only") + 1]?.split(",") : undefined;
 
 const attacks: Record<string, () => Promise<AttackResult[]>> = {
   frames: () => fuzzFrames({ cases: quick ? 50_000 : 1_000_000, propertyRuns: quick ? 2_000 : 20_000 }),
@@ -26,7 +26,7 @@ const attacks: Record<string, () => Promise<AttackResult[]>> = {
 
 const rows: AttackResult[] = [];
 for (const [name, attack] of Object.entries(attacks)) {
-  if (only && name !== only) continue;
+  if (only && !only.includes(name)) continue;
   console.log(`chaos: ${name}`);
   rows.push(...(await attack()));
 }

@@ -6,7 +6,7 @@ import { DEATHS, runDeaths } from "../attacks/deaths";
 import { leftovers } from "../harness";
 
 test("QEMU killed, agent killed, kernel panic during a snapshot: each failure names its cause", async () => {
-  const names = ["QEMU SIGKILLed during run", "agent SIGKILLed during run", "kernel panic during a snapshot"];
+  const names = ["QEMU SIGKILLed during run", "QEMU SIGKILLed during a 64 MiB read_file", "agent SIGKILLed during run", "kernel panic during a snapshot"];
   const run = await runDeaths(names);
   for (const name of names) {
     const e = run.events.find((x) => x.test === name && (x.kind === "test_failed" || x.kind === "test_passed"));

@@ -143,11 +143,25 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
     process.stderr.write("\nprovium: interrupted; stopping (Ctrl-C again to exit at once)\n");
     void pool.stop();
   };
+  // SIGTERM / SIGHUP end the run at once, but through the workers: each kills its VMs and
+  // removes its temp dirs (a VM's run dir made before its event reached us would stay behind
+  // otherwise: found by `bun run chaos`).
+  const onTerminate = (sig: NodeJS.Signals) => {
+    process.stderr.write(`\nprovium: ${sig}; stopping\n`);
+    void pool.stop().finally(() => {
+      killTrackedVms();
+      process.exit(sig === "SIGTERM" ? 143 : 129);
+    });
+  };
   process.on("SIGINT", onSigint);
+  process.on("SIGTERM", onTerminate);
+  process.on("SIGHUP", onTerminate);
   try {
     await pool.run();
   } finally {
     process.off("SIGINT", onSigint);
+    process.off("SIGTERM", onTerminate);
+    process.off("SIGHUP", onTerminate);
     killTrackedVms();
   }
   emit(event("run_completed", {}));
