@@ -153,16 +153,19 @@ export class FixtureCache {
   async lockForBuild(key: string, pollMs = 200): Promise<{ entry: Entry } | { lock: BuildLock }> {
     const owner = `${process.pid}-${randomBytes(6).toString("hex")}`;
     for (;;) {
-      const hit = this.lookup(key);
-      if (hit) return { entry: hit };
       const now = Date.now();
-      const got = this.db.transaction(() => {
+      // The entry is looked up in the same transaction that takes the lock: looked up before
+      // it, a builder that committed and let go in between was built again (seen under load).
+      const got = this.db.transaction((): Entry | "locked" | "waiting" => {
+        const hit = this.lookup(key);
+        if (hit) return hit;
         const held = this.db.query("SELECT owner, heartbeat FROM locks WHERE key = ?").get(key) as any;
-        if (held && now - held.heartbeat < this.staleLockMs) return false;
+        if (held && now - held.heartbeat < this.staleLockMs) return "waiting";
         this.db.query("INSERT OR REPLACE INTO locks (key, owner, heartbeat) VALUES (?, ?, ?)").run(key, owner, now);
-        return true;
+        return "locked";
       }).immediate();
-      if (got) return { lock: new BuildLock(this, key, owner) };
+      if (got === "locked") return { lock: new BuildLock(this, key, owner) };
+      if (got !== "waiting") return { entry: got };
       await Bun.sleep(pollMs);
     }
   }
