@@ -9,7 +9,6 @@ export class FloorGuest {
   private constructor(
     public vm: QemuVm,
     public chan: ByteChan,
-    private readonly opts: { image: RefImage; memoryMiB: number; cmdline: string; accel: "kvm" | "tcg" },
   ) {}
 
   /** Boots and waits for "hello"; bootMs is QEMU launch -> hello. */
@@ -19,7 +18,7 @@ export class FloorGuest {
     const chan = await connectChan(vm.agentSocket);
     const hello = await withDeadline(chan.readLine(), 120_000, "floor guest boot");
     if (hello !== "hello") throw new Error(`floor guest said ${JSON.stringify(hello)}`);
-    const g = new FloorGuest(vm, chan, opts);
+    const g = new FloorGuest(vm, chan);
     return { g, bootMs: performance.now() - t };
   }
 
@@ -81,7 +80,7 @@ export class FloorGuest {
     const chan = await connectChan(vm.agentSocket);
     await loadMemory(vm, stream);
     const resumed = vm.qmp.execute("cont"); // and the ping at once, as GuestVm.restore
-    const g = new FloorGuest(vm, chan, opts);
+    const g = new FloorGuest(vm, chan);
     await withDeadline(Promise.all([g.ping(), resumed]), 60_000, "floor guest restore");
     return { g, ms: performance.now() - t };
   }

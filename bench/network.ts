@@ -9,7 +9,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import * as os from "node:os";
 import { join } from "node:path";
-import { cacheRoot, chooseAccel, QemuVm } from "@provium/vmm";
+import { cacheRoot, chooseAccel } from "@provium/vmm";
 import { Switch } from "@provium/netswitch";
 import { ShellGuest, shellImage } from "./shell-guest";
 import { stats, type Stats } from "./stats";

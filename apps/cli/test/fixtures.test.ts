@@ -2,7 +2,7 @@
 // pushed host file, rebuilt when the cache entry is corrupt, and clear when a builder fails.
 import { afterAll, describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
-import { mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { cacheRoot } from "@provium/vmm";
 

@@ -2,7 +2,7 @@
 // except where a boot is what is being tested.
 import { describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
-import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 
 const main = resolve(import.meta.dir, "../src/main.ts");
