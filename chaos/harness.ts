@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { cacheRoot } from "@provium/vmm";
+import type { AttackResult } from "./table";
 
 const main = resolve(import.meta.dir, "../apps/cli/src/main.ts");
 const made: string[] = [];
@@ -150,6 +151,14 @@ export async function leftovers(pid: number): Promise<Leftovers> {
   return { qemu, tempDirs, locks };
 }
 
-export const leakCount = (l: Leftovers) => l.qemu.length + l.tempDirs.length + l.locks;
-export const describeLeaks = (l: Leftovers) =>
+const leakCount = (l: Leftovers) => l.qemu.length + l.tempDirs.length + l.locks;
+const describeLeaks = (l: Leftovers) =>
   [l.qemu.length && `QEMU pids ${l.qemu.join(",")}`, l.tempDirs.length && `temp dirs ${l.tempDirs.join(",")}`, l.locks && `${l.locks} cache locks`].filter(Boolean).join("; ");
+
+/** Counts what the run of `pid` left into `row` (and says what, prefixed by `what`). */
+export async function countLeftovers(row: AttackResult, pid: number, what = "") {
+  const left = await leftovers(pid);
+  const n = leakCount(left);
+  row.leaks += n;
+  if (n) row.notes.push(`${what}left ${describeLeaks(left)}`);
+}

@@ -12,6 +12,9 @@ export interface AttackResult {
   notes: string[];
 }
 
+/** A row with nothing counted yet. */
+export const newRow = (attack: string): AttackResult => ({ attack, tries: 0, namedFailures: 0, crashes: 0, hangs: 0, leaks: 0, peakMiB: 0, notes: [] });
+
 export const failed = (r: AttackResult) => r.crashes > 0 || r.hangs > 0 || r.leaks > 0 || r.namedFailures < r.tries;
 
 export function printTable(rows: AttackResult[], write = (s: string) => process.stdout.write(s)) {

@@ -1,10 +1,10 @@
 // Two runs of the same suite at once on one cache: both pass, and its fixture is built once
 // (the cache's build lock is held across processes, the other run waits and resumes it).
-import { describeLeaks, leakCount, leftovers, provium, suite } from "../harness";
-import type { AttackResult } from "../table";
+import { countLeftovers, provium, suite } from "../harness";
+import { newRow, type AttackResult } from "../table";
 
 export async function concurrentRuns(o: { rounds: number }): Promise<AttackResult[]> {
-  const r: AttackResult = { attack: "two runs of one suite at once, one cache", tries: 0, namedFailures: 0, crashes: 0, hangs: 0, leaks: 0, peakMiB: 0, notes: [] };
+  const r = newRow("two runs of one suite at once, one cache");
   for (let round = 0; round < o.rounds; round++) {
     const dir = suite({
       "base.fixture.lua": `-- MARKER\nlocal vm = provium:vm("b", "minimal"):boot()\nvm:write_file("/tmp/built", "MARKER")\nreturn vm:snapshot()`,
@@ -18,9 +18,7 @@ export async function concurrentRuns(o: { rounds: number }): Promise<AttackResul
       r.peakMiB = Math.max(r.peakMiB, run.peakRssMiB);
       if (run.code === 0 && run.count("test_passed") === 2) r.namedFailures++;
       else r.notes.push(`a run failed: ${run.stderr.trim().slice(-300)} ${JSON.stringify(run.events.filter((e) => /failed|error/.test(e.kind)).map((e) => e.reason)).slice(0, 3000)}`);
-      const left = await leftovers(run.pid);
-      r.leaks += leakCount(left);
-      if (leakCount(left)) r.notes.push(`left ${describeLeaks(left)}`);
+      await countLeftovers(r, run.pid);
     }
     if (builds !== 1) {
       r.crashes++; // not a crash, but a defect the table must show: counted where it fails the run

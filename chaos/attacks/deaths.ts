@@ -2,8 +2,8 @@
 // agent SIGKILLed and the guest kernel panicking (from inside the guest), during a run, a
 // 64 MiB read_file and a snapshot. Each test must fail naming what died, with the console's
 // last lines; the next test file must pass.
-import { suite, provium, leftovers, leakCount, describeLeaks } from "../harness";
-import type { AttackResult } from "../table";
+import { countLeftovers, provium, suite } from "../harness";
+import { newRow, type AttackResult } from "../table";
 
 const KILL_QEMU = "KILL-QEMU-NOW";
 // Test name -> what its failure must name.
@@ -47,7 +47,7 @@ export async function runDeaths(names?: string[]) {
 }
 
 export async function deaths(o: { rounds: number }): Promise<AttackResult[]> {
-  const r: AttackResult = { attack: "deaths mid-op (QEMU, agent, kernel panic)", tries: 0, namedFailures: 0, crashes: 0, hangs: 0, leaks: 0, peakMiB: 0, notes: [] };
+  const r = newRow("deaths mid-op (QEMU, agent, kernel panic)");
   for (let round = 0; round < o.rounds; round++) {
     const run = await runDeaths();
     r.peakMiB = Math.max(r.peakMiB, run.peakRssMiB);
@@ -63,9 +63,7 @@ export async function deaths(o: { rounds: number }): Promise<AttackResult[]> {
     r.tries++;
     if (run.events.some((x) => x.kind === "test_passed" && x.test === "the next file passes")) r.namedFailures++;
     else r.notes.push("the file after the deaths did not pass");
-    const left = await leftovers(run.pid);
-    r.leaks += leakCount(left);
-    if (leakCount(left)) r.notes.push(`left ${describeLeaks(left)}`);
+    await countLeftovers(r, run.pid);
   }
   return [r];
 }

@@ -1,7 +1,7 @@
 // Floods: 1 GiB on stdout of one command, thousands of processes started in a loop. Each must
 // end in a clear error or succeed, with the VM alive afterwards and the host's memory bounded.
-import { describeLeaks, leakCount, leftovers, provium, suite } from "../harness";
-import type { AttackResult } from "../table";
+import { countLeftovers, provium, suite } from "../harness";
+import { newRow, type AttackResult } from "../table";
 
 export async function floods(o: { processes: number }): Promise<AttackResult[]> {
   const dir = suite({
@@ -22,19 +22,14 @@ end)
   const rows: AttackResult[] = [];
   for (const name of ["1 GiB on stdout", `${o.processes} processes started in a loop`]) {
     const e = run.events.find((x) => x.test === name && (x.kind === "test_passed" || x.kind === "test_failed"));
-    rows.push({
-      attack: `flood: ${name}`,
-      tries: 1,
-      namedFailures: e?.kind === "test_passed" ? 1 : 0,
-      crashes: 0,
-      hangs: e ? 0 : 1,
-      leaks: 0,
-      peakMiB: run.peakRssMiB,
-      notes: e?.kind === "test_failed" ? [String(e.reason).split("\n").slice(0, 3).join(" | ")] : [],
-    });
+    const r = newRow(`flood: ${name}`);
+    r.tries = 1;
+    r.namedFailures = e?.kind === "test_passed" ? 1 : 0;
+    r.hangs = e ? 0 : 1;
+    r.peakMiB = run.peakRssMiB;
+    if (e?.kind === "test_failed") r.notes.push(String(e.reason).split("\n").slice(0, 3).join(" | "));
+    rows.push(r);
   }
-  const left = await leftovers(run.pid);
-  rows[0]!.leaks = leakCount(left);
-  if (leakCount(left)) rows[0]!.notes.push(`left ${describeLeaks(left)}`);
+  await countLeftovers(rows[0]!, run.pid);
   return rows;
 }

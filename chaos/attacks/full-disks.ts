@@ -3,8 +3,8 @@
 // profile's disk is its memory) before its fixture is saved. Clear errors, the VM usable
 // after a failed snapshot, nothing half-written left in the temp dir or the fixture cache.
 import { mkdirSync, readdirSync, rmdirSync } from "node:fs";
-import { describeLeaks, leakCount, leftovers, provium, suite } from "../harness";
-import type { AttackResult } from "../table";
+import { countLeftovers, provium, suite } from "../harness";
+import { newRow, type AttackResult } from "../table";
 
 const SMALL_TMP = "/tmp/provium-chaos-small-tmp";
 
@@ -23,7 +23,7 @@ function unmountSmallTmp() {
 
 export async function fullDisks(o: { guestFill?: boolean } = {}): Promise<AttackResult[]> {
   const rows: AttackResult[] = [];
-  const tmpRow: AttackResult = { attack: "host temp dir full during a snapshot", tries: 0, namedFailures: 0, crashes: 0, hangs: 0, leaks: 0, peakMiB: 0, notes: [] };
+  const tmpRow = newRow("host temp dir full during a snapshot");
   rows.push(tmpRow);
   if (!mountSmallTmp(48)) tmpRow.notes.push("skipped: mounting a small tmpfs needs root");
   else {
@@ -53,7 +53,8 @@ end)
   }
 
   if (o.guestFill === false) return rows;
-  const fillRow: AttackResult = { attack: "guest fills its disk, then its fixture is saved", tries: 1, namedFailures: 0, crashes: 0, hangs: 0, leaks: 0, peakMiB: 0, notes: [] };
+  const fillRow = newRow("guest fills its disk, then its fixture is saved");
+  fillRow.tries = 1;
   rows.push(fillRow);
   const dir = suite({
     "full.fixture.lua": `-- MARKER
@@ -79,8 +80,6 @@ end)
     fillRow.leaks++;
     fillRow.notes.push(`a failed build left a cache entry: ${list.stdout.trim()}`);
   }
-  const left = await leftovers(run.pid);
-  fillRow.leaks += leakCount(left);
-  if (leakCount(left)) fillRow.notes.push(`left ${describeLeaks(left)}`);
+  await countLeftovers(fillRow, run.pid);
   return rows;
 }

@@ -7,8 +7,8 @@ import { join } from "node:path";
 import { cacheRoot, encodeCpio, ensureDebianKernel, withParents } from "@provium/vmm";
 import { encodeFrame, protocolVersion } from "@provium/protocol";
 import { PRELUDE, baseEntries } from "../../bench/guests";
-import { describeLeaks, leakCount, leftovers, provium, suite } from "../harness";
-import type { AttackResult } from "../table";
+import { countLeftovers, provium, suite } from "../harness";
+import { newRow, type AttackResult } from "../table";
 
 const BOOT_TIMEOUT_S = 10;
 const FOREVER = "while :; do sleep 1000; done";
@@ -51,7 +51,7 @@ export async function hostileImages(dir: string) {
 
 export async function hostileGuest(o: { rounds: number; modes?: string[] }): Promise<AttackResult[]> {
   const modes = Object.entries(MODES).filter(([mode]) => !o.modes || o.modes.includes(mode));
-  const r: AttackResult = { attack: `hostile guest (${modes.map(([m]) => m).join(", ")})`, tries: 0, namedFailures: 0, crashes: 0, hangs: 0, leaks: 0, peakMiB: 0, notes: [] };
+  const r = newRow(`hostile guest (${modes.map(([m]) => m).join(", ")})`);
   const files: Record<string, string> = {};
   modes.forEach(([mode, m], i) => {
     const profile = `hostile-${mode.replace(/\W+/g, "-")}`;
@@ -75,9 +75,7 @@ export async function hostileGuest(o: { rounds: number; modes?: string[] }): Pro
     r.tries++;
     if (run.events.some((x) => x.kind === "test_passed" && x.test === "the next file passes")) r.namedFailures++;
     else r.notes.push(`the file after the hostile guests did not pass: ${JSON.stringify(run.events.filter((x) => x.file?.startsWith("9-") && /failed|error/.test(x.kind)).map((x) => x.reason)).slice(0, 600)}`);
-    const left = await leftovers(run.pid);
-    r.leaks += leakCount(left);
-    if (leakCount(left)) r.notes.push(`left ${describeLeaks(left)}`);
+    await countLeftovers(r, run.pid);
   }
   return [r];
 }

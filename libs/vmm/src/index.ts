@@ -29,7 +29,7 @@ export { QemuVm, liveVms, type LaunchOptions, type VmExit, type DriveOptions, ty
 export { installExitCleanup, onProcessExit, runExitCleanups } from "./machine/exit-cleanup";
 export { findQemu, QEMU_MISSING } from "./machine/qemu-binary";
 export { saveMemory, loadMemory, openIncoming, INCOMING_ARGS, type IncomingStream, type SaveOptions } from "./machine/migration";
-export { ownedTempDir, sweepStaleRunDirs } from "./machine/sweep";
+export { ownedTempDir, sweepStaleRunDirs, LazyTempDir } from "./machine/sweep";
 export { ConsoleHost } from "./machine/console";
 export { resetMachine, pressPowerButton, waitExit } from "./machine/power";
 export { HotDisk, createRawDisk, imageFormat, DISK_FAULTS, SECTOR_BYTES, type DiskFault, type HotDiskOptions } from "./machine/disks";

@@ -3,8 +3,7 @@
 // A VM attached before boot gets a NIC on the bridge's switch port, a MAC and a static address
 // (guest-init configures it before the agent answers); rules, counters, captures and the
 // uplink are the switch's.
-import { rmSync } from "node:fs";
-import { onProcessExit, ownedTempDir, type NicOptions } from "@provium/vmm";
+import { LazyTempDir, type NicOptions } from "@provium/vmm";
 import { FrameQueue, hostAddress, parseSubnet, uplinkAddresses, PcapSink, Switch, Uplink, type Impairment, type NicCounters, type Subnet, type SwitchState } from "@provium/netswitch";
 import type { GuestVm } from "./guest";
 import type { VmRegistry } from "./vm-registry";
@@ -53,8 +52,7 @@ export class Bridges {
   private bridges: Bridge[] = [];
   private captures = new Map<number, Capture>();
   private nextCapture = 1;
-  private dir: string | null = null;
-  private forgetDir = () => {};
+  private readonly dir = new LazyTempDir("net", "/tmp"); // short: unix socket paths hold 107 bytes
 
   constructor(private readonly vms: VmRegistry) {}
 
@@ -64,11 +62,7 @@ export class Bridges {
     if (this.bridges.length >= MAX_BRIDGES) throw new Error(`at most ${MAX_BRIDGES} bridges a file`);
     const index = this.bridges.length + 1;
     const subnet = parseSubnet(a.subnet ?? `10.0.${index}.0/24`);
-    if (!this.dir) {
-      const dir = (this.dir = ownedTempDir("net", "/tmp")); // short: unix socket paths hold 107 bytes
-      this.forgetDir = onProcessExit(() => rmSync(dir, { recursive: true, force: true }));
-    }
-    const sw = new Switch(`${this.dir}/b${index}`);
+    const sw = new Switch(`${this.dir.path}/b${index}`);
     this.bridges.push({ name, index, subnet, sw, members: new Map(), hosts: 0, uplink: null });
     return { id: index - 1, subnet: subnet.cidr };
   }
@@ -274,7 +268,6 @@ export class Bridges {
       b.uplink?.stop();
       b.sw.close();
     }
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
-    this.forgetDir();
+    this.dir.remove();
   }
 }

@@ -59,9 +59,13 @@ export class FileSession {
     const snaps = (this.snapshots = new SnapshotStore(vms, o));
     const guests = this.guests;
     const nets = (this.bridges = new Bridges(vms));
-    const target = (t: { vm: number; worker?: number }) => {
+    // A guest whose agent just dropped may be powering off: its QEMU's exit sets the state
+    // ("dead") before an op, alone or batched, reads it.
+    const target = async (t: { vm: number; worker?: number }) => {
       if (o.listOnly) throw new Error("guest ops do not run under `provium list`");
-      return [vms.get(t?.vm), t?.worker ?? 0] as const;
+      const vm = vms.get(t?.vm);
+      await vm.settle();
+      return [vm, t?.worker ?? 0] as const;
     };
     this.ops = {
       "file.plan": ({ tests, timeout }) => ({ verdicts: o.plan(tests ?? [], timeout ?? undefined) }),
@@ -97,12 +101,8 @@ export class FileSession {
       "disk.fault_inject": (a) => vms.get(a.vm).disks.fault(a.id, a.kind).then(() => true as const),
       "disk.clear_faults": (a) => vms.get(a.vm).disks.get(a.id).disk.clear().then(() => true as const),
       "disk.detach": (a) => vms.get(a.vm).disks.detach(a.id).then(() => true as const),
-      guest: async (a) => {
-        const [vm, worker] = target(a.target);
-        await vm.settle();
-        return guests.call(vm, worker, a.op, a.args);
-      },
-      "guest.batch": (a) => guests.batch(...target(a.target), a.ops),
+      guest: async (a) => guests.call(...(await target(a.target)), a.op, a.args),
+      "guest.batch": async (a) => guests.batch(...(await target(a.target)), a.ops),
       "lab.barrier": (a) => this.barriers.arrive(a),
       "lab.claim": (a) => vms.shares.take(a),
       "snapshot.create": (a) => snaps.create(a.vms, a.kind, a.path, a.base),

@@ -2,7 +2,7 @@
 // or into new ones for lab members and fixtures), and their files' lifetime.
 import { rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { onProcessExit, ownedTempDir } from "@provium/vmm";
+import { LazyTempDir } from "@provium/vmm";
 import type { GuestVm, VmSnapshot } from "./guest";
 import type { VmRegistry } from "./vm-registry";
 import { LAB_JSON, labJson, readLabJson, removeSnapshotFiles } from "./lab-json";
@@ -14,8 +14,13 @@ export class SnapshotStore {
   // file), and the VMs it was taken from (a lab restore goes back into those).
   private info = new Map<number, { path: string; kept: boolean; lab: boolean; from: Map<string, GuestVm> }>();
   private nextId = 1;
-  private dir: string | null = null;
-  private forgetDir = () => {};
+  // Where snapshots taken without a path go: a fixture builder's straight into the cache's
+  // staging dir, others into a temp dir of the file's own (a run interrupted or ending before
+  // close() still takes it away).
+  private readonly tmp = new LazyTempDir("snap");
+  private get root() {
+    return this.o.snapshotsInto ?? this.tmp.path;
+  }
 
   constructor(
     private readonly vms: VmRegistry,
@@ -41,14 +46,9 @@ export class SnapshotStore {
   // `path` goes to that file, a lab's into that directory (relative: to the calling Lua file's
   // directory), and is kept when the file ends; a lab's directory also gets lab.json.
   async create(ids: unknown[], kind: "vm" | "lab", path?: string, base?: string) {
-    if (!this.dir) {
-      const dir = (this.dir = this.o.snapshotsInto ?? ownedTempDir("snap"));
-      // A run that is interrupted (or exits) before close() still takes its snapshots away.
-      if (!this.o.snapshotsInto) this.forgetDir = onProcessExit(() => rmSync(dir, { recursive: true, force: true }));
-    }
     const id = this.nextId++;
     const chosen = path ? resolve(base ?? ".", path) : null;
-    const dir = chosen ? (kind === "lab" ? chosen : dirname(chosen)) : join(this.dir, String(id));
+    const dir = chosen ? (kind === "lab" ? chosen : dirname(chosen)) : join(this.root, String(id));
     const parts = new Map<string, VmSnapshot>();
     const from = new Map<string, GuestVm>();
     try {
@@ -140,12 +140,11 @@ export class SnapshotStore {
     for (const part of snap.values()) for (const vm of this.vms.all()) void vm.dropSpare(part);
     // A kept snapshot's place is the user's: only the files it wrote there go.
     if (info?.kept) removeSnapshotFiles(snap, info.lab ? info.path : null);
-    else rmSync(join(this.dir!, String(id)), { recursive: true, force: true });
+    else rmSync(join(this.root, String(id)), { recursive: true, force: true });
     return true;
   }
 
   close() {
-    if (this.dir && !this.o.snapshotsInto) rmSync(this.dir, { recursive: true, force: true });
-    this.forgetDir();
+    this.tmp.remove();
   }
 }

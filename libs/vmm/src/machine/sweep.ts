@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { onProcessExit } from "./exit-cleanup";
 
 function liveCommandLines(): string[] {
   const out: string[] = [];
@@ -48,4 +49,31 @@ export function sweepStaleRunDirs(parent = os.tmpdir(), minAgeMs = 60_000): stri
   const stale = orphans.filter((d) => !cmdlines.some((c) => c.includes(d + "/")));
   for (const d of stale) fs.rmSync(d, { recursive: true, force: true });
   return stale;
+}
+
+/** An owned temp dir made on first use, removed by `remove()`, at exit, or (after a SIGKILL)
+ *  by the next run's sweep: what a test file keeps its own files in (os.tmpname's, its
+ *  snapshots, its bridges' sockets). */
+export class LazyTempDir {
+  private dir: string | null = null;
+  private forget = () => {};
+
+  constructor(
+    private readonly kind: string,
+    private readonly parent?: string,
+  ) {}
+
+  get path(): string {
+    if (!this.dir) {
+      const dir = (this.dir = ownedTempDir(this.kind, this.parent));
+      this.forget = onProcessExit(() => fs.rmSync(dir, { recursive: true, force: true }));
+    }
+    return this.dir;
+  }
+
+  remove(): void {
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+    this.forget();
+    this.dir = null;
+  }
 }
