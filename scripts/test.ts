@@ -6,6 +6,9 @@ import { resolve } from "node:path";
 const root = resolve(import.meta.dir, "..");
 let passed = 0;
 let failed = 0;
+// What failed, repeated at the end: CI keeps only the tail of the output.
+const failures: string[] = [];
+const FAILURE_LINE = /^(\(fail\) .*|✗ .*|.*error TS\d+.*)$/gm;
 
 async function step(name: string, cmd: string[], count: (out: string) => [number, number]) {
   console.log(`\n=== ${name}: ${cmd.join(" ")}`);
@@ -22,6 +25,9 @@ async function step(name: string, cmd: string[], count: (out: string) => [number
   const [ok, bad] = count(out);
   // A step that failed without reporting a failed test still counts as one failure.
   const extra = p.exitCode !== 0 && bad === 0 ? 1 : 0;
+  const lines = out.match(FAILURE_LINE) ?? [];
+  failures.push(...lines.map((l) => `${name}: ${l}`));
+  if (extra && !lines.length) failures.push(`${name}: exit ${p.exitCode} (see its output above)`);
   passed += ok;
   failed += bad + extra;
   console.log(`=== ${name}: ${ok} passed, ${bad + extra} failed (exit ${p.exitCode})`);
@@ -44,5 +50,6 @@ await step("bun test", ["bun", "test", "--timeout", "60000"], bunCounts);
 // On the CLI's defaults (4 vCPUs a core since TCG guests mostly idle between ops), as users run it.
 await step("guest suites", ["bun", "apps/cli/src/main.ts", "tests/", "examples/"], proviumCounts);
 
+if (failures.length) console.log(`\nFailed:\n${failures.map((f) => `  ${f}`).join("\n")}`);
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

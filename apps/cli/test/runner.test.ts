@@ -2,7 +2,7 @@
 // except where a boot is what is being tested.
 import { describe, expect, test } from "bun:test";
 import { join, resolve } from "node:path";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 
 const main = resolve(import.meta.dir, "../src/main.ts");
@@ -148,7 +148,10 @@ describe("timeouts, crashes and capacity", () => {
       const r = await events(["cap"], { PROVIUM_CACHE_DIR: cache });
       const failed = r.events.find((e: any) => e.kind === "test_failed");
       expect(failed.reason).toContain("needs 65536 MiB and 1 vCPUs but the host pool has");
-      expect(failed.duration_ms).toBeLessThan(5000);
+      // "at once": nothing was fetched or built for it (not a wall-clock bound: a KVM probe or
+      // a loaded CI machine may take seconds before the refusal).
+      const built = readdirSync(cache).filter((e) => ["kernels", "agents", "images", "rootfs", "agent-disks"].includes(e));
+      expect(built).toEqual([]);
       expect(outcomes(r.events)).toContain("passed claim reserves once");
     } finally {
       rmSync(cache, { recursive: true, force: true });

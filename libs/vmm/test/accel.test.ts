@@ -50,26 +50,29 @@ describe("accelerator choice", () => {
   test("auto on this machine settles within the deadline and caches the verdict of a probe", async () => {
     delete process.env.PROVIUM_ACCEL;
     const cacheDir = tempDir("accel");
+    const progress: string[] = [];
+    const onProgress = (m: string) => progress.push(m);
     const t0 = performance.now();
-    const accel = await chooseAccel("auto", { cacheDir, probeTimeoutMs: 4000 });
-    const took = performance.now() - t0;
-    expect(took).toBeLessThan(6000);
+    const accel = await chooseAccel("auto", { cacheDir, probeTimeoutMs: 4000, onProgress });
+    // The probe's deadline holds (with room for launching and killing its QEMU on a busy host).
+    expect(performance.now() - t0).toBeLessThan(4000 + 10_000);
     // This build machine's nested KVM hangs guests: expect TCG here (unless told otherwise).
     if (process.env.PROVIUM_TEST_EXPECT_ACCEL) expect(accel).toBe(process.env.PROVIUM_TEST_EXPECT_ACCEL as any);
     const verdictFile = path.join(cacheDir, "accel-verdict.json");
     if (!kvmUsable().ok) {
       // No /dev/kvm (some of these machines have none): TCG at once, nothing probed, nothing to cache.
       expect(accel).toBe("tcg");
-      expect(took).toBeLessThan(200);
+      expect(progress).toEqual([]); // nothing probed
       expect(fs.existsSync(verdictFile)).toBe(false);
       return;
     }
     const saved = JSON.parse(fs.readFileSync(verdictFile, "utf8"));
     expect(Object.values(saved).map((v: any) => v.accel)).toEqual([accel]);
+    expect(progress[0]).toBe("probing KVM");
     resetAccelCache(); // next call must come from the disk cache, not a probe
-    const t1 = performance.now();
-    expect(await chooseAccel("auto", { cacheDir, probeTimeoutMs: 4000 })).toBe(accel);
-    expect(performance.now() - t1).toBeLessThan(200);
+    progress.length = 0;
+    expect(await chooseAccel("auto", { cacheDir, probeTimeoutMs: 4000, onProgress })).toBe(accel);
+    expect(progress).toEqual([]);
   });
 
   test("Ctrl-C during a KVM probe leaves no QEMU behind", async () => {

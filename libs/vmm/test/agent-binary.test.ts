@@ -20,10 +20,8 @@ describe("agent binary", () => {
     expect(fs.statSync(first).mode & 0o111).not.toBe(0);
     expect(fs.readFileSync(first).subarray(0, 4)).toEqual(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
 
-    const t0 = performance.now();
     expect(await ensureAgentBinary({ cacheDir, entry, onProgress: (m) => progress.push(m) })).toBe(first);
-    expect(performance.now() - t0).toBeLessThan(500);
-    expect(progress.length).toBe(1);
+    expect(progress.length).toBe(1); // served from the cache: no second build
 
     fs.writeFileSync(path.join(pkg, "src/extra.ts"), "export const x = 1;\n"); // any source file counts
     const second = await ensureAgentBinary({ cacheDir, entry });

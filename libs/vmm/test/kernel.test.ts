@@ -6,14 +6,14 @@ import { removeTempDirs, sharedKernel, tempDir } from "./helpers";
 afterAll(removeTempDirs);
 
 describe("Debian kernel", () => {
-  test("is fetched once, then served from the cache instantly", async () => {
+  test("is fetched once, then served from the cache", async () => {
     const k = await sharedKernel(); // downloads on the very first run (shared cache)
     expect(fs.existsSync(k.kernel)).toBe(true);
     expect(fs.existsSync(`${k.moduleDir}/kernel/drivers/char/virtio_console.ko`)).toBe(true);
     expect(k.version).toMatch(/cloud-amd64$/);
-    const t0 = performance.now();
-    const again = await ensureDebianKernel({ cacheDir: k.kernel.split("/kernels/")[0]! });
-    expect(performance.now() - t0).toBeLessThan(50);
+    const progress: string[] = [];
+    const again = await ensureDebianKernel({ cacheDir: k.kernel.split("/kernels/")[0]!, onProgress: (m) => progress.push(m) });
+    expect(progress).toEqual([]); // nothing downloaded or extracted again
     expect(again).toEqual(k);
   }, 300_000);
 
