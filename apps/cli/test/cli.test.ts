@@ -63,7 +63,7 @@ describe("cli", () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("unknown.test.lua:1: unknown profile 'nosuchprofile' in");
     expect(r.stdout).toContain(join(fixtures, "badprofile", "provium.toml"));
-    expect(r.stdout).toContain("known profiles: debian, minimal, nokernel, tiny");
+    expect(r.stdout).toContain("known profiles: badkernel, debian, minimal, nokernel, tiny");
   });
 
   test("a profile whose kernel is missing says which file", async () => {
@@ -73,6 +73,12 @@ describe("cli", () => {
     expect(r.stdout).toContain("profiles.nokernel.kernel:");
     expect(r.stdout).toContain("does-not-exist/vmlinuz does not exist");
   });
+
+  test("a boot whose QEMU cannot start gives its capacity share back at once", async () => {
+    // --mem 700M: the file's second 512 MiB VM fits only if the failed one's share was returned.
+    const r = await provium(["launch_fails.test.lua", "--mem", "700M"], { cwd: join(fixtures, "badprofile") });
+    expect(r.stdout).toContain("2 passed, 0 failed");
+  }, 120_000);
 
   test("missing QEMU says what to install", async () => {
     const r = await provium(["../../../../examples/hello.test.lua", "--accel", "tcg"], { env: { PROVIUM_QEMU: "/nonexistent/qemu-system-x86_64" } });

@@ -121,10 +121,15 @@ export class VmRegistry {
           releases[i]!();
           throw e;
         });
-        vm.onShutdown(releases[i]!);
         const { extras, agentDeadlineMs, initialTimeNs, disks } = launch[i]!;
         const t0 = Date.now();
-        await vm.boot(image, this.o.accel, agentDeadlineMs, extras(image));
+        try {
+          await vm.boot(image, this.o.accel, agentDeadlineMs, extras(image));
+        } finally {
+          // The share is held while a QEMU runs: back at once when none started.
+          if (vm.state === "created") releases[i]!();
+          else vm.onShutdown(releases[i]!);
+        }
         // The RTC has whole seconds: set the exact time, as if the machine started at initial_time.
         if (initialTimeNs !== undefined) await vm.ready().call({ clock: { set: (initialTimeNs + BigInt(Date.now() - t0) * 1_000_000n) as unknown as number } });
         for (const d of disks) await vm.disks.attach(d);
