@@ -11,7 +11,17 @@ const SMALL_TMP = "/tmp/provium-chaos-small-tmp";
 function mountSmallTmp(mib: number): boolean {
   if (process.getuid?.() !== 0) return false;
   mkdirSync(SMALL_TMP, { recursive: true });
-  return Bun.spawnSync(["mount", "-t", "tmpfs", "-o", `size=${mib}m`, "tmpfs", SMALL_TMP]).success;
+  if (Bun.spawnSync(["mount", "-t", "tmpfs", "-o", `size=${mib}m`, "tmpfs", SMALL_TMP]).success) return true;
+  unmountSmallTmp(); // removes the directory
+  return false;
+}
+
+/** Whether this host lets us mount the small tmpfs: root alone is not enough in a container
+ *  without CAP_SYS_ADMIN. */
+export function canMountSmallTmp(): boolean {
+  if (!mountSmallTmp(1)) return false;
+  unmountSmallTmp();
+  return true;
 }
 
 function unmountSmallTmp() {
@@ -25,7 +35,7 @@ export async function fullDisks(o: { guestFill?: boolean } = {}): Promise<Attack
   const rows: AttackResult[] = [];
   const tmpRow = newRow("host temp dir full during a snapshot");
   rows.push(tmpRow);
-  if (!mountSmallTmp(48)) tmpRow.notes.push("skipped: mounting a small tmpfs needs root");
+  if (!mountSmallTmp(48)) tmpRow.notes.push("skipped: mounting a small tmpfs needs root (and CAP_SYS_ADMIN)");
   else {
     try {
       const dir = suite({

@@ -7,10 +7,12 @@ test("SIGINT during a fixture build leaves no QEMU, temp dir or cache lock", asy
   const dir = suite({
     "base.fixture.lua": `-- MARKER
 local vm = provium:vm("b", "minimal"):boot()
+vm:run("sleep 600")
 return vm:snapshot()`,
   });
-  // Signalled once the builder's VM is up, i.e. while the lock is held.
-  const r = await provium(dir, ["fixture", "build"], { kill: { when: () => false, afterMs: 4000, signal: "SIGINT" } });
+  // Signalled while the builder boots or sleeps, i.e. while the lock is held, however fast
+  // the machine (the builder never ends by itself in time).
+  const r = await provium(dir, ["fixture", "build"], { kill: { afterMs: 4000, signal: "SIGINT" } });
   expect(r.code).not.toBe(0);
   expect(await leftovers(r.pid)).toEqual({ qemu: [], tempDirs: [], locks: 0 });
 }, 120_000);
