@@ -3,12 +3,13 @@
 // measured in one sitting. "A" is an agent executable you give (e.g. built from an older tree
 // with its own flags), put on an agent disk of its own; "B" is this tree's `minimal` profile.
 // Usage: bun bench/boot-ab.ts AGENT_A [extra kernel arguments for A]   (BOOTS=6 by default)
-// e.g. cryptomgr.notests=0 gives A the kernel's crypto self-tests back.
+// e.g. cryptomgr.notests=0 gives A the kernel's crypto self-tests back. AGENT_A `--bare` is
+// bench/bare-agent.ts (hello and nothing else) built with the agent's own flags.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { builtinProfiles, GuestVm } from "@provium/lua-runtime";
-import { cacheRoot, chooseAccel, ensureAgentDisk, prepareImage, type BootImage } from "@provium/vmm";
+import { cacheRoot, chooseAccel, ensureAgentBinary, ensureAgentDisk, prepareImage, type BootImage } from "@provium/vmm";
 import { floorImage } from "./guests";
 import { FloorGuest } from "./floor";
 import { stats } from "./stats";
@@ -30,7 +31,11 @@ const profile = builtinProfiles.minimal!;
 const imageB = await prepareImage(profile, cacheDir, () => {});
 // A's disk goes to a private cache: it is thrown away, and evicts nobody's disk from the shared one.
 const privateCache = mkdtempSync(join(tmpdir(), "provium-boot-ab-"));
-const diskA = await ensureAgentDisk({ cacheDir: privateCache, agentBinary: resolve(agentA) });
+const binaryA =
+  agentA === "--bare"
+    ? await ensureAgentBinary({ cacheDir: privateCache, entry: join(import.meta.dir, "bare-agent.ts"), sourceRoots: [import.meta.dir, join(import.meta.dir, "../apps/agent"), join(import.meta.dir, "../libs/protocol")] })
+    : resolve(agentA);
+const diskA = await ensureAgentDisk({ cacheDir: privateCache, agentBinary: binaryA });
 const imageA: BootImage = { ...imageB, cmdline: [imageB.cmdline, ...extraA].join(" "), drives: [{ file: diskA.image, format: "raw", readOnly: true }] };
 const floorImg = await floorImage(cacheDir);
 
