@@ -15,7 +15,7 @@ const ROUNDS = Number(process.argv[2] ?? 30);
 const LOOP = 20;
 
 const c = dlopen("libc.so.6", {
-  posix_spawn: { args: [FFIType.ptr, FFIType.cstring, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+  posix_spawn: { args: [FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
   waitpid: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
 }).symbols;
 
@@ -34,48 +34,44 @@ const pidOut = new Int32Array(1);
 const status = new Int32Array(1);
 
 function ffiSpawn() {
-  const t = performance.now();
   const rc = c.posix_spawn(pidOut, ptr(path), null, null, argv.arr, envp.arr);
   if (rc !== 0) throw new Error(`posix_spawn: errno ${rc}`);
   if (c.waitpid(pidOut[0]!, status, 0) !== pidOut[0]) throw new Error("waitpid failed");
-  return performance.now() - t;
 }
 
-async function bunSpawn() {
+/** `sh -c script` through Bun.spawn, no pipes, to its exit. */
+const sh = (script: string) => Bun.spawn(["/bin/sh", "-c", script], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exited;
+
+async function timed(fn: () => unknown) {
   const t = performance.now();
-  await Bun.spawn(["/bin/sh", "-c", "true"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exited;
+  await fn();
   return performance.now() - t;
 }
 
 async function busyboxLoop() {
-  const script = `i=0; while [ $i -lt ${LOOP} ]; do /bin/true; i=$((i+1)); done`;
-  const empty = `i=0; while [ $i -lt ${LOOP} ]; do i=$((i+1)); done`;
-  const t0 = performance.now();
-  await Bun.spawn(["/bin/sh", "-c", empty], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exited;
-  const t1 = performance.now();
-  await Bun.spawn(["/bin/sh", "-c", script], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exited;
-  const t2 = performance.now();
   // The loop with /bin/true less the same loop without it: the starts alone.
-  return (t2 - t1 - (t1 - t0)) / LOOP;
+  const empty = await timed(() => sh(`i=0; while [ $i -lt ${LOOP} ]; do i=$((i+1)); done`));
+  const full = await timed(() => sh(`i=0; while [ $i -lt ${LOOP} ]; do /bin/true; i=$((i+1)); done`));
+  return (full - empty) / LOOP;
 }
 
 async function agentExec() {
-  const t = performance.now();
   const r = await exec({ argv: ["/bin/sh", "-c", "true"] } as never);
   if (r.exitCode !== 0) throw new Error(`exit ${r.exitCode}`);
-  return performance.now() - t;
 }
 
-const rows: Record<string, number[]> = { "busybox loop": [], posix_spawn: [], "Bun.spawn": [], "agent exec()": [] };
-for (let i = 0; i < 3; i++) (ffiSpawn(), await bunSpawn(), await agentExec()); // untimed first
-for (let r = 0; r < ROUNDS; r++) {
-  rows["busybox loop"]!.push(await busyboxLoop());
-  rows.posix_spawn!.push(ffiSpawn());
-  rows["Bun.spawn"]!.push(await bunSpawn());
-  rows["agent exec()"]!.push(await agentExec());
-}
-const floor = stats(rows["busybox loop"]!).median;
-for (const [name, xs] of Object.entries(rows)) {
+// Each way's time per start of one round; the busybox loop is the first, and the floor.
+const ways: [string, () => Promise<number>][] = [
+  ["busybox loop", busyboxLoop],
+  ["posix_spawn", () => timed(ffiSpawn)],
+  ["Bun.spawn", () => timed(() => sh("true"))],
+  ["agent exec()", () => timed(agentExec)],
+];
+const rows = new Map<string, number[]>(ways.map(([name]) => [name, []]));
+for (let i = 0; i < 3; i++) for (const [, way] of ways) await way(); // untimed first
+for (let r = 0; r < ROUNDS; r++) for (const [name, way] of ways) rows.get(name)!.push(await way());
+const floor = stats(rows.get("busybox loop")!).median;
+for (const [name, xs] of rows) {
   const s = stats(xs);
   console.log(`${name.padEnd(13)} ${s.median.toFixed(2).padStart(7)} ms  [p10 ${s.p10.toFixed(2)}, p90 ${s.p90.toFixed(2)}]  ${(s.median / floor).toFixed(2)}x the busybox loop`);
 }
