@@ -4,9 +4,7 @@
 // between it and the floor is Bun's own start in the guest, which no agent built with Bun can cut.
 import { AgentServer } from "@provium/protocol";
 import { openSync, readSync, writeSync } from "node:fs";
-import { findPort } from "../apps/agent/src/port";
-import { helloReply } from "../apps/agent/src/hello";
-import { toFailure } from "../apps/agent/src/errors";
+import { findPort, helloReply, toFailure } from "@provium/agent";
 
 const fd = openSync(process.argv[2] ?? (await findPort()), "r+");
 const server = new AgentServer({ write: (b) => void writeSync(fd, b), close() {} }, helloReply as never, toFailure);

@@ -7,10 +7,11 @@
 // bench/bare-agent.ts (hello and nothing else) built with the agent's own flags.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { builtinProfiles, GuestVm } from "@provium/lua-runtime";
-import { cacheRoot, chooseAccel, ensureAgentBinary, ensureAgentDisk, prepareImage, type BootImage } from "@provium/vmm";
-import { floorImage } from "./guests";
+import { dirname, join, resolve } from "node:path";
+import { builtinProfiles, GuestVm } from "@provium/host-runtime";
+import { cacheRoot, chooseAccel, ensureAgentBinary, ensureAgentDisk, type BootImage } from "@provium/vmm";
+import { agentEntry } from "@provium/agent";
+import { floorImage, imageOf } from "@provium/test-kit";
 import { FloorGuest } from "./floor";
 import { stats } from "./stats";
 import { readFileSync } from "node:fs";
@@ -28,12 +29,12 @@ const BOOTS = Number(process.env.BOOTS ?? 6);
 const cacheDir = cacheRoot();
 const accel = await chooseAccel("auto", { cacheDir });
 const profile = builtinProfiles.minimal!;
-const imageB = await prepareImage(profile, cacheDir, () => {});
+const imageB = await imageOf(profile, cacheDir, () => {});
 // A's disk goes to a private cache: it is thrown away, and evicts nobody's disk from the shared one.
 const privateCache = mkdtempSync(join(tmpdir(), "provium-boot-ab-"));
 const binaryA =
   agentA === "--bare"
-    ? await ensureAgentBinary({ cacheDir: privateCache, entry: join(import.meta.dir, "bare-agent.ts"), sourceRoots: [import.meta.dir, join(import.meta.dir, "../apps/agent"), join(import.meta.dir, "../libs/protocol")] })
+    ? await ensureAgentBinary({ cacheDir: privateCache, entry: join(import.meta.dir, "bare-agent.ts"), sourceRoots: [import.meta.dir, dirname(dirname(agentEntry)), dirname(Bun.resolveSync("@provium/protocol/package.json", import.meta.dir))] })
     : resolve(agentA);
 const diskA = await ensureAgentDisk({ cacheDir: privateCache, agentBinary: binaryA });
 const imageA: BootImage = { ...imageB, cmdline: [imageB.cmdline, ...extraA].join(" "), drives: [{ file: diskA.image, format: "raw", readOnly: true }] };

@@ -3,7 +3,7 @@
 // QEMU's chardev and virtio-serial, the guest kernel's port driver and a read/write loop.
 import { INCOMING_ARGS, loadMemory, openIncoming, saveMemory, type QemuVm } from "@provium/vmm";
 import { ByteChan, connectChan } from "./chan";
-import { launchRef, type RefImage } from "./guests";
+import { launchRef, type RefImage } from "@provium/test-kit";
 
 export class FloorGuest {
   private constructor(

@@ -9,10 +9,10 @@
 //   then each step of guest-init and of the agent, in the order they happened.
 // Usage: bun bench/images.ts [profile...]   (BOOTS=5 by default; the first run builds the images)
 //        EXTRA_CMDLINE="..." also boots each profile with these kernel arguments, in turn (A/B).
-import { builtinProfiles } from "@provium/lua-runtime";
+import { builtinProfiles } from "@provium/host-runtime";
 import { cacheRoot } from "@provium/vmm";
 import { bootGuest } from "./guest";
-import { floorImage } from "./guests";
+import { floorImage } from "@provium/test-kit";
 import { FloorGuest } from "./floor";
 import { stats } from "./stats";
 

@@ -11,7 +11,7 @@ import * as os from "node:os";
 import { join } from "node:path";
 import { cacheRoot, chooseAccel } from "@provium/vmm";
 import { Switch } from "@provium/netswitch";
-import { ShellGuest, shellImage } from "./shell-guest";
+import { ShellGuest, shellImage } from "@provium/test-kit";
 import { stats, type Stats } from "./stats";
 
 const rounds = Number(process.argv[process.argv.indexOf("--rounds") + 1] || 3);

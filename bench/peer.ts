@@ -6,7 +6,7 @@
 import type { QemuVm } from "@provium/vmm";
 import { ByteChan, connectChan } from "./chan";
 import { withDeadline } from "./floor";
-import { launchRef, type RefImage } from "./guests";
+import { launchRef, type RefImage } from "@provium/test-kit";
 
 const MiB = 1024 * 1024;
 

@@ -2,7 +2,7 @@
 // (GuestDispatch of @provium/lua-runtime: the request a Lua call builds, the pieces of a
 // large file, the reply shaping, the drain of large output). What a test sees is this plus
 // the Lua bridge (~11 us a call).
-import { GuestDispatch, type GuestOpName, type GuestVm } from "@provium/lua-runtime";
+import { GuestDispatch, type GuestOpName, type GuestVm } from "@provium/host-runtime";
 
 export const sh = (cmd: string) => ({ cmd: { argv: ["/bin/sh", "-c", cmd] } }); // as vm:run(cmd) builds it
 

@@ -13,10 +13,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { cacheRoot, chooseAccel, ensureDebianKernel } from "@provium/vmm";
-import { builtinProfiles, GuestVm } from "@provium/lua-runtime";
-import { prepareImage } from "@provium/vmm";
+import { builtinProfiles, GuestVm } from "@provium/host-runtime";
 import { stats, type Stats } from "./stats";
-import { floorImage, peerImage } from "./guests";
+import { floorImage, imageOf, peerImage } from "@provium/test-kit";
 import { FloorGuest } from "./floor";
 import { PeerGuest } from "./peer";
 import { ProviumDriver } from "./provium";
@@ -47,7 +46,7 @@ const accel = await chooseAccel((process.env.PROVIUM_ACCEL as "auto" | "kvm" | "
 const profile = builtinProfiles.minimal!;
 log(`preparing images (${accel})`);
 const [image, floorImg, peerImg, kernel] = await Promise.all([
-  prepareImage(profile, cacheDir, log),
+  imageOf(profile, cacheDir, log),
   floorImage(cacheDir),
   peerImage(cacheDir),
   ensureDebianKernel({ cacheDir }),

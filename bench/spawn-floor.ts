@@ -8,7 +8,7 @@
 //   Bun.spawn      Bun.spawn + await exited, no pipes
 //   agent exec()   the agent's own exec(): pipes, poll timer, exit through Bun's event loop
 import { dlopen, FFIType, ptr } from "bun:ffi";
-import { exec } from "../apps/agent/src/exec";
+import { exec } from "@provium/agent";
 import { stats } from "./stats";
 
 const ROUNDS = Number(process.argv[2] ?? 30);

@@ -2,7 +2,7 @@
 // model (libs/protocol's `structs`): the schema stays the one source of the wire's shapes.
 // Values are plain objects as the codec takes them (a union holds one member, Void is true).
 import fc from "fast-check";
-import { structs } from "../libs/protocol/src/generated/wire";
+import { wireStructs as structs } from "@provium/protocol";
 
 type TypeModel = { kind: string; of?: any };
 type Field = { name: string; type: TypeModel; group?: string; tag?: number };

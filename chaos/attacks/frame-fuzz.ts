@@ -7,7 +7,7 @@
 // settle every pending request with its own reply or a named connection error, and must finish
 // quickly; memory is sampled for its peak.
 import fc from "fast-check";
-import { AgentClient, AgentConnectionError, AgentServer, DEFAULT_MAX_FRAME, FrameDecoder, encodeFrame, type PlainFrame } from "../../libs/protocol/src";
+import { AgentClient, AgentConnectionError, AgentServer, DEFAULT_MAX_FRAME, FrameDecoder, encodeFrame, type PlainFrame } from "@provium/protocol";
 import { struct } from "../schema-arbitrary";
 import { heapStats } from "bun:jsc";
 import type { AttackResult } from "../table";

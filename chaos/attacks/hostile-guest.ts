@@ -6,7 +6,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cacheRoot, encodeCpio, ensureDebianKernel, withParents } from "@provium/vmm";
 import { encodeFrame, protocolVersion } from "@provium/protocol";
-import { PRELUDE, baseEntries } from "../../bench/guests";
+import { PRELUDE, baseEntries } from "@provium/test-kit";
 import { countLeftovers, provium, suite } from "../harness";
 import { newRow, type AttackResult } from "../table";
 

@@ -3,8 +3,9 @@
 // fresh agent connection answers on the same QEMU. The host is never asked to change its own
 // clock: these ops only ever run in the guest.
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { cacheRoot, prepareImage, QemuVm, resetMachine, type BootImage } from "@provium/vmm";
+import { QemuVm, resetMachine, type BootImage } from "@provium/vmm";
 import { connectAgent, GuestError, type AgentClient } from "@provium/protocol";
+import { imageOf } from "@provium/test-kit";
 
 let image: BootImage;
 let vm: QemuVm;
@@ -22,7 +23,7 @@ async function guestText(cmd: string) {
 }
 
 beforeAll(async () => {
-  image = await prepareImage({ name: "minimal", cmdline: "", injectAgent: true, origin: "clock-guest.test" }, cacheRoot(), () => {});
+  image = await imageOf({ name: "minimal", cmdline: "", injectAgent: true, origin: "clock-guest.test" });
   const t0 = performance.now();
   vm = await QemuVm.launch({ name: "clock", kernel: image.kernel, initrd: image.initrd, cmdline: image.cmdline, drives: image.drives, memoryMiB: 256, cpus: 1, accel: "tcg" });
   agent = await connect(vm);

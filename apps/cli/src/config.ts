@@ -2,7 +2,7 @@
 // Built-in profiles need no file. Paths in a profile are relative to the config file.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { builtinProfiles, type Profile, type RuntimeConfig } from "@provium/lua-runtime";
+import { builtinProfiles, type Profile, type RuntimeConfig } from "@provium/host-runtime";
 
 export { builtinProfiles, type Profile };
 export type Config = RuntimeConfig;

@@ -1,7 +1,8 @@
 // `provium fixture list | build | rebuild | clean | stale`: the fixture cache from the shell.
 import { relative, resolve } from "node:path";
 import { cacheRoot, type AccelRequest } from "@provium/vmm";
-import { hostSetup, keyOf, openFixtureCache, openSession } from "@provium/lua-runtime";
+import { agentEntry } from "@provium/agent";
+import { hostSetup, keyOf, openFixtureCache, openSession } from "@provium/host-runtime";
 import { loadRunConfig } from "./run";
 import { discoverBy } from "./discover";
 
@@ -53,7 +54,7 @@ export async function fixtureStale(paths: string[], o: { config?: string }) {
 
 export async function fixtureBuild(paths: string[], o: { config?: string; rebuild?: boolean; accel?: string }) {
   const { config, cacheDir, cache } = setup(o);
-  const host = { ...(await hostSetup(config, { accel: o.accel as AccelRequest | undefined })), fixtures: () => cache };
+  const host = { ...(await hostSetup(config, { agentEntry, accel: o.accel as AccelRequest | undefined })), fixtures: () => cache };
   let failed = 0;
   for (const f of fixtureFiles(config, paths)) {
     const session = openSession(host, resolve(f.path), {

@@ -6,7 +6,9 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import pc from "picocolors";
 import type { AccelRequest } from "@provium/vmm";
-import { hostSetup, openSession, startLuaThread } from "@provium/lua-runtime";
+import { agentEntry } from "@provium/agent";
+import { hostSetup, openSession } from "@provium/host-runtime";
+import { startLuaThread } from "@provium/lua-runtime";
 import { loadRunConfig } from "./run";
 
 const replProgram = (setup: string, shell: boolean) => `
@@ -44,7 +46,7 @@ end
 
 export async function interactive(o: { profile?: string; fixture?: string; config?: string; accel?: string; shell: boolean }) {
   if (!o.profile === !o.fixture) throw new Error("give a profile, or --fixture PATH");
-  const host = await hostSetup(loadRunConfig(o.config), { accel: o.accel as AccelRequest | undefined });
+  const host = await hostSetup(loadRunConfig(o.config), { agentEntry, accel: o.accel as AccelRequest | undefined });
   const historyFile = join(host.cacheDir, "repl_history");
   const history = existsSync(historyFile) ? readFileSync(historyFile, "utf8").split("\n").filter(Boolean).reverse() : [];
   const rl = createInterface({ input: process.stdin, output: process.stdout, history, historySize: 1000, terminal: !!process.stdin.isTTY });

@@ -2,7 +2,7 @@
 // `t:` and friends complete and type-check in editors using lua-language-server.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import types from "../../../libs/lua-runtime/types/provium.d.lua" with { type: "text" };
+import { luaTypes as types } from "@provium/lua-runtime";
 
 export function lspSetup(dir: string) {
   const typesDir = join(dir, ".provium", "types");

@@ -11,7 +11,7 @@ import { HumanReporter } from "./report/human";
 import { junitXml } from "./report/junit";
 import { fileSink, socketSink, type Sink } from "./report/sinks";
 import { parseDurationSeconds } from "./duration";
-import { CapacityPool, DEFAULT_CPU_OVERCOMMIT, agentDeadlineMs as defaultAgentDeadlineMs, hostCapacity, parseMemory } from "@provium/lua-runtime";
+import { CapacityPool, DEFAULT_CPU_OVERCOMMIT, agentDeadlineMs as defaultAgentDeadlineMs, hostCapacity, parseMemory } from "@provium/host-runtime";
 import type { Selection } from "./runner/selection";
 
 export class UsageError extends Error {}

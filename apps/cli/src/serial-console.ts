@@ -3,7 +3,8 @@
 // guest byte for byte until Ctrl-] (as telnet). Runs on the host ops a test's console uses.
 import pc from "picocolors";
 import type { AccelRequest } from "@provium/vmm";
-import { hostSetup, openSession } from "@provium/lua-runtime";
+import { agentEntry } from "@provium/agent";
+import { hostSetup, openSession } from "@provium/host-runtime";
 import { loadRunConfig } from "./run";
 
 const CTRL_RIGHT_BRACKET = 0x1d;
@@ -12,7 +13,7 @@ const out = (data: Uint8Array) => new Promise<void>((resolve) => process.stdout.
 const GETTY = "setsid sh -c 'exec sh -i </dev/ttyS0 >/dev/ttyS0 2>&1' </dev/null >/dev/null 2>&1 &";
 
 export async function serialConsole(o: { profile: string; config?: string; accel?: string }) {
-  const host = await hostSetup(loadRunConfig(o.config), { accel: o.accel as AccelRequest | undefined });
+  const host = await hostSetup(loadRunConfig(o.config), { agentEntry, accel: o.accel as AccelRequest | undefined });
   const session = openSession(host, "console", { onProgress: (m) => console.error(pc.dim(`… ${m}`)) });
   const call = (op: string, args: object) => session.handle(op, args) as Promise<any>;
   const stdin = process.stdin;

@@ -6,8 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { liveVms, type GuestImage } from "@provium/vmm";
 import { parseSubnet, Switch, Uplink } from "../src/index";
-import { sharedKernel } from "../../vmm/test/helpers";
-import { ShellGuest, SHELL_AGENT } from "../../../bench/shell-guest";
+import { sharedKernel, ShellGuest, SHELL_AGENT } from "@provium/test-kit";
 import { ensureImage, NET_MODULES } from "@provium/vmm";
 
 let dir: string;

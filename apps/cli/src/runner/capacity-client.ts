@@ -1,5 +1,5 @@
 // Runner-worker side of the capacity pool: asks the main thread and waits for the grant.
-import type { Amount } from "@provium/lua-runtime";
+import type { Amount } from "@provium/host-runtime";
 import type { FromWorker, ToWorker } from "./messages";
 
 let nextId = 1;

@@ -4,7 +4,9 @@
 import { readFileSync } from "node:fs";
 import { relative } from "node:path";
 import { installExitCleanup, runExitCleanups } from "@provium/vmm";
-import { lazyFixtureCache, openSession, startLuaThread, type HostSetup, type LuaThread } from "@provium/lua-runtime";
+import { agentEntry } from "@provium/agent";
+import { lazyFixtureCache, openSession, type HostSetup } from "@provium/host-runtime";
+import { startLuaThread, type LuaThread } from "@provium/lua-runtime";
 import { event, type RunEvent } from "../events";
 import { verdict } from "./selection";
 import { acquireCapacity, onCapacityReply } from "./capacity-client";
@@ -27,6 +29,7 @@ self.onmessage = async (m: MessageEvent<ToWorker>) => {
     host = {
       config: init.config,
       cacheDir: init.cacheDir,
+      agentEntry,
       accel: init.accel,
       agentDeadlineMs: init.agentDeadlineMs,
       fixtures: lazyFixtureCache(init.config, init.cacheDir),

@@ -1,6 +1,6 @@
 // Every message between the pool (main thread) and a runner worker, both ways: one typed set,
 // so each side's handler is checked against what the other sends.
-import type { Amount } from "@provium/lua-runtime";
+import type { Amount } from "@provium/host-runtime";
 import type { RunEvent } from "../events";
 import type { Config } from "../config";
 import type { Selection } from "./selection";

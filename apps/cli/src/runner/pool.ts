@@ -3,7 +3,7 @@
 // the file it was running and is replaced.
 import { relative } from "node:path";
 import { event, type RunEvent } from "../events";
-import type { Amount, CapacityPool } from "@provium/lua-runtime";
+import type { Amount, CapacityPool } from "@provium/host-runtime";
 import { send, type FromWorker, type ToWorker, type WorkerInit } from "./messages";
 
 export interface PoolOptions {

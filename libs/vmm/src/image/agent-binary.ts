@@ -6,12 +6,13 @@ import { contentKey, hashFile, markUsed, publish, pruneCache, tempSibling, type 
 
 export interface EnsureAgentOptions {
   cacheDir: string;
-  /** the agent's entry point, e.g. apps/agent/src/main.ts */
+  /** the agent's entry point (@provium/agent's `agentEntry`) */
   entry: string;
   onProgress?: (msg: string) => void;
   /**
    * Directories whose sources feed the key. Default: the entry's package directory plus every
-   * `workspace:` dependency's package directory (node_modules excluded).
+   * Provium package it depends on (node_modules excluded): `workspace:` ones in this
+   * repository, the ones bundled inside the installed `provium` package elsewhere.
    */
   sourceRoots?: string[];
   /** bun executable (default: this process when it is bun, else `bun` on PATH) */
@@ -40,7 +41,7 @@ export async function ensureAgentBinary(opts: EnsureAgentOptions): Promise<strin
   if (!fs.existsSync(entry)) throw new Error(`agent entry not found: ${entry}`);
   const bun = findBun(opts.bun);
   const pkgDir = packageDirOf(entry);
-  const roots = opts.sourceRoots ?? [pkgDir, ...workspaceDeps(pkgDir)];
+  const roots = opts.sourceRoots ?? [pkgDir, ...ownDeps(pkgDir)];
   const parts: KeyPart[] = ["provium-agent-v1", bunVersion(bun), path.relative(pkgDir, entry), process.arch, ...BUILD_FLAGS];
   for (const root of [...new Set(roots.map((r) => path.resolve(r)))].sort()) {
     parts.push(`root:${root}`);
@@ -108,8 +109,9 @@ function findUp(start: string, names: string[]): string | null {
   }
 }
 
-/** Package dirs of `workspace:` dependencies, resolved through node_modules symlinks (transitively). */
-function workspaceDeps(pkgDir: string, seen = new Set<string>()): string[] {
+/** Package dirs of the Provium packages a package depends on, resolved through node_modules
+ *  (transitively): their sources are the agent's too. */
+function ownDeps(pkgDir: string, seen = new Set<string>()): string[] {
   let pj: any;
   try {
     pj = JSON.parse(fs.readFileSync(path.join(pkgDir, "package.json"), "utf8"));
@@ -118,13 +120,13 @@ function workspaceDeps(pkgDir: string, seen = new Set<string>()): string[] {
   }
   const out: string[] = [];
   for (const [name, spec] of Object.entries({ ...pj.dependencies, ...pj.devDependencies } as Record<string, string>)) {
-    if (typeof spec !== "string" || !spec.startsWith("workspace:")) continue;
+    if (typeof spec !== "string" || !(spec.startsWith("workspace:") || name.startsWith("@provium/"))) continue;
     const link = findUp(pkgDir, [path.join("node_modules", name)]);
     if (!link) continue;
     const real = fs.realpathSync(link);
     if (seen.has(real)) continue;
     seen.add(real);
-    out.push(real, ...workspaceDeps(real, seen));
+    out.push(real, ...ownDeps(real, seen));
   }
   return out;
 }

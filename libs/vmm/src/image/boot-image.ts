@@ -1,6 +1,5 @@
 // Turns a profile into what QEMU boots: kernel, initrd (with the agent overlaid) and
 // command line. Each profile is prepared once per process; the parts are cached across runs.
-import { fileURLToPath } from "node:url";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { DriveOptions } from "../machine/qemu";
@@ -30,22 +29,29 @@ export interface BootImage {
   drives?: DriveOptions[];
 }
 
-export const agentEntry = fileURLToPath(new URL("../../../../apps/agent/src/main.ts", import.meta.url));
+/** Where images are cached and what goes into them: the agent program is the caller's to name
+ *  (the CLI hands over @provium/agent's entry), so this library knows no path outside itself. */
+export interface ImageContext {
+  cacheDir: string;
+  agentEntry: string;
+  onProgress: (msg: string) => void;
+}
 
 const prepared = new Map<string, Promise<BootImage>>();
 
-export function prepareImage(profile: Profile, cacheDir: string, onProgress: (msg: string) => void): Promise<BootImage> {
+export function prepareImage(profile: Profile, ctx: ImageContext): Promise<BootImage> {
   let p = prepared.get(profile.name);
   if (!p) {
-    p = build(profile, cacheDir, onProgress);
+    p = build(profile, ctx);
     prepared.set(profile.name, p);
     p.catch(() => prepared.delete(profile.name)); // a failed build is retried next time
   }
   return p;
 }
 
-async function build(profile: Profile, cacheDir: string, onProgress: (msg: string) => void): Promise<BootImage> {
-  if (profile.rootfs) return buildDebian(profile, profile.rootfs.packages, cacheDir, onProgress);
+async function build(profile: Profile, ctx: ImageContext): Promise<BootImage> {
+  const { cacheDir, agentEntry, onProgress } = ctx;
+  if (profile.rootfs) return buildDebian(profile, profile.rootfs.packages, ctx);
   let { kernel, initrd } = profile;
   if (profile.build) {
     const out = join(cacheDir, "profiles", profile.name);
@@ -89,7 +95,7 @@ async function build(profile: Profile, cacheDir: string, onProgress: (msg: strin
 // root disk (a shared base behind a per-VM overlay), mounts the agent disk on its /provium and
 // switches into it (guest-init.sh). Each part is cached by its own inputs; the root filesystem
 // builds while the agent does.
-async function buildDebian(profile: Profile, packages: string[], cacheDir: string, onProgress: (msg: string) => void): Promise<BootImage> {
+async function buildDebian(profile: Profile, packages: string[], { cacheDir, agentEntry, onProgress }: ImageContext): Promise<BootImage> {
   const boot = (async () => {
     const { kernel, moduleDir } = await ensureDebianKernel({ cacheDir, onProgress });
     return ensureImage({ cacheDir, kernel, injectAgent: true, agentOnDisk: true, moduleDir, extraModules: [...DISK_MODULES, ...NET_MODULES], onProgress });

@@ -3,8 +3,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { literalCalls } from "../../src/host/lua-scan";
-import { fixtureKey, type KeyContext } from "../../src/host/fixture-key";
+import { literalCalls } from "../src/lua-scan";
+import { fixtureKey, type KeyContext } from "../src/fixture-key";
 
 describe("fixture key scan", () => {
   const NAMES = new Set(["require", "vm_fixture", "lab_fixture", "push_file", "depends_on_file"]);

@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cacheRoot, chooseAccel } from "@provium/vmm";
-import { GuestVm } from "../../src/host/guest";
-import { prepareImage } from "@provium/vmm";
-import { builtinProfiles } from "../../src/host/config";
+import { GuestVm } from "../src/guest";
+import { imageOf } from "@provium/test-kit";
+import { builtinProfiles } from "../src/config";
 
 const dir = mkdtempSync(join(tmpdir(), "provium-spare-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -32,7 +32,7 @@ test(
   async () => {
     const cacheDir = cacheRoot();
     const accel = await chooseAccel("auto", { cacheDir });
-    const image = await prepareImage(builtinProfiles.minimal!, cacheDir, () => {});
+    const image = await imageOf(builtinProfiles.minimal!, cacheDir, () => {});
     const spawned: number[] = [];
     const vm = new GuestVm({ name: "spare", profile: "minimal", memoryMiB: 256, cpus: 1 }, (kind, info) => {
       if (kind === "vm_spawned") spawned.push(info.pid);

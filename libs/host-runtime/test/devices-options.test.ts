@@ -1,9 +1,9 @@
 // Host-only logic of issue 16: disk sizes and vm:boot options (the real-guest side is in
 // tests/devices).
 import { expect, test } from "bun:test";
-import { bootOptions } from "../../src/host/boot-options";
-import { parseDiskSize } from "../../src/host/disks";
-import type { Profile } from "../../src/host/config";
+import { bootOptions } from "../src/boot-options";
+import { parseDiskSize } from "../src/disks";
+import type { Profile } from "../src/config";
 
 const profile: Profile = { name: "p", cmdline: "init_on_free=1", injectAgent: true, origin: "test", agentBootTimeoutMs: 5000 };
 const image = { kernel: "k", initrd: "i", cmdline: "provium.agent=/dev/vda init_on_free=1" };

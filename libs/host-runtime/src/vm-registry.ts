@@ -17,6 +17,7 @@ const FIRST_CID = 3;
 export interface VmRegistryOptions {
   config: RuntimeConfig;
   cacheDir: string;
+  agentEntry: string;
   accel: "kvm" | "tcg";
   agentDeadlineMs: number;
   listOnly?: boolean;
@@ -105,7 +106,7 @@ export class VmRegistry {
     // never fit fails at once (before an image build that may take minutes), booting nothing.
     const profiles = vms.map((vm) => this.o.config.profiles[vm.spec.profile]!);
     const launch = profiles.map((p) => bootOptions(opts ?? {}, p, this.o.agentDeadlineMs));
-    const preparing = profiles.map((p) => prepareImage(p, this.o.cacheDir, this.o.onProgress));
+    const preparing = profiles.map((p) => prepareImage(p, this.o));
     const reserving = vms.map((vm) => this.shares.reserve({ memoryMiB: vm.spec.memoryMiB, cpus: vm.spec.cpus }));
     let releases: (() => void)[];
     try {

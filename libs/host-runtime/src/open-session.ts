@@ -12,6 +12,8 @@ import { FileSession, type SessionOptions } from "./session";
 export interface HostSetup {
   config: RuntimeConfig;
   cacheDir: string;
+  /** the guest agent's program (@provium/agent's `agentEntry`), compiled into every image */
+  agentEntry: string;
   accel: "kvm" | "tcg";
   agentDeadlineMs: number;
   fixtures: () => FixtureCache;
@@ -22,7 +24,7 @@ export interface HostSetup {
 export const agentDeadlineMs = (accel: "kvm" | "tcg", givenMs?: number) => givenMs ?? (accel === "kvm" ? 20 : 90) * 1000;
 
 /** Cache dir, accelerator (probed), fixture cache, and a capacity pool of this host's own. */
-export async function hostSetup(config: RuntimeConfig, o: { accel?: AccelRequest; agentDeadlineMs?: number; acquire?: Acquire } = {}): Promise<HostSetup> {
+export async function hostSetup(config: RuntimeConfig, o: { agentEntry: string; accel?: AccelRequest; agentDeadlineMs?: number; acquire?: Acquire }): Promise<HostSetup> {
   const cacheDir = config.cacheDir ?? cacheRoot();
   const accel = await chooseAccel(o.accel ?? "auto", { cacheDir });
   let acquire = o.acquire;
@@ -30,7 +32,7 @@ export async function hostSetup(config: RuntimeConfig, o: { accel?: AccelRequest
     const pool = new CapacityPool(hostCapacity());
     acquire = async (want) => (await pool.acquire(want), () => pool.release(want));
   }
-  return { config, cacheDir, accel, agentDeadlineMs: agentDeadlineMs(accel, o.agentDeadlineMs), fixtures: lazyFixtureCache(config, cacheDir), acquire };
+  return { config, cacheDir, agentEntry: o.agentEntry, accel, agentDeadlineMs: agentDeadlineMs(accel, o.agentDeadlineMs), fixtures: lazyFixtureCache(config, cacheDir), acquire };
 }
 
 type FileHooks = Omit<SessionOptions, keyof HostSetup | "filePath">;

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { CapacityPool } from "../../src/host/capacity";
+import { CapacityPool } from "../src/capacity";
 
 const vcpu = (cpus: number) => ({ memoryMiB: 512, cpus });
 

@@ -5,14 +5,15 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FileSession } from "../../src/host/session";
-import { builtinProfiles, type RuntimeConfig as Config } from "../../src/host/config";
+import { FileSession } from "../src/session";
+import { builtinProfiles, type RuntimeConfig as Config } from "../src/config";
 
 function session() {
   const config: Config = { file: null, dir: process.cwd(), roots: ["."], profiles: { ...builtinProfiles } };
   const s = new FileSession({
     config,
     cacheDir: tmpdir(),
+    agentEntry: "/nonexistent/main.ts", // no VM boots here
     accel: "tcg",
     filePath: "t/x.test.lua",
     plan: (tests) => tests.map(() => "run"),

@@ -1,19 +1,17 @@
-// The Lua half and the host half agree on one contract (src/host/host-api.ts): every host op
+// The Lua half and the host half agree on one contract (src/host-api.ts): every host op
 // the Lua sources call is one the session answers and the other way round, every guest op
 // Lua names is one the host can run (and none is dead), and every vm:NAME guest op is typed
 // for LuaLS. The TypeScript side is checked by the compiler (the session's table is HostOps).
 import { expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { builtinProfiles, guestOps, openSession } from "../../src";
+import { luaApiSources, luaTypes } from "@provium/lua-runtime";
+import { builtinProfiles, guestOps, openSession } from "../src";
 
-const luaDir = join(import.meta.dir, "../../src/lua");
-const lua = readdirSync(luaDir).filter((f) => f.endsWith(".lua")).map((f) => readFileSync(join(luaDir, f), "utf8")).join("\n");
+const lua = luaApiSources.map(([, source]) => source).join("\n");
 const names = (re: RegExp) => new Set([...lua.matchAll(re)].map((m) => m[1]!));
 const sorted = (s: Iterable<string>) => [...s].sort();
 
 test("the host ops Lua calls are exactly the session's", () => {
-  const host = { config: { file: null, dir: ".", roots: [], profiles: builtinProfiles }, cacheDir: "/nonexistent", accel: "tcg" as const };
+  const host = { config: { file: null, dir: ".", roots: [], profiles: builtinProfiles }, cacheDir: "/nonexistent", agentEntry: "/nonexistent/main.ts", accel: "tcg" as const };
   const session = openSession({ ...host, agentDeadlineMs: 1, fixtures: () => null as never, acquire: async () => () => {} }, "x.test.lua");
   const called = names(/P\.call\("([a-z_.]+)"/g);
   expect(sorted(called)).toEqual(sorted(session.hostOpNames()));
@@ -26,7 +24,7 @@ test("the guest ops Lua names are exactly the host's", () => {
 });
 
 test("every vm:NAME guest op has a LuaLS definition", () => {
-  const defs = readFileSync(join(import.meta.dir, "../../types/provium.d.lua"), "utf8");
+  const defs = luaTypes;
   const methods = names(/define_guest_op\("([a-z_]+)"/g);
   const missing = [...methods].filter((m) => m !== "agent_requests" && !defs.includes(`function Guest:${m}(`));
   expect(missing).toEqual([]);

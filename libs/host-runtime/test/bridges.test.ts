@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { Bridges } from "../../src/host/bridges";
+import { Bridges } from "../src/bridges";
 
 type FakeVm = { spec: { name: string; nics?: any[] }; state: string };
 let vms: FakeVm[];

@@ -7,7 +7,7 @@ import type { FixtureCache } from "@provium/fixture-cache";
 import { onProcessExit } from "@provium/vmm";
 import type { RuntimeConfig as Config } from "./config";
 import type { VmSnapshot } from "./guest";
-import { startLuaThread } from "../lua-thread/start";
+import { startLuaThread } from "@provium/lua-runtime";
 import { findFixture, fixtureKey, keyContext, type KeyContext } from "./fixture-key";
 
 export interface BuilderSession {
@@ -19,6 +19,7 @@ export interface BuilderSession {
 export interface FixtureHost {
   config: Config;
   cacheDir: string;
+  agentEntry: string;
   cache: FixtureCache;
   emit(kind: string, fields: Record<string, unknown>): void;
   /** A session for a builder, whose snapshots go (compressed) into `snapshotDir`. */
@@ -28,7 +29,7 @@ export interface FixtureHost {
 let keyCtx: Promise<KeyContext> | null = null;
 
 export async function keyOf(path: string, host: FixtureHost) {
-  keyCtx ??= keyContext(host.config, host.cacheDir, (m) => host.emit("progress", { message: m }));
+  keyCtx ??= keyContext(host.config, host.cacheDir, host.agentEntry, (m) => host.emit("progress", { message: m }));
   return fixtureKey(path, await keyCtx);
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { Barriers } from "../../src/host/barriers";
+import { Barriers } from "../src/barriers";
 
 describe("barriers", () => {
   test("parties meet when count arrived; the barrier then resets", async () => {

@@ -2,10 +2,18 @@
 // HotDisk). A disk made from a size lives in the VM's run dir, so it goes with the VM, at
 // shutdown, at exit and after a SIGKILL (the next run's sweep). attach returns once the guest
 // sees the device, and says where: disks are named in probe order, found by serial.
-import { createRawDisk, DISK_FAULTS, HotDisk, type DiskFault } from "@provium/vmm";
+import { createRawDisk, DISK_FAULTS, HotDisk, type DiskFault, type QemuVm } from "@provium/vmm";
+import type { AgentClient } from "@provium/protocol";
 import { existsSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { GuestVm } from "./guest";
+
+/** What the disks need of their VM (GuestVm, which owns them): its agent, its QEMU, its name. */
+export interface DiskOwner {
+  readonly spec: { name: string };
+  ready(): AgentClient;
+  machine(): QemuVm;
+  consoleExcerpt(): string;
+}
 
 export interface DiskSpec {
   size?: number | string;
@@ -41,7 +49,7 @@ export class VmDisks {
   private disks = new Map<string, AttachedDisk>();
   private count = 0;
 
-  constructor(private readonly vm: GuestVm) {}
+  constructor(private readonly vm: DiskOwner) {}
 
   async attach(spec: DiskSpec): Promise<{ id: string; device: string }> {
     const agent = this.vm.ready();

@@ -20,6 +20,7 @@ import { ConsoleStreams } from "./console-streams";
 export interface SessionOptions {
   config: RuntimeConfig;
   cacheDir: string;
+  agentEntry: string;
   accel: "kvm" | "tcg";
   filePath: string;
   /** Which tests run: "run", "filtered" (silently dropped), or a reason to skip. */
@@ -180,6 +181,7 @@ export class FileSession {
     return {
       config: this.o.config,
       cacheDir: this.o.cacheDir,
+      agentEntry: this.o.agentEntry,
       cache: this.o.fixtures(),
       emit: this.o.emit,
       builderSession: (filePath, snapshotsInto) =>

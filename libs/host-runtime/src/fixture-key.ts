@@ -3,13 +3,13 @@
 // key is known before anything is built.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { agentEntry, contentKey, ensureAgentBinary, ensureDebianKernel, hashFile } from "@provium/vmm";
+import { contentKey, ensureAgentBinary, ensureDebianKernel, hashFile } from "@provium/vmm";
 import { protocolVersion } from "@provium/protocol";
 import type { RuntimeConfig as Config, Profile } from "./config";
 import { literalCalls } from "./lua-scan";
 
 /** Resolves the agent and default kernel once (both cached, cheap after the first run). */
-export async function keyContext(config: Config, cacheDir: string, onProgress: (m: string) => void): Promise<KeyContext> {
+export async function keyContext(config: Config, cacheDir: string, agentEntry: string, onProgress: (m: string) => void): Promise<KeyContext> {
   const [agent, kernel] = await Promise.all([ensureAgentBinary({ cacheDir, entry: agentEntry, onProgress }), ensureDebianKernel({ cacheDir, onProgress })]);
   return { config, agent, defaultKernel: kernel.kernel };
 }

@@ -2,9 +2,10 @@
 // the guest's uptime on the console (bench/images.ts reads them), in order, and the agent keeps
 // its start-up variables (PROVIUM_TRACE, BUN_JSC_useFTLJIT) from the commands it runs.
 import { expect, test } from "bun:test";
-import { cacheRoot, chooseAccel, prepareImage } from "@provium/vmm";
-import { GuestVm } from "../../src/host/guest";
-import { builtinProfiles } from "../../src/host/config";
+import { cacheRoot, chooseAccel } from "@provium/vmm";
+import { imageOf } from "@provium/test-kit";
+import { GuestVm } from "../src/guest";
+import { builtinProfiles } from "../src/config";
 
 const STEPS = ["init initramfs", "modules loaded", "agent disk mounted", "network configured", "starting the agent", "agent process started", "agent main runs", "agent port open", "agent reader serves"];
 
@@ -14,7 +15,7 @@ test(
     const cacheDir = cacheRoot();
     const accel = await chooseAccel("auto", { cacheDir });
     const base = builtinProfiles.minimal!;
-    const image = await prepareImage({ ...base, name: "minimal-traced" }, cacheDir, () => {});
+    const image = await imageOf({ ...base, name: "minimal-traced" }, cacheDir, () => {});
     const vm = new GuestVm({ name: "traced", profile: "minimal", memoryMiB: 256, cpus: 1 }, () => {});
     try {
       await vm.boot({ ...image, cmdline: `${image.cmdline} provium.trace` }, accel, 120_000);
