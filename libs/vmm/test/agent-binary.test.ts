@@ -5,6 +5,8 @@ import { ensureAgentBinary } from "../src/index";
 import { FIXTURES, removeTempDirs, tempDir } from "./helpers";
 
 afterAll(removeTempDirs);
+// A build takes ~1 s on an idle machine, many times that when other suites boot guests.
+const BUILDS = 180_000;
 
 describe("agent binary", () => {
   test("compiles once, reuses the cache, rebuilds when a source changes", async () => {
@@ -27,7 +29,7 @@ describe("agent binary", () => {
     const second = await ensureAgentBinary({ cacheDir, entry });
     expect(second).not.toBe(first);
     expect(fs.readdirSync(path.join(cacheDir, "agents")).filter((f) => f.includes(".tmp-"))).toEqual([]);
-  });
+  }, BUILDS);
 
   test("the same sources in another place hit the same agent; an external dependency's version is part of the key", async () => {
     const dir = tempDir("agent");
@@ -59,7 +61,7 @@ describe("agent binary", () => {
     const newer = await ensureAgentBinary({ cacheDir, entry: place("dep-1.0.1", "1.0.1"), onProgress });
     expect(newer).not.toBe(withDep);
     expect(builds.length).toBe(3);
-  });
+  }, BUILDS);
 
   test("a build error is reported with bun's message", async () => {
     const dir = tempDir("agent");
