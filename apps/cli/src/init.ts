@@ -49,8 +49,10 @@ jobs:
       # options: --device /dev/kvm
     steps:
       - uses: actions/checkout@v4
-      - name: Host prerequisites (QEMU, busybox for the guest's initramfs)
-        run: apt-get update -qq && apt-get install -y -qq qemu-system-x86 qemu-utils busybox-static ca-certificates unzip
+      # QEMU; busybox, xz and zstd for the guest's initramfs (the kernel's modules are compressed)
+      # and fixtures; unzip for setup-bun. apt-get update also gives apt-get download its lists.
+      - name: Host prerequisites
+        run: apt-get update -qq && apt-get install -y -qq qemu-system-x86 qemu-utils busybox-static xz-utils zstd ca-certificates unzip
       - uses: oven-sh/setup-bun@v2
         with:
           bun-version: "${bunVersion}"
