@@ -13,6 +13,7 @@ command -v dpkg-deb >/dev/null || need+=(dpkg)
 command -v zstd >/dev/null || need+=(zstd)
 command -v xmllint >/dev/null || need+=(libxml2-utils)   # validates JUnit output in the tests
 command -v cpio >/dev/null || need+=(cpio)               # checks the initramfs writer in the tests
+command -v npm >/dev/null || need+=(nodejs npm)          # installs bun below; the registry round-trip test runs Verdaccio on Node
 # Disk images (the debian profile and recipes): mmdebstrap builds the root filesystem from the
 # host's apt sources, mke2fs -d makes it an ext4 image, qemu-img makes each VM's overlay.
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)

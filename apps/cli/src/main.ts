@@ -10,11 +10,12 @@ import { summarize } from "./events";
 import { HumanReporter } from "./report/human";
 import { junitXml } from "./report/junit";
 import { readEvents } from "./report/sinks";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { fixtureBuild, fixtureClean, fixtureList, fixtureStale } from "./fixture-cmd";
 import { serialConsole } from "./serial-console";
 import { interactive } from "./interactive";
 import { lspSetup } from "./lsp-setup";
+import { init } from "./init";
 import { loadRunConfig } from "./run";
 import { doctor } from "./doctor";
 import { HostError } from "./host-checks";
@@ -44,7 +45,7 @@ function selectionOptions(cmd: Command) {
 const program = selectionOptions(new Command())
   .name("provium")
   .description("Run Lua integration tests inside real QEMU virtual machines.")
-  .version("0.1.0")
+  .version(JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version)
   .option("--fail-fast", "stop after the first failure", false)
   .option("--rerun-failed", "run only the tests that failed in the last run", false)
   .option("--timeout <duration>", 'per-file timeout: seconds or "90s", "5m" (default 5m)')
@@ -125,6 +126,23 @@ program
   .option("--config <file>")
   .addOption(accelOption())
   .action((profile, o) => (o.agent ? interactive({ ...o, profile, shell: true }) : serialConsole({ ...o, profile })).catch(fail));
+
+program
+  .command("init")
+  .description("start a project: provium.toml, tests/hello.test.lua, .luarc.json, .gitignore lines, a GitHub Actions workflow")
+  .option("--dir <dir>", "project directory (default: the current directory)")
+  .option("--force", "overwrite provium.toml, tests/hello.test.lua and the workflow if they exist", false)
+  .action((o: { dir?: string; force: boolean }) => {
+    try {
+      const dir = resolve(o.dir ?? ".");
+      const { written, typesInstalled } = init(dir, { force: o.force });
+      for (const f of written) console.log(`wrote ${f}`);
+      if (!typesInstalled) console.log("(the LuaLS types are a copy in .provium/types: `bun add -d provium` and `provium lsp-setup` point at the installed ones)");
+      console.log("\nnext: bunx provium   (boots a VM and runs tests/hello.test.lua)");
+    } catch (e) {
+      fail(e);
+    }
+  });
 
 program
   .command("lsp-setup")

@@ -91,7 +91,12 @@ function saveFailures(cfg: Config, events: RunEvent[]) {
 export async function runSuite(o: RunOptions, write: (s: string) => void = (s) => process.stdout.write(s)): Promise<{ summary: Summary; interrupted: boolean; events: RunEvent[] }> {
   const config = loadRunConfig(o.config);
   const roots = o.paths.length ? o.paths : config.roots.length ? config.roots : ["."];
-  let files = discover(roots);
+  let files: string[];
+  try {
+    files = discover(roots);
+  } catch (e) {
+    throw new UsageError((e as Error).message); // a path that is not there: a sentence, not a stack
+  }
   if (o.shard) files = shardFiles(files, o.shard);
   let only: Record<string, string[]> | undefined;
   if (o.rerunFailed) {

@@ -1,5 +1,7 @@
 // The guest agent as one self-contained executable (`bun build --compile`), rebuilt only when
-// its sources, its workspace dependencies, the lockfile or the bun version change.
+// its sources, its Provium dependencies' sources, the external packages it bundles or the bun
+// version change. The key holds no absolute path and no lockfile: the same sources installed in
+// another project (node_modules/provium/...) or checked out elsewhere hit the same cached agent.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { contentKey, hashFile, markUsed, publish, pruneCache, tempSibling, type KeyPart } from "./cache-dir";
@@ -10,8 +12,8 @@ export interface EnsureAgentOptions {
   entry: string;
   onProgress?: (msg: string) => void;
   /**
-   * Directories whose sources feed the key. Default: the entry's package directory plus every
-   * Provium package it depends on (node_modules excluded): `workspace:` ones in this
+   * Package directories whose sources feed the key. Default: the entry's package directory plus
+   * every Provium package it depends on (node_modules excluded): `workspace:` ones in this
    * repository, the ones bundled inside the installed `provium` package elsewhere.
    */
   sourceRoots?: string[];
@@ -42,14 +44,7 @@ export async function ensureAgentBinary(opts: EnsureAgentOptions): Promise<strin
   const bun = findBun(opts.bun);
   const pkgDir = packageDirOf(entry);
   const roots = opts.sourceRoots ?? [pkgDir, ...ownDeps(pkgDir)];
-  const parts: KeyPart[] = ["provium-agent-v1", bunVersion(bun), path.relative(pkgDir, entry), process.arch, ...BUILD_FLAGS];
-  for (const root of [...new Set(roots.map((r) => path.resolve(r)))].sort()) {
-    parts.push(`root:${root}`);
-    for (const f of listSources(root)) parts.push(path.relative(root, f), hashFile(f));
-  }
-  const lock = findUp(pkgDir, ["bun.lock", "bun.lockb"]);
-  if (lock) parts.push("lock", hashFile(lock));
-  const key = contentKey(parts);
+  const key = agentKey(bun, entry, pkgDir, roots);
 
   const dir = path.join(opts.cacheDir, "agents");
   const target = path.join(dir, `provium-agent-${key.slice(0, 32)}`);
@@ -109,18 +104,58 @@ function findUp(start: string, names: string[]): string | null {
   }
 }
 
-/** Package dirs of the Provium packages a package depends on, resolved through node_modules
- *  (transitively): their sources are the agent's too. */
-function ownDeps(pkgDir: string, seen = new Set<string>()): string[] {
-  let pj: any;
-  try {
-    pj = JSON.parse(fs.readFileSync(path.join(pkgDir, "package.json"), "utf8"));
-  } catch {
-    return [];
+/**
+ * The agent's cache key: bun, flags, and per package its name, its build-relevant manifest and
+ * each source by path relative to the package and content hash; then name@version of every
+ * external package the sources may bundle (transitively), as installed where they are.
+ */
+function agentKey(bun: string, entry: string, pkgDir: string, roots: string[]): string {
+  const parts: KeyPart[] = ["provium-agent-v2", bunVersion(bun), process.arch, ...BUILD_FLAGS, "entry", `${manifestOf(pkgDir).name ?? ""}:${path.relative(pkgDir, entry)}`];
+  const packages = [...new Set(roots.map((r) => path.resolve(r)))].map((dir) => ({ dir, manifest: manifestOf(dir) }));
+  const external = new Set<string>();
+  for (const { dir, manifest } of packages.sort((a, b) => (a.manifest.name ?? a.dir).localeCompare(b.manifest.name ?? b.dir))) {
+    const { dependencies, devDependencies: _d, version: _v, files, scripts: _s, private: _p, ...build } = manifest;
+    parts.push("package", manifest.name ?? path.basename(dir), JSON.stringify(Object.fromEntries(Object.entries(build).sort(([a], [b]) => a.localeCompare(b)))));
+    for (const f of listSources(dir, files)) if (f !== path.join(dir, "package.json")) parts.push(path.relative(dir, f), hashFile(f));
+    for (const name of Object.keys(dependencies ?? {})) if (!isProvium(name, dependencies![name]!)) externalVersions(dir, name, external);
   }
+  parts.push("external", ...[...external].sort());
+  return contentKey(parts);
+}
+
+interface Manifest {
+  name?: string;
+  dependencies?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+function manifestOf(dir: string): Manifest {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"));
+  } catch {
+    return {};
+  }
+}
+
+const isProvium = (name: string, spec: string) => spec.startsWith("workspace:") || name.startsWith("@provium/");
+
+/** name@version of an installed package `name` as `from` resolves it, and of its dependencies. */
+function externalVersions(from: string, name: string, out: Set<string>) {
+  const pj = findUp(from, [path.join("node_modules", name, "package.json")]);
+  if (!pj) return out.add(`${name}@missing`);
+  const m = manifestOf(path.dirname(pj));
+  const id = `${name}@${m.version}`;
+  if (out.has(id)) return;
+  out.add(id);
+  for (const dep of Object.keys(m.dependencies ?? {})) externalVersions(path.dirname(pj), dep, out);
+}
+
+/** Package dirs of the Provium packages a package depends on at run time, resolved through
+ *  node_modules (transitively): their sources are the agent's too. */
+function ownDeps(pkgDir: string, seen = new Set<string>()): string[] {
   const out: string[] = [];
-  for (const [name, spec] of Object.entries({ ...pj.dependencies, ...pj.devDependencies } as Record<string, string>)) {
-    if (typeof spec !== "string" || !(spec.startsWith("workspace:") || name.startsWith("@provium/"))) continue;
+  for (const [name, spec] of Object.entries(manifestOf(pkgDir).dependencies ?? {})) {
+    if (typeof spec !== "string" || !isProvium(name, spec)) continue;
     const link = findUp(pkgDir, [path.join("node_modules", name)]);
     if (!link) continue;
     const real = fs.realpathSync(link);
@@ -131,7 +166,9 @@ function ownDeps(pkgDir: string, seen = new Set<string>()): string[] {
   return out;
 }
 
-function listSources(root: string): string[] {
+/** A package's sources: under its published `files` when it names them (what an installed copy
+ *  has: a checkout's scripts/ would make its key differ), else the whole package. */
+function listSources(root: string, files?: unknown): string[] {
   const out: string[] = [];
   const walk = (dir: string) => {
     let ents: fs.Dirent[];
@@ -148,7 +185,11 @@ function listSources(root: string): string[] {
       else if (e.isFile() && SOURCE_EXT.test(e.name)) out.push(p);
     }
   };
-  walk(root);
-  return out.sort();
+  const published = Array.isArray(files) ? files.map((f) => path.join(root, String(f))) : [root];
+  for (const p of published) {
+    if (fs.statSync(p, { throwIfNoEntry: false })?.isFile()) out.push(p);
+    else walk(p);
+  }
+  return [...new Set(out)].sort();
 }
 
