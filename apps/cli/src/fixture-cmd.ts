@@ -5,6 +5,7 @@ import { agentEntry } from "@provium/agent";
 import { hostSetup, keyOf, openFixtureCache, openSession } from "@provium/host-runtime";
 import { loadRunConfig } from "./run";
 import { discoverBy } from "./discover";
+import { requireHost } from "./host-checks";
 
 function setup(o: { config?: string }) {
   const config = loadRunConfig(o.config);
@@ -54,6 +55,7 @@ export async function fixtureStale(paths: string[], o: { config?: string }) {
 
 export async function fixtureBuild(paths: string[], o: { config?: string; rebuild?: boolean; accel?: string }) {
   const { config, cacheDir, cache } = setup(o);
+  requireHost(config);
   const host = { ...(await hostSetup(config, { agentEntry, accel: o.accel as AccelRequest | undefined })), fixtures: () => cache };
   let failed = 0;
   for (const f of fixtureFiles(config, paths)) {

@@ -10,6 +10,7 @@ import { agentEntry } from "@provium/agent";
 import { hostSetup, openSession } from "@provium/host-runtime";
 import { startLuaThread } from "@provium/lua-runtime";
 import { loadRunConfig } from "./run";
+import { requireHost } from "./host-checks";
 
 const replProgram = (setup: string, shell: boolean) => `
 local vm = ${setup}
@@ -46,7 +47,10 @@ end
 
 export async function interactive(o: { profile?: string; fixture?: string; config?: string; accel?: string; shell: boolean }) {
   if (!o.profile === !o.fixture) throw new Error("give a profile, or --fixture PATH");
-  const host = await hostSetup(loadRunConfig(o.config), { agentEntry, accel: o.accel as AccelRequest | undefined });
+  const config = loadRunConfig(o.config);
+  const profile = o.profile === undefined ? undefined : config.profiles[o.profile];
+  requireHost(config, profile ? [profile] : undefined); // a fixture's profile is known only once it loads
+  const host = await hostSetup(config, { agentEntry, accel: o.accel as AccelRequest | undefined });
   const historyFile = join(host.cacheDir, "repl_history");
   const history = existsSync(historyFile) ? readFileSync(historyFile, "utf8").split("\n").filter(Boolean).reverse() : [];
   const rl = createInterface({ input: process.stdin, output: process.stdout, history, historySize: 1000, terminal: !!process.stdin.isTTY });

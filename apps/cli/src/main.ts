@@ -18,9 +18,11 @@ import { lspSetup } from "./lsp-setup";
 import { loadRunConfig } from "./run";
 import { fileDurations, TIMINGS_FILE, updateTimings } from "./runner/shards";
 import { mergeRuns } from "./report/merge";
+import { doctor } from "./doctor";
+import { HostError } from "./host-checks";
 
 function fail(e: unknown): never {
-  const known = e instanceof UsageError || e instanceof ConfigError;
+  const known = e instanceof UsageError || e instanceof ConfigError || e instanceof HostError;
   console.error(`provium: ${known ? (e as Error).message : ((e as Error)?.stack ?? e)}`);
   process.exit(2);
 }
@@ -138,6 +140,18 @@ program
       const dir = o.dir ?? loadRunConfig().dir;
       const { rc, types } = lspSetup(dir);
       console.log(`wrote ${rc} and ${types}`);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program
+  .command("doctor")
+  .description("what this host has and lacks to run tests (QEMU, KVM, busybox, kernel, ...), with the command that installs each missing piece")
+  .option("--config <file>", "provium.toml whose profiles decide what is needed (default: found in the current directory or its parents)")
+  .action(async (o: { config?: string }) => {
+    try {
+      process.exit(await doctor(o));
     } catch (e) {
       fail(e);
     }

@@ -14,6 +14,7 @@ import { parseDurationSeconds } from "./duration";
 import { CapacityPool, DEFAULT_CPU_OVERCOMMIT, agentDeadlineMs as defaultAgentDeadlineMs, hostCapacity, parseMemory } from "@provium/host-runtime";
 import type { Selection } from "./runner/selection";
 import { fileDurations, parseShard, planShard, readTimings, spread, TIMINGS_FILE, updateTimings } from "./runner/shards";
+import { requireHost } from "./host-checks";
 
 export class UsageError extends Error {}
 
@@ -139,9 +140,11 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
   emit(event("run_started", { files: files.length, jobs }));
   if (sharded) emit(event("shard_planned", sharded.info));
   if (!files.length && !o.rerunFailed) throw new UsageError(`no *.test.lua files under ${roots.join(", ")}`);
+  if (files.length && !o.list) requireHost(config); // no QEMU, no busybox: say so now, not once per file
 
   sweepStaleRunDirs(); // left by a provium that was SIGKILLed
-  const accel = files.length ? await chooseAccel((o.accel ?? "auto") as never, { cacheDir }) : "tcg";
+  // Listing boots nothing: no host checks, no KVM probe.
+  const accel = files.length && !o.list ? await chooseAccel((o.accel ?? "auto") as never, { cacheDir }) : "tcg";
   const agentDeadlineMs = defaultAgentDeadlineMs(accel, o.bootTimeout ? 1000 * duration("--boot-timeout", o.bootTimeout) : undefined);
   const selection: Selection = { filter: o.filter, tags: o.tag ?? [], noTags: o.skipTag ?? [], includeSlow: !!o.includeSlow, only, listOnly: !!o.list };
   const pool = new Pool({ files, jobs, failFast: o.failFast, onEvent: emit, capacity, init: { config, cacheDir, accel, fileTimeoutS, agentDeadlineMs, selection, cids: new SharedArrayBuffer(4) } });

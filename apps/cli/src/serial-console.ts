@@ -6,6 +6,7 @@ import type { AccelRequest } from "@provium/vmm";
 import { agentEntry } from "@provium/agent";
 import { hostSetup, openSession } from "@provium/host-runtime";
 import { loadRunConfig } from "./run";
+import { requireHost } from "./host-checks";
 
 const CTRL_RIGHT_BRACKET = 0x1d;
 // Written through before going on: process.exit must not cut a pipe's last bytes.
@@ -13,7 +14,10 @@ const out = (data: Uint8Array) => new Promise<void>((resolve) => process.stdout.
 const GETTY = "setsid sh -c 'exec sh -i </dev/ttyS0 >/dev/ttyS0 2>&1' </dev/null >/dev/null 2>&1 &";
 
 export async function serialConsole(o: { profile: string; config?: string; accel?: string }) {
-  const host = await hostSetup(loadRunConfig(o.config), { agentEntry, accel: o.accel as AccelRequest | undefined });
+  const config = loadRunConfig(o.config);
+  const profile = config.profiles[o.profile];
+  requireHost(config, profile ? [profile] : undefined);
+  const host = await hostSetup(config, { agentEntry, accel: o.accel as AccelRequest | undefined });
   const session = openSession(host, "console", { onProgress: (m) => console.error(pc.dim(`… ${m}`)) });
   const call = (op: string, args: object) => session.handle(op, args) as Promise<any>;
   const stdin = process.stdin;

@@ -80,10 +80,10 @@ describe("cli", () => {
     expect(r.stdout).toContain("2 passed, 0 failed");
   }, 120_000);
 
-  test("missing QEMU says what to install", async () => {
+  test("missing QEMU says what to install, before any file starts", async () => {
     const r = await provium(["../../../../examples/hello.test.lua", "--accel", "tcg"], { env: { PROVIUM_QEMU: "/nonexistent/qemu-system-x86_64" } });
-    expect(r.code).toBe(1);
-    expect(r.out).toContain("apt-get install qemu-system-x86");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("provium: /nonexistent/qemu-system-x86_64: qemu-system-x86_64 not found: install it (Debian/Ubuntu: sudo apt-get install -y qemu-system-x86)");
   });
 
   test("bad config is a clear error naming the key", async () => {

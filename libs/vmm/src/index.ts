@@ -1,6 +1,6 @@
 // @provium/vmm: guest images (image/) and the QEMU machines that boot them (machine/).
 export { cacheRoot, contentKey, hashFile, atomicWriteFile, type KeyPart } from "./image/cache-dir";
-export { ensureDebianKernel, type DebianKernel, type EnsureKernelOptions } from "./image/kernel";
+export { ensureDebianKernel, cachedDebianKernel, resolveKernelPackage, type DebianKernel, type EnsureKernelOptions } from "./image/kernel";
 export { ensureAgentBinary, findBun, type EnsureAgentOptions } from "./image/agent-binary";
 export { encodeCpio, cpioChunks, parseCpio, withParents, type CpioEntry, type ParsedCpioEntry } from "./image/cpio";
 export {
@@ -24,11 +24,26 @@ export { ensureAgentDisk, type EnsureAgentDiskOptions, type AgentDisk } from "./
 export { ensureRootfs, hostRelease, hostAptSources, checkPackageName, type EnsureRootfsOptions, type Rootfs } from "./image/rootfs";
 export { RemoteCache, parseRemoteUrl, type RemoteCacheOptions } from "./image/remote-cache";
 export { prepareImage, type BootImage, type ImageContext, type Profile } from "./image/boot-image";
-export { chooseAccel, accelArgs, kvmUsable, probeAccel, resetAccelCache, type Accel, type AccelRequest, type ChooseAccelOptions } from "./machine/accel";
+export { chooseAccel, accelArgs, kvmUsable, kvmStatus, kvmFix, type KvmStatus, probeAccel, resetAccelCache, type Accel, type AccelRequest, type ChooseAccelOptions } from "./machine/accel";
 export { QmpClient, QmpError, type QmpEvent, type QmpConnectOptions } from "./machine/qmp";
 export { QemuVm, liveVms, type LaunchOptions, type VmExit, type DriveOptions, type VmDrive } from "./machine/qemu";
 export { installExitCleanup, onProcessExit, runExitCleanups } from "./machine/exit-cleanup";
-export { findQemu, QEMU_MISSING } from "./machine/qemu-binary";
+export {
+  findQemu,
+  findQemuImg,
+  whichTool,
+  requireTool,
+  aptInstall,
+  notFound,
+  QEMU,
+  QEMU_MISSING,
+  QEMU_IMG,
+  MKE2FS,
+  MMDEBSTRAP,
+  ZSTD,
+  BUSYBOX,
+  type HostTool,
+} from "./host-tools";
 export { saveMemory, loadMemory, openIncoming, INCOMING_ARGS, type IncomingStream, type SaveOptions } from "./machine/migration";
 export { ownedTempDir, sweepStaleRunDirs, LazyTempDir } from "./machine/sweep";
 export { ConsoleHost } from "./machine/console";

@@ -21,7 +21,7 @@ describe("Debian kernel", () => {
     const saved = process.env.PATH;
     process.env.PATH = tempDir("nopath");
     try {
-      await expect(ensureDebianKernel({ cacheDir: tempDir("kernel") })).rejects.toThrow(/install it or set `kernel` in a profile/);
+      await expect(ensureDebianKernel({ cacheDir: tempDir("kernel") })).rejects.toThrow(/install them \(Debian\/Ubuntu: sudo apt-get install -y apt dpkg\) or set `kernel` in a profile/);
     } finally {
       process.env.PATH = saved;
     }

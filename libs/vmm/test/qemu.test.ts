@@ -78,7 +78,7 @@ describe("QemuVm", () => {
     const saved = process.env.PATH;
     process.env.PATH = tempDir("nopath");
     try {
-      expect(() => findQemu()).toThrow(/^qemu-system-x86_64 not found: install it \(Debian\/Ubuntu: apt-get install qemu-system-x86\)$/);
+      expect(() => findQemu()).toThrow(/^qemu-system-x86_64 not found: install it \(Debian\/Ubuntu: sudo apt-get install -y qemu-system-x86\)$/);
     } finally {
       process.env.PATH = saved;
     }

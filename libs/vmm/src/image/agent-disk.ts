@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { RemoteCache } from "./remote-cache";
 import { contentKey, DAY_MS, hashFile, markUsed, pruneCache, tempSibling, type KeyPart } from "./cache-dir";
+import { MKE2FS, requireTool } from "../host-tools";
 import { agentLibraries, agentTreeEntries, findStaticBusybox, GUEST_INIT_SCRIPT } from "./initramfs";
 
 export interface EnsureAgentDiskOptions {
@@ -25,12 +26,12 @@ export interface AgentDisk {
 }
 
 const AGENT_DISK_FORMAT = "provium-agent-disk-v1";
-const MKE2FS = ["-q", "-F", "-t", "ext4", "-O", "^has_journal", "-m", "0", "-L", "provium-agent", "-E", "root_owner=0:0"];
+const MKE2FS_ARGS = ["-q", "-F", "-t", "ext4", "-O", "^has_journal", "-m", "0", "-L", "provium-agent", "-E", "root_owner=0:0"];
 const KEEP = 3;
 
 export async function ensureAgentDisk(opts: EnsureAgentDiskOptions): Promise<AgentDisk> {
   const busybox = findStaticBusybox(opts.busybox);
-  const parts: KeyPart[] = [AGENT_DISK_FORMAT, hashFile(opts.agentBinary), hashFile(busybox), opts.initScript ?? GUEST_INIT_SCRIPT, MKE2FS.join(" ")];
+  const parts: KeyPart[] = [AGENT_DISK_FORMAT, hashFile(opts.agentBinary), hashFile(busybox), opts.initScript ?? GUEST_INIT_SCRIPT, MKE2FS_ARGS.join(" ")];
   const deps = agentLibraries(opts.agentBinary);
   if (deps) for (const f of [deps.interp, ...deps.libs]) parts.push(path.basename(f), hashFile(f));
   const key = contentKey(parts);
@@ -41,8 +42,7 @@ export async function ensureAgentDisk(opts: EnsureAgentDiskOptions): Promise<Age
     return { image: target, key };
   }
   if (await opts.remote?.fetch(opts.cacheDir, target, opts.onProgress)) return { image: target, key };
-  const mke2fs = Bun.which("mke2fs", { PATH: `${process.env.PATH ?? ""}:/usr/sbin:/sbin` });
-  if (!mke2fs) throw new Error("mke2fs not found: disk images need it (Debian/Ubuntu: apt-get install e2fsprogs, or run scripts/setup.sh)");
+  const mke2fs = requireTool(MKE2FS);
   opts.onProgress?.(`building agent disk ${key.slice(0, 12)}`);
   fs.mkdirSync(dir, { recursive: true });
   const work = tempSibling(target);
@@ -60,7 +60,7 @@ export async function ensureAgentDisk(opts: EnsureAgentDiskOptions): Promise<Age
     }
     const img = path.join(work, "disk.img");
     const sizeKiB = Math.ceil((bytes * 1.1) / 1024) + 4096; // data + metadata slack; read-only, so no free space
-    const r = Bun.spawnSync([mke2fs, ...MKE2FS, "-d", path.join(work, "provium"), img, `${sizeKiB}k`], { stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync([mke2fs, ...MKE2FS_ARGS, "-d", path.join(work, "provium"), img, `${sizeKiB}k`], { stdout: "pipe", stderr: "pipe" });
     if (!r.success) throw new Error(`mke2fs (agent disk) failed: ${r.stderr.toString().trim()}`);
     fs.chmodSync(img, 0o444);
     fs.renameSync(img, target); // atomic; a concurrent builder's identical image is simply replaced

@@ -9,6 +9,7 @@ import { atomicWriteFile, contentKey, DAY_MS, hashFile, markUsed, pruneCache, ty
 import { cpioChunks, withParents, type CpioEntry } from "./cpio";
 import { elfInterpreter, isElf } from "./elf";
 import { ensureDebianKernel } from "./kernel";
+import { aptInstall, BUSYBOX } from "../host-tools";
 import GUEST_INIT from "./guest-init.sh" with { type: "text" };
 
 /** The /init script every Provium guest runs (embedded at build time, so a compiled CLI has it). */
@@ -33,13 +34,13 @@ export const NET_MODULES = ["failover", "net_failover", "virtio_net"] as const;
 
 /** A static busybox (it runs before any library exists in the guest), else a clear error. */
 export function findStaticBusybox(explicit?: string): string {
-  const candidates = explicit ? [explicit] : [Bun.which("busybox", { PATH: process.env.PATH ?? "" }), "/bin/busybox", "/usr/bin/busybox"].filter((p): p is string => !!p);
+  const candidates = explicit ? [explicit] : [Bun.which(BUSYBOX.program, { PATH: process.env.PATH ?? "" }), "/bin/busybox", "/usr/bin/busybox"].filter((p): p is string => !!p);
   for (const c of candidates) {
     if (!fs.existsSync(c)) continue;
     if (!isElf(c) || elfInterpreter(c) === null) return fs.realpathSync(c);
-    if (explicit) throw new Error(`${c} is dynamically linked: the guest needs a static busybox (Debian/Ubuntu: apt-get install busybox-static)`);
+    if (explicit) throw new Error(`${c} is dynamically linked: the guest needs a static busybox (Debian/Ubuntu: ${aptInstall(BUSYBOX.pkg)})`);
   }
-  throw new Error("no static busybox found: install it (Debian/Ubuntu: apt-get install busybox-static)");
+  throw new Error(BUSYBOX.missing);
 }
 
 export interface KernelModule {

@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { RemoteCache } from "./remote-cache";
 import { publish, readJson, atomicWriteFile } from "./cache-dir";
+import { aptInstall } from "../host-tools";
 
 export interface DebianKernel {
   /** vmlinuz path */
@@ -31,17 +32,29 @@ interface Marker extends DebianKernel {
 // Re-ask apt now and then so a cache picks up kernel updates; a failed refresh keeps the old one.
 const REFRESH_MS = 7 * 24 * 3600 * 1000;
 
+const DEFAULT_META = "linux-image-cloud-amd64";
+const markerFile = (cacheDir: string, meta: string) => path.join(cacheDir, "kernels", `${meta}.json`);
+
+function cachedMarker(cacheDir: string, meta: string): Marker | undefined {
+  const marker = readJson<Marker>(markerFile(cacheDir, meta));
+  return marker && fs.existsSync(marker.kernel) && fs.existsSync(marker.moduleDir) ? marker : undefined;
+}
+
+/** The kernel already in the cache (however old), if any: a run then needs no apt. */
+export function cachedDebianKernel(cacheDir: string, metaPackage = DEFAULT_META): DebianKernel | undefined {
+  const m = cachedMarker(cacheDir, metaPackage);
+  return m && strip(m);
+}
+
 export async function ensureDebianKernel(opts: EnsureKernelOptions): Promise<DebianKernel> {
-  const meta = opts.metaPackage ?? "linux-image-cloud-amd64";
+  const meta = opts.metaPackage ?? DEFAULT_META;
   const root = path.join(opts.cacheDir, "kernels");
-  const markerFile = path.join(root, `${meta}.json`);
-  const marker = readJson<Marker>(markerFile);
-  const usable = marker && fs.existsSync(marker.kernel) && fs.existsSync(marker.moduleDir) ? marker : undefined;
+  const usable = cachedMarker(opts.cacheDir, meta);
   if (usable && Date.now() - usable.resolvedAt < REFRESH_MS) return strip(usable);
 
   let pkg: string;
   try {
-    pkg = await resolvePackage(meta);
+    pkg = await resolveKernelPackage(meta);
   } catch (e) {
     if (usable) return strip(usable); // offline or apt broken: the cached kernel still works
     throw e;
@@ -60,7 +73,7 @@ export async function ensureDebianKernel(opts: EnsureKernelOptions): Promise<Deb
     }
     if (!fs.existsSync(result.kernel)) throw new Error(`${pkg}: extracted package has no ${path.relative(dest, result.kernel)}`);
   }
-  atomicWriteFile(markerFile, JSON.stringify({ ...result, pkg, resolvedAt: Date.now() }, null, 1));
+  atomicWriteFile(markerFile(opts.cacheDir, meta), JSON.stringify({ ...result, pkg, resolvedAt: Date.now() }, null, 1));
   return result;
 }
 
@@ -82,16 +95,17 @@ async function run(cmd: string[], cwd?: string): Promise<{ code: number; out: st
   return { code, out, err };
 }
 
-async function resolvePackage(meta: string): Promise<string> {
+/** The versioned package `apt-get download` would fetch for the meta package, else an Error saying what to do. */
+export async function resolveKernelPackage(meta = DEFAULT_META): Promise<string> {
   const PATH = process.env.PATH ?? "";
   if (!Bun.which("apt-cache", { PATH }) || !Bun.which("apt-get", { PATH }) || !Bun.which("dpkg-deb", { PATH })) {
-    throw new Error("apt-get/apt-cache/dpkg-deb not found: the default kernel comes from Debian's linux-image-cloud-amd64; install it or set `kernel` in a profile");
+    throw new Error(`apt-get/apt-cache/dpkg-deb not found: the default kernel is Debian's ${meta}, fetched with \`apt-get download\`; install them (Debian/Ubuntu: ${aptInstall("apt", "dpkg")}) or set \`kernel\` in a profile`);
   }
   // The meta package only depends on the versioned image package, which is what we download.
   const r = await run(["apt-cache", "depends", meta]);
   const m = /Depends:\s*(linux-image-\S+)/.exec(r.out);
   if (r.code !== 0 || !m) {
-    throw new Error(`apt-cache cannot resolve ${meta} (${(r.err || r.out).trim() || `exit ${r.code}`}): run \`apt-get update\` (Debian/Ubuntu with the ${meta} package available), or set \`kernel\` in a profile`);
+    throw new Error(`apt-cache cannot resolve ${meta} (${(r.err || r.out).trim() || `exit ${r.code}`}): run \`sudo apt-get update\` (Debian/Ubuntu with the ${meta} package available), or set \`kernel\` in a profile`);
   }
   return m[1]!;
 }

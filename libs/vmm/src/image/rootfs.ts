@@ -7,6 +7,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { RemoteCache } from "./remote-cache";
+import { MKE2FS, MMDEBSTRAP, requireTool } from "../host-tools";
 import { contentKey, DAY_MS, markUsed, pruneCache, tempSibling, type KeyPart } from "./cache-dir";
 
 export interface EnsureRootfsOptions {
@@ -121,11 +122,6 @@ function noSources(aptDir: string, release: string): Error {
 }
 
 const SBIN_PATH = `${process.env.PATH ?? ""}:/usr/local/sbin:/usr/sbin:/sbin`;
-function tool(name: string, pkg: string): string {
-  const p = Bun.which(name, { PATH: SBIN_PATH });
-  if (!p) throw new Error(`${name} not found: guest images beyond busybox need it (Debian/Ubuntu: apt-get install ${pkg}, or run scripts/setup.sh)`);
-  return p;
-}
 
 /** Build (once) or reuse the raw ext4 root filesystem for a release and package list. */
 export async function ensureRootfs(opts: EnsureRootfsOptions): Promise<Rootfs> {
@@ -152,8 +148,8 @@ export async function ensureRootfs(opts: EnsureRootfsOptions): Promise<Rootfs> {
     return result;
   }
   if (opts.precheck !== false && aptDir === "/etc/apt") await precheck(packages, release, sources, label, opts.osRelease);
-  const mmdebstrap = opts.mmdebstrap ?? tool("mmdebstrap", "mmdebstrap");
-  tool("mke2fs", "e2fsprogs");
+  const mmdebstrap = opts.mmdebstrap ?? requireTool(MMDEBSTRAP);
+  requireTool(MKE2FS);
   fs.mkdirSync(dir, { recursive: true });
   const unlock = await lock(path.join(dir, `${key}.lock`), () => opts.onProgress?.(`${label}: waiting for another build of the same image`));
   try {

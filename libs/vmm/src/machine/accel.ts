@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { atomicWriteFile, readJson } from "../image/cache-dir";
-import { findQemu } from "./qemu-binary";
+import { findQemu } from "../host-tools";
 import { onProcessExit } from "./exit-cleanup";
 import { ownedTempDir } from "./sweep";
 
@@ -60,6 +60,16 @@ export function kvmUsable(device = "/dev/kvm"): { ok: true } | { ok: false; reas
   }
 }
 
+/** What makes KVM usable, for an unusable device's reason (its errno code) or "probe-failed". */
+export function kvmFix(reason: string, device = "/dev/kvm"): string {
+  if (reason === "EACCES" || reason === "EPERM") return `let your user open ${device} read-write: sudo usermod -aG kvm $USER, then log in again`;
+  if (reason === "probe-failed")
+    return "enable nested virtualization on the outer host (kvm_intel nested=1 or kvm_amd nested=1, in /etc/modprobe.d), or run on bare metal";
+  return `enable virtualization (VT-x/AMD-V) in the firmware, or nested virtualization for this VM, and load the module: sudo modprobe kvm_intel (or kvm_amd)`;
+}
+
+export type KvmStatus = { kind: "usable" } | { kind: "unavailable"; reason: string } | { kind: "probe-failed" };
+
 const VERDICT_TTL_MS = 24 * 3600 * 1000;
 const sessionVerdicts = new Map<string, Accel>();
 
@@ -74,19 +84,32 @@ export async function chooseAccel(request: AccelRequest, opts: ChooseAccelOption
     request = env;
   }
   if (request === "tcg") return "tcg";
-  const device = opts.kvmDevice ?? "/dev/kvm";
-  const usable = kvmUsable(device);
   if (request === "kvm") {
+    const device = opts.kvmDevice ?? "/dev/kvm";
+    const usable = kvmUsable(device);
     if (!usable.ok) {
-      throw new Error(
-        `accel "kvm" requested but ${device} is not usable (${usable.reason}): enable virtualisation / load the kvm module, ` +
-          `make sure your user can open ${device} read-write (e.g. add it to the "kvm" group), or use accel "auto"/"tcg"`,
-      );
+      throw new Error(`accel "kvm" requested but ${device} is not usable (${usable.reason}): ${kvmFix(usable.reason, device)}; or use accel "auto"/"tcg"`);
     }
     return "kvm";
   }
-  if (!usable.ok) return "tcg";
+  return (await kvmStatus(opts)).kind === "usable" ? "kvm" : "tcg";
+}
 
+/**
+ * Whether KVM works here: the device opens read-write and a probe guest reaches long mode under
+ * it before the deadline ("probe-failed": it hung, or QEMU refused the vCPU, both seen under
+ * nested virtualization). The probe's verdict is remembered (in the process and in the cache
+ * dir, a day) per QEMU build, host kernel and device.
+ */
+export async function kvmStatus(opts: ChooseAccelOptions): Promise<KvmStatus> {
+  const device = opts.kvmDevice ?? "/dev/kvm";
+  const usable = kvmUsable(device);
+  if (!usable.ok) return { kind: "unavailable", reason: usable.reason };
+  const verdict = await probedVerdict(device, opts);
+  return verdict === "kvm" ? { kind: "usable" } : { kind: "probe-failed" };
+}
+
+async function probedVerdict(device: string, opts: ChooseAccelOptions): Promise<Accel> {
   // Probing costs up to probeTimeoutMs, so remember the verdict per QEMU build and host kernel.
   const qemu = findQemu(opts.qemuBinary);
   const qst = fs.statSync(qemu);

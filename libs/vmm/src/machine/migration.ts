@@ -5,6 +5,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { onProcessExit } from "./exit-cleanup";
+import { requireTool, ZSTD } from "../host-tools";
 import type { QemuVm } from "./qemu";
 
 // The default cap (128 MiB/s) made a 92 MiB save take 0.71 s here; raised, 95 ms.
@@ -34,6 +35,7 @@ function writeFailed(file: string) {
 
 /** Pauses the VM and writes its migration stream to `file`. The VM stays paused. */
 export async function saveMemory(vm: QemuVm, file: string, opts: SaveOptions = {}): Promise<number> {
+  if (opts.compress) requireTool(ZSTD); // else the shell's "not found" is lost with its pipe
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.partial`);
   fs.rmSync(file, { force: true });
   const status = (await vm.qmp.execute("query-status")).status;
@@ -157,7 +159,7 @@ export function openIncoming(file: string, opts: { compressed?: boolean } = {}):
     }
     let unpack;
     try {
-      unpack = Bun.spawn(["zstd", "-dcq", file], { stdin: "ignore", stdout: out, stderr: "pipe" });
+      unpack = Bun.spawn([requireTool(ZSTD), "-dcq", file], { stdin: "ignore", stdout: out, stderr: "pipe" });
     } catch (e) {
       fs.closeSync(fd);
       throw new Error(`restore failed: cannot start zstd to unpack ${file}: ${(e as Error).message}`);
@@ -193,7 +195,7 @@ export async function loadMemory(vm: QemuVm, from: string | IncomingStream, opts
   const compressed = typeof from === "string" ? !!opts.compressed : from.compressed;
   const inherited = typeof from !== "string";
   if (!inherited && !fs.existsSync(file)) throw new Error(`snapshot file is missing: ${file}`);
-  const reader = compressed ? `zstd -dcq ${sh(file)}` : `cat ${sh(file)}`;
+  const reader = compressed ? `${sh(requireTool(ZSTD))} -dcq ${sh(file)}` : `cat ${sh(file)}`;
   // The destination's query-migrate says nothing in 7.2: follow its MIGRATION events.
   await vm.qmp.execute("migrate-set-capabilities", { capabilities: [{ capability: "events", state: true }] });
   let status = "";

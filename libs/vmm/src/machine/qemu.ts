@@ -7,7 +7,7 @@ import * as path from "node:path";
 import type { Subprocess } from "bun";
 import { accelArgs, accelCmdline, type Accel } from "./accel";
 import { QmpClient } from "./qmp";
-import { findQemu } from "./qemu-binary";
+import { findQemu, findQemuImg } from "../host-tools";
 import { onProcessExit } from "./exit-cleanup";
 import { ownedTempDir } from "./sweep";
 import { ConsoleHost } from "./console";
@@ -415,14 +415,6 @@ function checkNic(n: NicOptions): void {
     sock = fs.statSync(n.socket).isSocket();
   } catch {}
   if (!sock) throw new Error(`NIC ${n.id}: no switch listening on ${n.socket} (QEMU 7.2 would stay unconnected without a word)`);
-}
-
-function findQemuImg(qemu: string): string {
-  const beside = path.join(path.dirname(qemu), "qemu-img");
-  if (fs.existsSync(beside)) return beside;
-  const p = Bun.which("qemu-img", { PATH: process.env.PATH ?? "" });
-  if (!p) throw new Error("qemu-img not found: copy-on-write disks need it (Debian/Ubuntu: apt-get install qemu-utils)");
-  return p;
 }
 
 function makeRunDir(parent?: string): string {
