@@ -1,8 +1,10 @@
-// provium.toml: `[provium]` (roots, cache_dir, cache_max_size) and `[profiles.NAME]`.
+// provium.toml: `[provium]` (roots, cache_dir, cache_max_size), `[cache]` (remote,
+// remote_write) and `[profiles.NAME]`.
 // Built-in profiles need no file. Paths in a profile are relative to the config file.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import { builtinProfiles, type Profile, type RuntimeConfig } from "@provium/host-runtime";
+import { parseRemoteUrl } from "@provium/vmm";
 
 export { builtinProfiles, type Profile };
 export type Config = RuntimeConfig;
@@ -11,6 +13,7 @@ export type Config = RuntimeConfig;
 const profileKeys = new Set(["kernel", "initrd", "cmdline", "cmdline_file", "inject_agent", "build", "base", "packages", "disks", "agent_boot_timeout"]);
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/;
 const topKeys = new Set(["roots", "cache_dir", "cache_max_size"]);
+const cacheKeys = new Set(["remote", "remote_write"]);
 
 export class ConfigError extends Error {}
 
@@ -41,6 +44,18 @@ export function loadConfig(file: string | null, cwd = process.cwd()): Config {
   }
   if (top.cache_dir !== undefined) cfg.cacheDir = resolve(cfg.dir, String(top.cache_dir));
   if (top.cache_max_size !== undefined) cfg.cacheMaxSize = String(top.cache_max_size);
+  const cache = raw.cache ?? {};
+  for (const k of Object.keys(cache)) if (!cacheKeys.has(k)) throw new ConfigError(`${file}: unknown key cache.${k} (known: ${[...cacheKeys].join(", ")})`);
+  if (cache.remote !== undefined) {
+    try {
+      if (typeof cache.remote !== "string") throw new Error("it must be a string");
+      parseRemoteUrl(cache.remote);
+    } catch (e) {
+      throw new ConfigError(`${file}: cache.remote: ${(e as Error).message}`);
+    }
+    if (cache.remote_write !== undefined && typeof cache.remote_write !== "boolean") throw new ConfigError(`${file}: cache.remote_write must be true or false`);
+    cfg.remoteCache = { url: cache.remote, write: cache.remote_write ?? true };
+  } else if (cache.remote_write !== undefined) throw new ConfigError(`${file}: cache.remote_write without cache.remote`);
   for (const [name, p] of Object.entries<any>(raw.profiles ?? {})) {
     const where = `${file}: profiles.${name}`;
     for (const k of Object.keys(p)) if (!profileKeys.has(k)) throw new ConfigError(`${where}: unknown key '${k}' (known: ${[...profileKeys].join(", ")})`);

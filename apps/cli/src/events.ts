@@ -4,6 +4,7 @@ export const EVENTS_VERSION = 1;
 export type EventKind =
   | "run_started"
   | "run_completed"
+  | "shard_planned"
   | "file_dispatched"
   | "file_completed"
   | "file_error"

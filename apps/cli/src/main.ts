@@ -3,20 +3,22 @@
 import { Command, Option } from "commander";
 import { availableParallelism } from "node:os";
 import { watch } from "node:fs";
-import { resolve } from "node:path";
+import { basename, dirname, resolve } from "node:path";
 import { ConfigError } from "./config";
 import { runSuite, UsageError, type RunOptions } from "./run";
-import { summarize } from "./events";
+import { summarize, type RunEvent } from "./events";
 import { HumanReporter } from "./report/human";
 import { junitXml } from "./report/junit";
 import { readEvents } from "./report/sinks";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fixtureBuild, fixtureClean, fixtureList, fixtureStale } from "./fixture-cmd";
 import { serialConsole } from "./serial-console";
 import { interactive } from "./interactive";
 import { lspSetup } from "./lsp-setup";
 import { init } from "./init";
 import { loadRunConfig } from "./run";
+import { fileDurations, TIMINGS_FILE, updateTimings } from "./runner/shards";
+import { mergeRuns } from "./report/merge";
 import { doctor } from "./doctor";
 import { HostError } from "./host-checks";
 
@@ -39,11 +41,14 @@ function selectionOptions(cmd: Command) {
     // Commander reads "--no-X" as the negation of --X, so --no-tag is rewritten to --skip-tag.
     .option("--skip-tag <tag...>", "skip tests with any of these meta tags (also spelled --no-tag)", [])
     .option("--include-slow", "also run tests with meta slow = true", false)
-    .option("--shard <i/n>", "run only the i-th of n equal parts of the suite (for CI machines)");
+    .option("--shard <i/n>", "run only the i-th of n parts of the suite, balanced by the times of earlier runs (for CI machines)")
+    .option("--timings <file>", `file durations of earlier runs, read by --shard and updated by every run (default: ${TIMINGS_FILE} beside provium.toml)`);
 }
 
 const program = selectionOptions(new Command())
   .name("provium")
+  // options after a subcommand's name are that subcommand's (report merge --junit, not the run's)
+  .enablePositionalOptions()
   .description("Run Lua integration tests inside real QEMU virtual machines.")
   .version(JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")).version)
   .option("--fail-fast", "stop after the first failure", false)
@@ -170,24 +175,55 @@ program
     }
   });
 
-program
+const report = program
   .command("report")
-  .description("replay events saved with --save-events through a reporter")
+  .description("replay events saved with --save-events through a reporter (or merge shards' events: report merge)")
+  .enablePositionalOptions()
   .argument("<events-file>")
   .option("--junit <file>", "write a JUnit XML report instead of the human one")
   .action((file: string, o: { junit?: string }) => {
     try {
-      const events = readEvents(file);
-      if (o.junit) return writeFileSync(o.junit, junitXml(events));
-      const human = new HumanReporter({ verbose: false, quiet: false, write: (s) => process.stdout.write(s), color: !!process.stdout.isTTY, live: false });
-      for (const e of events) human.onEvent(e);
-      const summary = summarize(events);
-      human.finish(summary);
-      process.exit(summary.failed ? 1 : 0);
+      replay(eventsFile(file), o);
     } catch (e) {
       fail(e);
     }
   });
+
+report
+  .command("merge")
+  .description("one report from the saved events of several shards (or runs of disjoint files)")
+  .argument("<events-files...>")
+  .option("--junit <file>", "write a JUnit XML report of the whole (else the human one is printed)")
+  .option("--save-events <file>", "write the merged events, as one run's")
+  .option("--timings <file>", `fold every file's duration into this timings file (as ${TIMINGS_FILE}, for the next --shard split)`)
+  .action((files: string[], o: { junit?: string; saveEvents?: string; timings?: string }) => {
+    try {
+      const merged = mergeRuns(files.map((f) => ({ name: basename(f).replace(/\.jsonl?$/, ""), events: eventsFile(f) })));
+      for (const f of merged.overlapping) console.error(`provium: warning: ${f} ran in more than one of the inputs; its tests count once per input`);
+      if (o.saveEvents) writeFileSync(o.saveEvents, merged.events.map((e) => JSON.stringify(e) + "\n").join(""));
+      if (o.timings) updateTimings(resolve(o.timings), dirname(resolve(o.timings)), fileDurations(merged.events));
+      replay(merged.events, o);
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+function eventsFile(path: string) {
+  if (!existsSync(path)) throw new UsageError(`${path}: no such events file (write one with --save-events)`);
+  return readEvents(path);
+}
+
+/** Events through a reporter: JUnit to a file, else the human report; exits 1 on failures. */
+function replay(events: RunEvent[], o: { junit?: string }) {
+  const summary = summarize(events);
+  if (o.junit) writeFileSync(o.junit, junitXml(events));
+  else {
+    const human = new HumanReporter({ verbose: false, quiet: false, write: (s) => process.stdout.write(s), color: !!process.stdout.isTTY, live: false });
+    for (const e of events) human.onEvent(e);
+    human.finish(summary);
+  }
+  process.exit(summary.failed ? 1 : 0);
+}
 
 // --watch: run, then rerun the changed test files (or everything when a helper changed).
 async function watchLoop(o: RunOptions) {

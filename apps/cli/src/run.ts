@@ -13,6 +13,7 @@ import { fileSink, socketSink, type Sink } from "./report/sinks";
 import { parseDurationSeconds } from "./duration";
 import { CapacityPool, DEFAULT_CPU_OVERCOMMIT, agentDeadlineMs as defaultAgentDeadlineMs, hostCapacity, parseMemory } from "@provium/host-runtime";
 import type { Selection } from "./runner/selection";
+import { fileDurations, parseShard, planShard, readTimings, spread, TIMINGS_FILE, updateTimings } from "./runner/shards";
 import { requireHost } from "./host-checks";
 
 export class UsageError extends Error {}
@@ -27,6 +28,7 @@ export interface RunOptions {
   failFast?: boolean;
   rerunFailed?: boolean;
   shard?: string;
+  timings?: string;
   timeout?: string;
   jobs?: string;
   mem?: string;
@@ -55,12 +57,19 @@ function duration(flag: string, v: string) {
   }
 }
 
-/** --shard i/n: every n-th file, starting at the i-th (1-based), of the sorted list. */
-export function shardFiles(files: string[], spec: string) {
-  const m = spec.match(/^(\d+)\/(\d+)$/);
-  const [i, n] = m ? [Number(m[1]), Number(m[2])] : [0, 0];
-  if (!m || n < 1 || i < 1 || i > n) throw new UsageError(`--shard must be i/n with 1 <= i <= n, got "${spec}"`);
-  return files.filter((_, k) => k % n === i - 1);
+/** --shard i/n: this runner's part of the files, balanced by the times of earlier runs. */
+function shardOf(files: string[], spec: string, timingsPath: string, projectDir: string) {
+  const shard = parseShard(spec);
+  if (!shard) throw new UsageError(`--shard must be i/n with 1 <= i <= n, got "${spec}"`);
+  let timings;
+  try {
+    timings = readTimings(timingsPath);
+  } catch (e) {
+    throw new UsageError(`--shard: ${(e as Error).message}`);
+  }
+  const plan = planShard(files, timings, projectDir, shard);
+  const info = { shard: spec, files: plan.files.length, of: files.length, expected_ms: plan.expectedMs[shard.index - 1], spread: spread(plan.expectedMs), unknown: plan.unknown };
+  return { files: plan.files, info };
 }
 
 // The state of the last run, for --rerun-failed.
@@ -97,7 +106,9 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
   } catch (e) {
     throw new UsageError((e as Error).message); // a path that is not there: a sentence, not a stack
   }
-  if (o.shard) files = shardFiles(files, o.shard);
+  const timingsPath = o.timings ? resolve(o.timings) : join(config.dir, TIMINGS_FILE);
+  const sharded = o.shard ? shardOf(files, o.shard, timingsPath, config.dir) : null;
+  if (sharded) files = sharded.files;
   let only: Record<string, string[]> | undefined;
   if (o.rerunFailed) {
     const failed = lastFailures(config);
@@ -132,6 +143,7 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
     else human!.onEvent(e);
   };
   emit(event("run_started", { files: files.length, jobs }));
+  if (sharded) emit(event("shard_planned", sharded.info));
   if (!files.length && !o.rerunFailed) throw new UsageError(`no *.test.lua files under ${roots.join(", ")}`);
   if (files.length && !o.list) requireHost(config); // no QEMU, no busybox: say so now, not once per file
 
@@ -177,6 +189,9 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
   if (!o.list) {
     human?.finish(summary);
     saveFailures(config, events);
+    // A shard leaves the file it planned from alone: the next shard of the same split must read
+    // what this one read. Shards' times are folded in by `provium report merge --timings`.
+    if (!sharded) updateTimings(timingsPath, config.dir, fileDurations(events));
   }
   if (o.junit) writeFileSync(o.junit, junitXml(events));
   for (const s of sinks) await s.close();

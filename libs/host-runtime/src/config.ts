@@ -16,6 +16,8 @@ export interface RuntimeConfig {
   roots: string[];
   cacheDir?: string;
   cacheMaxSize?: string;
+  /** [cache] remote = "s3://bucket/prefix", remote_write (default true) */
+  remoteCache?: { url: string; write: boolean };
   profiles: Record<string, Profile>;
 }
 

@@ -2,16 +2,18 @@
 // Found by scanning the builder's source (and its helpers') for literal calls, so that the
 // key is known before anything is built.
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, isAbsolute, join, resolve } from "node:path";
-import { contentKey, ensureAgentBinary, ensureDebianKernel, hashFile } from "@provium/vmm";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { type RemoteCache, contentKey, ensureAgentBinary, ensureDebianKernel, hashFile } from "@provium/vmm";
 import { protocolVersion } from "@provium/protocol";
 import type { RuntimeConfig as Config, Profile } from "./config";
 import { literalCalls } from "./lua-scan";
 
 /** Resolves the agent and default kernel once (both cached, cheap after the first run). */
-export async function keyContext(config: Config, cacheDir: string, agentEntry: string, onProgress: (m: string) => void): Promise<KeyContext> {
-  const [agent, kernel] = await Promise.all([ensureAgentBinary({ cacheDir, entry: agentEntry, onProgress }), ensureDebianKernel({ cacheDir, onProgress })]);
-  return { config, agent, defaultKernel: kernel.kernel };
+export async function keyContext(config: Config, cacheDir: string, agentEntry: string, remote: RemoteCache | undefined, onProgress: (m: string) => void): Promise<KeyContext> {
+  const [agent, kernel] = await Promise.all([ensureAgentBinary({ cacheDir, entry: agentEntry, onProgress, remote }), ensureDebianKernel({ cacheDir, onProgress, remote })]);
+  // By their paths inside the cache (which carry their content keys), so that one fixture has
+  // one key in every cache dir: a remote cache shares it between machines.
+  return { config, agent: relative(cacheDir, agent), defaultKernel: relative(cacheDir, kernel.kernel) };
 }
 
 export const TOOL_VERSION = "0.1.0";
@@ -37,16 +39,19 @@ export function findHelper(name: string, config: Config, fromDir: string): strin
 
 export interface KeyContext {
   config: Config;
-  /** The agent binary and the default kernel, by their content-addressed cache paths. */
+  /** The agent binary and the default kernel, by their content-addressed paths in the cache dir. */
   agent: string;
   defaultKernel: string;
 }
 
 // A profile's identity: its definition, the bytes of the files it names, and the agent and
-// kernel it gets when it names none.
+// kernel it gets when it names none. Not where it was defined, nor where its files are: a
+// checkout elsewhere (another CI runner) has the same fixtures.
 function profileIdentity(p: Profile, ctx: KeyContext): string {
-  const files = [p.kernel, p.initrd].filter((f): f is string => !!f && !f.includes("{out}")).map((f) => (existsSync(f) ? hashFile(f) : `missing:${f}`));
-  return JSON.stringify({ ...p, files, kernel: p.kernel ?? ctx.defaultKernel, agent: p.injectAgent ? ctx.agent : null });
+  const { origin: _, kernel, initrd, ...rest } = p;
+  const files = [kernel, initrd].filter((f): f is string => !!f && !f.includes("{out}")).map((f) => (existsSync(f) ? hashFile(f) : `missing:${f}`));
+  const built = [kernel, initrd].map((f) => (f?.includes("{out}") ? f : null)); // made by `build`: named by the command
+  return JSON.stringify({ ...rest, files, built, kernel: kernel ? null : ctx.defaultKernel, agent: p.injectAgent ? ctx.agent : null });
 }
 
 /** Returns the key and the host files it covers (for `provium fixture stale`). */

@@ -1,10 +1,10 @@
 // Fixtures: a *.fixture.lua builds guests and returns a snapshot; provium:vm_fixture(name)
 // resumes it, building it on first use. Builds run on a Lua thread of their own against a
 // child session whose snapshots are written (zstd-compressed) straight into the cache.
-import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { FixtureCache } from "@provium/fixture-cache";
-import { onProcessExit } from "@provium/vmm";
+import { onProcessExit, type RemoteCache } from "@provium/vmm";
 import type { RuntimeConfig as Config } from "./config";
 import type { VmSnapshot } from "./guest";
 import { startLuaThread } from "@provium/lua-runtime";
@@ -20,6 +20,8 @@ export interface FixtureHost {
   config: Config;
   cacheDir: string;
   agentEntry: string;
+  /** the shared remote cache behind the local one, when provium.toml's [cache] remote names one */
+  remote?: RemoteCache;
   cache: FixtureCache;
   emit(kind: string, fields: Record<string, unknown>): void;
   /** A session for a builder, whose snapshots go (compressed) into `snapshotDir`. */
@@ -29,7 +31,7 @@ export interface FixtureHost {
 let keyCtx: Promise<KeyContext> | null = null;
 
 export async function keyOf(path: string, host: FixtureHost) {
-  keyCtx ??= keyContext(host.config, host.cacheDir, host.agentEntry, (m) => host.emit("progress", { message: m }));
+  keyCtx ??= keyContext(host.config, host.cacheDir, host.agentEntry, host.remote, (m) => host.emit("progress", { message: m }));
   return fixtureKey(path, await keyCtx);
 }
 
@@ -72,12 +74,42 @@ export async function resumeFixture(name: string, fromDir: string, host: Fixture
     // `provium fixture build` left the lock for the next build to wait out).
     const forgetLock = onProcessExit(() => got.lock.release());
     try {
+      const fetched = await fromRemote(name, key, host);
+      if (fetched) return { key, parts: fetched, built: false };
       const parts = await build(name, path, key, host);
       return { key, parts, built: true };
     } finally {
       forgetLock();
       got.lock.release();
     }
+  }
+}
+
+// A fixture's entry in the remote cache is its entry directory as built, with what the index
+// holds of it (its name and restore meta) in a file of its own.
+const REMOTE_META = "provium-fixture.json";
+
+async function fromRemote(name: string, key: string, host: FixtureHost): Promise<VmSnapshot[] | null> {
+  if (!host.remote) return null;
+  const staged = host.cache.stagingDir();
+  rmSync(staged, { recursive: true, force: true }); // the download lands on this name whole
+  const forgetStaged = onProcessExit(() => rmSync(staged, { recursive: true, force: true }));
+  try {
+    if (!(await host.remote.fetchAs(`fixtures/${key}`, staged, (message) => host.emit("progress", { message })))) return null;
+    const { meta } = JSON.parse(readFileSync(join(staged, REMOTE_META), "utf8"));
+    const parts = partsOf(host.cache.commit(key, name, staged, meta));
+    if (!parts) {
+      host.cache.remove(key);
+      return null;
+    }
+    host.emit("fixture_cache_hit", { fixture: name, key, remote: true });
+    return parts;
+  } catch (e) {
+    host.emit("progress", { message: `warning: fixture ${name}: the remote cache's copy is unusable (${(e as Error).message}); building it here` });
+    return null;
+  } finally {
+    rmSync(staged, { recursive: true, force: true });
+    forgetStaged();
   }
 }
 
@@ -105,8 +137,10 @@ async function build(name: string, path: string, key: string, host: FixtureHost)
     const keep = new Set(parts.map((p) => relative(staged, p.memory).split("/")[0]!));
     for (const f of readdirSync(staged)) if (!keep.has(f)) rmSync(join(staged, f), { recursive: true, force: true });
     const meta = { parts: JSON.parse(JSON.stringify(parts).replaceAll(staged + "/", ENTRY)) };
+    writeFileSync(join(staged, REMOTE_META), JSON.stringify({ name, meta }));
     const entry = host.cache.commit(key, name, staged, meta);
     host.emit("fixture_build_done", { fixture: name, key, duration_ms: Date.now() - started, size: entry.size });
+    await host.remote?.offerAs(`fixtures/${key}`, entry.dir, (message) => host.emit("progress", { message }));
     return partsOf(entry)!;
   } catch (e) {
     await session.close();

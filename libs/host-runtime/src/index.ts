@@ -4,7 +4,7 @@ export type { Profile, RuntimeConfig } from "./config";
 export { builtinProfiles, unknownProfile } from "./config";
 export type { HostApi, HostOpName, Target } from "./host-api";
 export { FileSession, type SessionOptions } from "./session";
-export { hostSetup, openSession, agentDeadlineMs, type HostSetup } from "./open-session";
+export { hostSetup, openRemoteCache, openSession, agentDeadlineMs, type HostSetup } from "./open-session";
 export { GuestDispatch } from "./guest-dispatch";
 export { guestOps, type GuestOpName } from "./ops";
 export { GuestVm, type VmSnapshot, type VmSpec, type VmEvent } from "./guest";

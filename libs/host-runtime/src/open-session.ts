@@ -1,7 +1,7 @@
 // One way to get a session: the runner's workers, `provium repl`/`console`, `provium fixture`
 // and bench/ all set up a test file's host side here. `hostSetup` is the part shared by every
 // file of a run; `openSession` adds one file's hooks, with quiet defaults.
-import { cacheRoot, chooseAccel, type AccelRequest } from "@provium/vmm";
+import { cacheRoot, chooseAccel, RemoteCache, type AccelRequest } from "@provium/vmm";
 import type { FixtureCache } from "@provium/fixture-cache";
 import type { RuntimeConfig } from "./config";
 import { CapacityPool, hostCapacity } from "./capacity";
@@ -14,6 +14,8 @@ export interface HostSetup {
   cacheDir: string;
   /** the guest agent's program (@provium/agent's `agentEntry`), compiled into every image */
   agentEntry: string;
+  /** the shared remote cache behind the local one, when provium.toml's [cache] remote names one */
+  remote?: RemoteCache;
   accel: "kvm" | "tcg";
   agentDeadlineMs: number;
   fixtures: () => FixtureCache;
@@ -32,7 +34,8 @@ export async function hostSetup(config: RuntimeConfig, o: { agentEntry: string; 
     const pool = new CapacityPool(hostCapacity());
     acquire = async (want) => (await pool.acquire(want), () => pool.release(want));
   }
-  return { config, cacheDir, agentEntry: o.agentEntry, accel, agentDeadlineMs: agentDeadlineMs(accel, o.agentDeadlineMs), fixtures: lazyFixtureCache(config, cacheDir), acquire };
+  const remote = openRemoteCache(config, (m) => process.stderr.write(`provium: warning: ${m}\n`));
+  return { config, cacheDir, agentEntry: o.agentEntry, remote, accel, agentDeadlineMs: agentDeadlineMs(accel, o.agentDeadlineMs), fixtures: lazyFixtureCache(config, cacheDir), acquire };
 }
 
 type FileHooks = Omit<SessionOptions, keyof HostSetup | "filePath">;
@@ -48,4 +51,10 @@ export function openSession(host: HostSetup, filePath: string, hooks: Partial<Fi
     emit: () => {},
     ...hooks,
   });
+}
+
+/** The remote cache provium.toml names, if any; `warn` hears that it is down or served garbage. */
+export function openRemoteCache(config: RuntimeConfig, warn: (msg: string) => void): RemoteCache | undefined {
+  const r = config.remoteCache;
+  return r ? new RemoteCache({ url: r.url, write: r.write, onWarning: warn }) : undefined;
 }

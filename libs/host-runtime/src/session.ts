@@ -3,6 +3,7 @@
 // file ends.
 import { dirname } from "node:path";
 import type { FixtureCache } from "@provium/fixture-cache";
+import type { RemoteCache } from "@provium/vmm";
 import type { RuntimeConfig } from "./config";
 import type { Amount } from "./capacity";
 import type { VmEvent } from "./guest";
@@ -21,6 +22,8 @@ export interface SessionOptions {
   config: RuntimeConfig;
   cacheDir: string;
   agentEntry: string;
+  /** the shared remote cache behind the local one, when provium.toml's [cache] remote names one */
+  remote?: RemoteCache;
   accel: "kvm" | "tcg";
   filePath: string;
   /** Which tests run: "run", "filtered" (silently dropped), or a reason to skip. */
@@ -182,6 +185,7 @@ export class FileSession {
       config: this.o.config,
       cacheDir: this.o.cacheDir,
       agentEntry: this.o.agentEntry,
+      remote: this.o.remote,
       cache: this.o.fixtures(),
       emit: this.o.emit,
       builderSession: (filePath, snapshotsInto) =>

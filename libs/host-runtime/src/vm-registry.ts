@@ -1,6 +1,6 @@
 // The VMs of one test file: created by name, booted (each with its share of host capacity),
 // disposed at the end of the test that made them, numbered for vm:cid().
-import { prepareImage } from "@provium/vmm";
+import { prepareImage, type RemoteCache } from "@provium/vmm";
 import { GuestVm, type VmEvent } from "./guest";
 import { bootOptions } from "./boot-options";
 import { unknownProfile, type RuntimeConfig } from "./config";
@@ -18,6 +18,8 @@ export interface VmRegistryOptions {
   config: RuntimeConfig;
   cacheDir: string;
   agentEntry: string;
+  /** the shared remote cache behind the local one, when provium.toml's [cache] remote names one */
+  remote?: RemoteCache;
   accel: "kvm" | "tcg";
   agentDeadlineMs: number;
   listOnly?: boolean;

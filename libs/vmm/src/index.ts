@@ -22,6 +22,7 @@ export {
 } from "./image/initramfs";
 export { ensureAgentDisk, type EnsureAgentDiskOptions, type AgentDisk } from "./image/agent-disk";
 export { ensureRootfs, hostRelease, hostAptSources, checkPackageName, type EnsureRootfsOptions, type Rootfs } from "./image/rootfs";
+export { RemoteCache, parseRemoteUrl, type RemoteCacheOptions } from "./image/remote-cache";
 export { prepareImage, type BootImage, type ImageContext, type Profile } from "./image/boot-image";
 export { chooseAccel, accelArgs, kvmUsable, kvmStatus, kvmFix, type KvmStatus, probeAccel, resetAccelCache, type Accel, type AccelRequest, type ChooseAccelOptions } from "./machine/accel";
 export { QmpClient, QmpError, type QmpEvent, type QmpConnectOptions } from "./machine/qmp";

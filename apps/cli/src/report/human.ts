@@ -73,6 +73,9 @@ export class HumanReporter {
       case "test_skipped":
         if (!this.o.quiet) out(`${c.yellow("-")} ${e.file} › ${e.test} ${c.dim(`skipped: ${e.reason}`)}\n`);
         break;
+      case "shard_planned":
+        out(c.dim(`shard ${e.shard}: ${e.files} of ${e.of} files, expected ${fmtMs(Number(e.expected_ms))} (spread ${Number(e.spread).toFixed(2)}: the slowest shard over the mean${e.unknown ? `; ${e.unknown} files without a recorded time count as the median` : ""})\n`));
+        break;
       case "fixture_build_done":
         if (!this.o.quiet) out(c.dim(`  … built fixture ${e.fixture} in ${fmtMs(Number(e.duration_ms))}\n`));
         break;

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { relative } from "node:path";
 import { installExitCleanup, runExitCleanups } from "@provium/vmm";
 import { agentEntry } from "@provium/agent";
-import { lazyFixtureCache, openSession, type HostSetup } from "@provium/host-runtime";
+import { lazyFixtureCache, openRemoteCache, openSession, type HostSetup } from "@provium/host-runtime";
 import { startLuaThread, type LuaThread } from "@provium/lua-runtime";
 import { event, type RunEvent } from "../events";
 import { verdict } from "./selection";
@@ -30,6 +30,7 @@ self.onmessage = async (m: MessageEvent<ToWorker>) => {
       config: init.config,
       cacheDir: init.cacheDir,
       agentEntry,
+      remote: openRemoteCache(init.config, (m) => post(event("progress", { message: `warning: ${m}` }))),
       accel: init.accel,
       agentDeadlineMs: init.agentDeadlineMs,
       fixtures: lazyFixtureCache(init.config, init.cacheDir),

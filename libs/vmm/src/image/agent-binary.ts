@@ -4,6 +4,7 @@
 // another project (node_modules/provium/...) or checked out elsewhere hit the same cached agent.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { RemoteCache } from "./remote-cache";
 import { contentKey, hashFile, markUsed, publish, pruneCache, tempSibling, type KeyPart } from "./cache-dir";
 
 export interface EnsureAgentOptions {
@@ -19,6 +20,8 @@ export interface EnsureAgentOptions {
   sourceRoots?: string[];
   /** bun executable (default: this process when it is bun, else `bun` on PATH) */
   bun?: string;
+  /** a shared cache behind the local one (provium.toml's [cache] remote) */
+  remote?: RemoteCache;
 }
 
 // Start-up under TCG, where the agent's JS was parsed and compiled at every boot (~1 s of a
@@ -52,6 +55,7 @@ export async function ensureAgentBinary(opts: EnsureAgentOptions): Promise<strin
     markUsed(target);
     return target;
   }
+  if (await opts.remote?.fetch(opts.cacheDir, target, opts.onProgress)) return target;
   fs.mkdirSync(dir, { recursive: true });
   opts.onProgress?.("building guest agent (bun build --compile)");
   const tmp = tempSibling(target);
@@ -71,6 +75,7 @@ export async function ensureAgentBinary(opts: EnsureAgentOptions): Promise<strin
   }
   fs.chmodSync(tmp, 0o755);
   publish(tmp, target);
+  await opts.remote?.offer(opts.cacheDir, target, opts.onProgress);
   // Keep the newest few agents (each ~100 MB); older ones are stale source states.
   pruneCache(dir, target, [{ match: (f) => f.startsWith("provium-agent-"), afterMs: 0, keepNewest: 2 }]);
   return target;

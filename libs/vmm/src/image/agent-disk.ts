@@ -4,6 +4,7 @@
 // filesystem stays free of it, so rebuilding the agent never rebuilds a Debian image.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { RemoteCache } from "./remote-cache";
 import { contentKey, DAY_MS, hashFile, markUsed, pruneCache, tempSibling, type KeyPart } from "./cache-dir";
 import { MKE2FS, requireTool } from "../host-tools";
 import { agentLibraries, agentTreeEntries, findStaticBusybox, GUEST_INIT_SCRIPT } from "./initramfs";
@@ -14,6 +15,8 @@ export interface EnsureAgentDiskOptions {
   busybox?: string;
   initScript?: string;
   onProgress?: (msg: string) => void;
+  /** a shared cache behind the local one (provium.toml's [cache] remote) */
+  remote?: RemoteCache;
 }
 
 export interface AgentDisk {
@@ -38,6 +41,7 @@ export async function ensureAgentDisk(opts: EnsureAgentDiskOptions): Promise<Age
     markUsed(target);
     return { image: target, key };
   }
+  if (await opts.remote?.fetch(opts.cacheDir, target, opts.onProgress)) return { image: target, key };
   const mke2fs = requireTool(MKE2FS);
   opts.onProgress?.(`building agent disk ${key.slice(0, 12)}`);
   fs.mkdirSync(dir, { recursive: true });
@@ -63,6 +67,7 @@ export async function ensureAgentDisk(opts: EnsureAgentDiskOptions): Promise<Age
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
+  await opts.remote?.offer(opts.cacheDir, target, opts.onProgress);
   // Keep the newest few (one per recent agent build) and any used in the last 10 minutes (another
   // run may be about to boot it); leftovers of a crashed build go after a day. Each is ~125 MB.
   pruneCache(dir, target, [

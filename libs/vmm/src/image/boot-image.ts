@@ -4,6 +4,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { DriveOptions } from "../machine/qemu";
 import { ensureAgentBinary } from "./agent-binary";
+import type { RemoteCache } from "./remote-cache";
 import { ensureAgentDisk } from "./agent-disk";
 import { DISK_MODULES, ensureImage, NET_MODULES } from "./initramfs";
 import { ensureDebianKernel } from "./kernel";
@@ -35,6 +36,8 @@ export interface ImageContext {
   cacheDir: string;
   agentEntry: string;
   onProgress: (msg: string) => void;
+  /** a shared cache behind the local one: parts are downloaded instead of built, uploaded after */
+  remote?: RemoteCache;
 }
 
 const prepared = new Map<string, Promise<BootImage>>();
@@ -50,7 +53,7 @@ export function prepareImage(profile: Profile, ctx: ImageContext): Promise<BootI
 }
 
 async function build(profile: Profile, ctx: ImageContext): Promise<BootImage> {
-  const { cacheDir, agentEntry, onProgress } = ctx;
+  const { cacheDir, agentEntry, onProgress, remote } = ctx;
   if (profile.rootfs) return buildDebian(profile, profile.rootfs.packages, ctx);
   let { kernel, initrd } = profile;
   if (profile.build) {
@@ -66,19 +69,19 @@ async function build(profile: Profile, ctx: ImageContext): Promise<BootImage> {
   for (const [key, path] of [["kernel", kernel], ["initrd", initrd]] as const)
     if (path && !existsSync(path)) throw new Error(`${profile.origin}.${key}: ${path} does not exist`);
   let moduleDir: string | undefined;
-  if (!kernel) ({ kernel, moduleDir } = await ensureDebianKernel({ cacheDir, onProgress }));
+  if (!kernel) ({ kernel, moduleDir } = await ensureDebianKernel({ cacheDir, onProgress, remote }));
   if (!profile.injectAgent) {
     if (!initrd) throw new Error(`${profile.origin}: inject_agent = false needs an initrd that starts the agent itself`);
     return { kernel, initrd, cmdline: profile.cmdline };
   }
-  const agentBinary = await ensureAgentBinary({ cacheDir, entry: agentEntry, onProgress });
+  const agentBinary = await ensureAgentBinary({ cacheDir, entry: agentEntry, onProgress, remote });
   if (!initrd && moduleDir) {
     // Our kernel and our initramfs alone (the minimal profile): the agent comes from a small
     // read-only disk instead of the initramfs, so the ~110 MB binary is not unpacked into RAM
     // (only the pages it runs from are read in): snapshots shrink by ~65 MB and restore faster.
     const [image, disk] = await Promise.all([
-      ensureImage({ cacheDir, kernel, injectAgent: true, agentOnDisk: true, moduleDir, extraModules: [...DISK_MODULES, ...NET_MODULES], onProgress }),
-      ensureAgentDisk({ cacheDir, agentBinary, onProgress }),
+      ensureImage({ cacheDir, kernel, injectAgent: true, agentOnDisk: true, moduleDir, extraModules: [...DISK_MODULES, ...NET_MODULES], onProgress, remote }),
+      ensureAgentDisk({ cacheDir, agentBinary, onProgress, remote }),
     ]);
     return {
       kernel: image.kernel,
@@ -87,7 +90,7 @@ async function build(profile: Profile, ctx: ImageContext): Promise<BootImage> {
       drives: [{ file: disk.image, format: "raw", readOnly: true }],
     };
   }
-  const image = await ensureImage({ cacheDir, kernel, initrd, injectAgent: true, agentBinary, moduleDir, onProgress });
+  const image = await ensureImage({ cacheDir, kernel, initrd, injectAgent: true, agentBinary, moduleDir, onProgress, remote });
   return { kernel: image.kernel, initrd: image.initrd!, cmdline: profile.cmdline };
 }
 
@@ -95,16 +98,16 @@ async function build(profile: Profile, ctx: ImageContext): Promise<BootImage> {
 // root disk (a shared base behind a per-VM overlay), mounts the agent disk on its /provium and
 // switches into it (guest-init.sh). Each part is cached by its own inputs; the root filesystem
 // builds while the agent does.
-async function buildDebian(profile: Profile, packages: string[], { cacheDir, agentEntry, onProgress }: ImageContext): Promise<BootImage> {
+async function buildDebian(profile: Profile, packages: string[], { cacheDir, agentEntry, onProgress, remote }: ImageContext): Promise<BootImage> {
   const boot = (async () => {
-    const { kernel, moduleDir } = await ensureDebianKernel({ cacheDir, onProgress });
-    return ensureImage({ cacheDir, kernel, injectAgent: true, agentOnDisk: true, moduleDir, extraModules: [...DISK_MODULES, ...NET_MODULES], onProgress });
+    const { kernel, moduleDir } = await ensureDebianKernel({ cacheDir, onProgress, remote });
+    return ensureImage({ cacheDir, kernel, injectAgent: true, agentOnDisk: true, moduleDir, extraModules: [...DISK_MODULES, ...NET_MODULES], onProgress, remote });
   })();
   const agent = (async () => {
-    const agentBinary = await ensureAgentBinary({ cacheDir, entry: agentEntry, onProgress });
-    return ensureAgentDisk({ cacheDir, agentBinary, onProgress });
+    const agentBinary = await ensureAgentBinary({ cacheDir, entry: agentEntry, onProgress, remote });
+    return ensureAgentDisk({ cacheDir, agentBinary, onProgress, remote });
   })();
-  const rootfs = ensureRootfs({ cacheDir, packages, label: `profile ${profile.name}`, onProgress });
+  const rootfs = ensureRootfs({ cacheDir, packages, label: `profile ${profile.name}`, onProgress, remote });
   const [image, agentDisk, root] = await Promise.all([boot, agent, rootfs]);
   return {
     kernel: image.kernel,

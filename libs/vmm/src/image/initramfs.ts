@@ -4,6 +4,7 @@
 // decompressing ~100 MB under TCG costs seconds, reading it costs nothing.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { RemoteCache } from "./remote-cache";
 import { atomicWriteFile, contentKey, DAY_MS, hashFile, markUsed, pruneCache, type KeyPart } from "./cache-dir";
 import { cpioChunks, withParents, type CpioEntry } from "./cpio";
 import { elfInterpreter, isElf } from "./elf";
@@ -182,6 +183,8 @@ export interface EnsureImageOptions extends AgentOverlayOptions {
   initrd?: string;
   injectAgent: boolean;
   onProgress?: (msg: string) => void;
+  /** a shared cache behind the local one (provium.toml's [cache] remote) */
+  remote?: RemoteCache;
 }
 
 export interface GuestImage {
@@ -197,7 +200,7 @@ const IMAGE_FORMAT = "provium-image-v1";
 export async function ensureImage(opts: EnsureImageOptions): Promise<GuestImage> {
   let { kernel, moduleDir } = opts;
   if (!kernel) {
-    const k = await ensureDebianKernel({ cacheDir: opts.cacheDir, onProgress: opts.onProgress });
+    const k = await ensureDebianKernel({ cacheDir: opts.cacheDir, onProgress: opts.onProgress, remote: opts.remote });
     kernel = k.kernel;
     moduleDir ??= k.moduleDir;
   }
@@ -229,6 +232,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<GuestImage>
     markUsed(target);
     return { kernel, initrd: target, key };
   }
+  if (await opts.remote?.fetch(opts.cacheDir, target, opts.onProgress)) return { kernel, initrd: target, key };
   opts.onProgress?.(`building guest image ${key.slice(0, 12)} (${opts.initrd ? "user initrd + " : ""}agent overlay)`);
   const chunks: Uint8Array[] = [];
   if (opts.initrd) {
@@ -240,6 +244,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<GuestImage>
   }
   chunks.push(...cpioChunks(agentOverlayEntries({ agentBinary: opts.agentBinary, moduleDir, busybox, initScript: opts.initScript, extraModules: opts.extraModules, agentOnDisk: opts.agentOnDisk })));
   atomicWriteFile(target, chunks);
+  await opts.remote?.offer(opts.cacheDir, target, opts.onProgress);
   // Each image is ~100 MB: drop ones unused for a week (another run may still be using a fresh one).
   pruneCache(dir, target, [{ match: () => true, afterMs: 7 * DAY_MS }]);
   return { kernel, initrd: target, key };

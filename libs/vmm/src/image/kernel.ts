@@ -3,6 +3,7 @@
 // `apt-get download`) and cached, so only the first run pays for it.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { RemoteCache } from "./remote-cache";
 import { publish, readJson, atomicWriteFile } from "./cache-dir";
 import { aptInstall } from "../host-tools";
 
@@ -19,6 +20,8 @@ export interface EnsureKernelOptions {
   onProgress?: (msg: string) => void;
   /** meta package to resolve (default linux-image-cloud-amd64) */
   metaPackage?: string;
+  /** a shared cache behind the local one (provium.toml's [cache] remote) */
+  remote?: RemoteCache;
 }
 
 interface Marker extends DebianKernel {
@@ -64,7 +67,10 @@ export async function ensureDebianKernel(opts: EnsureKernelOptions): Promise<Deb
     version,
   };
   if (!fs.existsSync(result.kernel) || !fs.existsSync(result.moduleDir)) {
-    await downloadAndExtract(pkg, root, dest, opts.onProgress);
+    if (!(await opts.remote?.fetch(opts.cacheDir, dest, opts.onProgress))) {
+      await downloadAndExtract(pkg, root, dest, opts.onProgress);
+      await opts.remote?.offer(opts.cacheDir, dest, opts.onProgress);
+    }
     if (!fs.existsSync(result.kernel)) throw new Error(`${pkg}: extracted package has no ${path.relative(dest, result.kernel)}`);
   }
   atomicWriteFile(markerFile(opts.cacheDir, meta), JSON.stringify({ ...result, pkg, resolvedAt: Date.now() }, null, 1));

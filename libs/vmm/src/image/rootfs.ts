@@ -6,6 +6,7 @@
 // so rebuilding the agent never re-runs mmdebstrap.
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { RemoteCache } from "./remote-cache";
 import { MKE2FS, MMDEBSTRAP, requireTool } from "../host-tools";
 import { contentKey, DAY_MS, markUsed, pruneCache, tempSibling, type KeyPart } from "./cache-dir";
 
@@ -31,6 +32,8 @@ export interface EnsureRootfsOptions {
    */
   precheck?: boolean;
   onProgress?: (msg: string) => void;
+  /** a shared cache behind the local one (provium.toml's [cache] remote) */
+  remote?: RemoteCache;
 }
 
 export interface Rootfs {
@@ -151,10 +154,12 @@ export async function ensureRootfs(opts: EnsureRootfsOptions): Promise<Rootfs> {
   const unlock = await lock(path.join(dir, `${key}.lock`), () => opts.onProgress?.(`${label}: waiting for another build of the same image`));
   try {
     if (fs.existsSync(target)) return result; // built by whoever held the lock
+    if (await opts.remote?.fetch(opts.cacheDir, target, opts.onProgress)) return result;
     const t0 = performance.now();
     opts.onProgress?.(`${label}: building ${release} + ${packages.join(", ") || "(minbase)"} with mmdebstrap`);
     await build({ mmdebstrap, release, packages, sources, target, freeKiB, label, onProgress: opts.onProgress });
     opts.onProgress?.(`${label}: built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    await opts.remote?.offer(opts.cacheDir, target, opts.onProgress);
     // Images unused for a week go; so do build dirs a crashed build left behind.
     pruneCache(dir, target, [
       { match: (f) => f.endsWith(".img"), afterMs: 7 * DAY_MS },
