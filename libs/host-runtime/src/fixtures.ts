@@ -44,13 +44,24 @@ export function fixturePath(name: string, config: Config, fromDir: string) {
   return path;
 }
 
-// Paths inside an entry are stored relative to it ("@entry/..."), so entries can move.
+// Paths inside an entry are stored relative to it ("@entry/..."), and the images it boots
+// relative to the cache dir ("@cache/..."), so entries can move between caches and machines.
 const ENTRY = "@entry/";
+const CACHE = "@cache/";
 
-function partsOf(entry: { dir: string; meta: any }): VmSnapshot[] | null {
-  const parts: VmSnapshot[] = JSON.parse(JSON.stringify(entry.meta?.parts ?? []).replaceAll(ENTRY, entry.dir + "/"));
-  const files = parts.flatMap((p) => [p.memory, ...(p.image.drives ?? []).map((d) => d.file)]);
-  return parts.length && files.every((f) => existsSync(f)) ? parts : null;
+const filesOf = (parts: VmSnapshot[]) => parts.flatMap((p) => [p.memory, p.image.kernel, p.image.initrd, ...(p.image.drives ?? []).map((d) => d.file)]);
+
+/** The entry's snapshot parts, once every file they name is here: an image part this cache
+ *  lacks (pruned, or the entry came from another machine) comes from the remote cache. */
+async function partsOf(entry: { dir: string; meta: any }, host: FixtureHost): Promise<VmSnapshot[] | null> {
+  const parts: VmSnapshot[] = JSON.parse(JSON.stringify(entry.meta?.parts ?? []).replaceAll(ENTRY, entry.dir + "/").replaceAll(CACHE, host.cacheDir + "/"));
+  const missing = () => filesOf(parts).filter((f) => f && !existsSync(f));
+  if (host.remote) {
+    // Cache entries sit two levels down (images/<key>.initrd, kernels/<package>/...).
+    const entries = missing().map((f) => relative(host.cacheDir, f).split("/")).filter((r) => r.length >= 2 && r[0] !== "..").map((r) => join(host.cacheDir, r[0]!, r[1]!));
+    for (const e of new Set(entries)) await host.remote.fetch(host.cacheDir, e, (message) => host.emit("progress", { message }));
+  }
+  return parts.length && !missing().length ? parts : null;
 }
 
 /** The snapshot parts of fixture `name`, from the cache or freshly built. */
@@ -61,7 +72,7 @@ export async function resumeFixture(name: string, fromDir: string, host: Fixture
   for (;;) {
     const got = await host.cache.lockForBuild(key);
     if ("entry" in got) {
-      const parts = partsOf(got.entry);
+      const parts = await partsOf(got.entry, host);
       if (parts) {
         host.emit("fixture_cache_hit", { fixture: name, key });
         return { key, parts, built: false };
@@ -97,7 +108,7 @@ async function fromRemote(name: string, key: string, host: FixtureHost): Promise
   try {
     if (!(await host.remote.fetchAs(`fixtures/${key}`, staged, (message) => host.emit("progress", { message })))) return null;
     const { meta } = JSON.parse(readFileSync(join(staged, REMOTE_META), "utf8"));
-    const parts = partsOf(host.cache.commit(key, name, staged, meta));
+    const parts = await partsOf(host.cache.commit(key, name, staged, meta), host);
     if (!parts) {
       host.cache.remove(key);
       return null;
@@ -136,12 +147,12 @@ async function build(name: string, path: string, key: string, host: FixtureHost)
     // Keep only the returned snapshot's files; other snapshots the builder took go.
     const keep = new Set(parts.map((p) => relative(staged, p.memory).split("/")[0]!));
     for (const f of readdirSync(staged)) if (!keep.has(f)) rmSync(join(staged, f), { recursive: true, force: true });
-    const meta = { parts: JSON.parse(JSON.stringify(parts).replaceAll(staged + "/", ENTRY)) };
+    const meta = { parts: JSON.parse(JSON.stringify(parts).replaceAll(staged + "/", ENTRY).replaceAll(host.cacheDir + "/", CACHE)) };
     writeFileSync(join(staged, REMOTE_META), JSON.stringify({ name, meta }));
     const entry = host.cache.commit(key, name, staged, meta);
     host.emit("fixture_build_done", { fixture: name, key, duration_ms: Date.now() - started, size: entry.size });
     await host.remote?.offerAs(`fixtures/${key}`, entry.dir, (message) => host.emit("progress", { message }));
-    return partsOf(entry)!;
+    return (await partsOf(entry, host))!;
   } catch (e) {
     await session.close();
     rmSync(staged, { recursive: true, force: true });
