@@ -37,8 +37,8 @@ test("console: expect raises naming the pattern on timeout; bad write options ar
   t:assert_contains(e, "unknown console:write option 'wait'")
   t:assert_contains(t:assert_raises(function() c:write(42) end), "console data must be a string")
   c:write("\n", { timeout = "2s" })
-  c:close()
-  t:assert_contains(t:assert_raises(function() c:expect("x") end), "console of vm dev is closed")
+  c:close() -- a handle holds nothing: close is upstream's no-op, the handle stays usable
+  t:assert_eq(c:expect("got-42", "1s"), "got-42") -- printed by the first test: the log since boot
 end)
 
 test("clock: set, set_ns, advance and get move the guest's wall clock; date agrees", function(t)

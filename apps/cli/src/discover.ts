@@ -1,6 +1,6 @@
 // Finds *.test.lua files under the given paths (files or directories, recursively).
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 
 const SKIP_DIRS = new Set(["node_modules", ".git"]);
 
@@ -27,4 +27,15 @@ export function discoverBy(paths: string[], suffix: string): string[] {
     else throw new Error(`${raw} is not a .lua file`);
   }
   return [...found].sort();
+}
+
+/** `file`'s path under the first of `roots` that holds it (upstream's --filter matches this);
+ *  "" when a root is the file itself. */
+export function rootRelative(file: string, roots: string[]): string {
+  for (const raw of roots) {
+    const root = resolve(raw);
+    if (root === file) return "";
+    if (file.startsWith(root + sep)) return relative(root, file);
+  }
+  return relative(process.cwd(), file);
 }

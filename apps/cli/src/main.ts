@@ -9,14 +9,15 @@ import { runSuite, UsageError, type RunOptions } from "./run";
 import { summarize, type RunEvent } from "./events";
 import { HumanReporter } from "./report/human";
 import { junitXml } from "./report/junit";
-import { readEvents } from "./report/sinks";
+import { parseEvents, readEvents } from "./report/sinks";
+import { coverage, coverageJson, renderCoverage } from "./report/coverage";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fixtureBuild, fixtureClean, fixtureList, fixtureStale } from "./fixture-cmd";
 import { serialConsole } from "./serial-console";
 import { interactive } from "./interactive";
 import { lspSetup } from "./lsp-setup";
 import { init } from "./init";
-import { loadRunConfig } from "./run";
+import { listFixtures, loadRunConfig } from "./run";
 import { fileDurations, TIMINGS_FILE, updateTimings } from "./runner/shards";
 import { mergeRuns } from "./report/merge";
 import { doctor } from "./doctor";
@@ -31,15 +32,20 @@ function fail(e: unknown): never {
 const accelOption = () =>
   new Option("--accel <accel>", "QEMU accelerator; auto probes KVM (with a deadline) and falls back to TCG").choices(["auto", "kvm", "tcg"]).default(process.env.PROVIUM_ACCEL ?? "auto");
 
+const collect = (v: string, all: string[]) => [...all, v];
+
 // Options shared by running and listing.
 function selectionOptions(cmd: Command) {
   return cmd
     .argument("[paths...]", "test files or directories (default: the configured roots, or the current directory)")
     .option("--config <file>", "provium.toml to use (default: found in the current directory or its parents)")
-    .option("--filter <text>", "only tests whose name contains <text>")
+    .option("--filter <text>", "only tests whose name, or whose file's path under its root, contains <text>")
     .option("--tag <tag...>", "only tests with one of these meta tags")
     // Commander reads "--no-X" as the negation of --X, so --no-tag is rewritten to --skip-tag.
     .option("--skip-tag <tag...>", "skip tests with any of these meta tags (also spelled --no-tag)", [])
+    .option("--tag-meta <KEY=VALUE>", "only tests whose meta KEY is VALUE or a list holding it; repeatable: values of one key are alternatives, every key must match", collect, [])
+    .option("--skip-tag-meta <KEY=VALUE>", "skip tests whose meta KEY is VALUE or a list holding it; repeatable (also spelled --no-tag-meta)", collect, [])
+    .option("--since <ref>", "only test files changed since a git revision, or depending on a changed file (helpers, fixtures, pushed files); a file's path: test files modified after it")
     .option("--include-slow", "also run tests with meta slow = true", false)
     .option("--shard <i/n>", "run only the i-th of n parts of the suite, balanced by the times of earlier runs (for CI machines)")
     .option("--timings <file>", `file durations of earlier runs, read by --shard and updated by every run (default: ${TIMINGS_FILE} beside provium.toml)`);
@@ -76,8 +82,11 @@ const program = selectionOptions(new Command())
     }
   });
 
-selectionOptions(program.command("list").description("list the tests that would run, without booting any VM")).action(async (paths: string[], o: RunOptions) => {
+selectionOptions(program.command("list").description("list the tests that would run, without booting any VM"))
+  .option("--fixtures", "list the *.fixture.lua files instead", false)
+  .action(async (paths: string[], o: RunOptions & { fixtures: boolean }) => {
   try {
+    if (o.fixtures) return listFixtures(paths, o.config);
     const { events } = await runSuite({ ...o, paths, list: true, json: false, quiet: true }, () => {});
     // Files run in parallel; print them in path order, tests in declaration order.
     const byFile = new Map<string, string[]>();
@@ -175,6 +184,24 @@ program
     }
   });
 
+program
+  .command("coverage")
+  .description("saved events (--save-events) grouped by a meta key: per value, how many tests passed, failed and were skipped")
+  .argument("[events-file]", "events saved with --save-events (default: --from, else stdin)")
+  .option("--from <file>", "events saved with --save-events (upstream's spelling of the argument)")
+  .option("--by <key>", "the meta key to group by", "spec")
+  .option("--json", "JSON instead of text", false)
+  .action(async (file: string | undefined, o: { from?: string; by: string; json: boolean }) => {
+    try {
+      const from = file ?? o.from;
+      const events = from ? eventsFile(from) : parseEvents(await Bun.stdin.text(), "stdin");
+      const c = coverage(events, o.by);
+      console.log(o.json ? coverageJson(c) : renderCoverage(c, o.by));
+    } catch (e) {
+      fail(e);
+    }
+  });
+
 const report = program
   .command("report")
   .description("replay events saved with --save-events through a reporter (or merge shards' events: report merge)")
@@ -248,4 +275,6 @@ async function watchLoop(o: RunOptions) {
   }
 }
 
-await program.parseAsync(process.argv.map((a) => (a === "--no-tag" ? "--skip-tag" : a)));
+// Upstream's --no-tag and --no-tag-meta, which commander would read as negations.
+const spelled = (a: string) => a.replace(/^--no-tag(-meta)?(?==|$)/, "--skip-tag$1");
+await program.parseAsync(process.argv.map(spelled));

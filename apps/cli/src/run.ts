@@ -4,7 +4,8 @@ import { availableParallelism } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { cacheRoot, chooseAccel, sweepStaleRunDirs } from "@provium/vmm";
 import { ConfigError, findConfig, loadConfig, type Config } from "./config";
-import { discover } from "./discover";
+import { discover, discoverBy, rootRelative } from "./discover";
+import { selectSince, SinceError } from "./since";
 import { event, summarize, type RunEvent, type Summary } from "./events";
 import { Pool } from "./runner/pool";
 import { HumanReporter } from "./report/human";
@@ -24,6 +25,9 @@ export interface RunOptions {
   filter?: string;
   tag?: string[];
   skipTag?: string[];
+  tagMeta?: string[];
+  skipTagMeta?: string[];
+  since?: string;
   includeSlow?: boolean;
   failFast?: boolean;
   rerunFailed?: boolean;
@@ -97,14 +101,44 @@ function saveFailures(cfg: Config, events: RunEvent[]) {
   writeFileSync(statePath(cfg), JSON.stringify({ failed }, null, 2));
 }
 
+/** --tag-meta KEY=VALUE: split at the first "=" (a value may hold more); KEY must not be empty. */
+export function keyValues(flag: string, raw: string[] = []): [string, string][] {
+  return raw.map((kv) => {
+    const at = kv.indexOf("=");
+    if (at < 1) throw new UsageError(`${flag}: expected KEY=VALUE, got "${kv}" (KEY must be non-empty)`);
+    return [kv.slice(0, at), kv.slice(at + 1)];
+  });
+}
+
+function suiteRoots(o: { paths: string[] }, config: Config) {
+  return o.paths.length ? o.paths : config.roots.length ? config.roots : ["."];
+}
+
+/** `provium list --fixtures`: the *.fixture.lua files under the paths (default: the roots). */
+export function listFixtures(paths: string[], configPath?: string) {
+  const config = loadRunConfig(configPath);
+  const found = discoverBy(suiteRoots({ paths }, config), ".fixture.lua");
+  for (const f of found) console.log(`  ${relative(process.cwd(), f) || f}`);
+  console.log(`\n${found.length} fixture(s) found`);
+}
+
 export async function runSuite(o: RunOptions, write: (s: string) => void = (s) => process.stdout.write(s)): Promise<{ summary: Summary; interrupted: boolean; events: RunEvent[] }> {
   const config = loadRunConfig(o.config);
-  const roots = o.paths.length ? o.paths : config.roots.length ? config.roots : ["."];
+  const roots = suiteRoots(o, config);
   let files: string[];
   try {
     files = discover(roots);
   } catch (e) {
     throw new UsageError((e as Error).message); // a path that is not there: a sentence, not a stack
+  }
+  const tagMeta = keyValues("--tag-meta", o.tagMeta);
+  const noTagMeta = keyValues("--no-tag-meta", o.skipTagMeta);
+  if (o.since) {
+    try {
+      files = selectSince(files, o.since, config);
+    } catch (e) {
+      throw e instanceof SinceError ? new UsageError(e.message) : e;
+    }
   }
   const timingsPath = o.timings ? resolve(o.timings) : join(config.dir, TIMINGS_FILE);
   const sharded = o.shard ? shardOf(files, o.shard, timingsPath, config.dir) : null;
@@ -144,14 +178,15 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
   };
   emit(event("run_started", { files: files.length, jobs }));
   if (sharded) emit(event("shard_planned", sharded.info));
-  if (!files.length && !o.rerunFailed) throw new UsageError(`no *.test.lua files under ${roots.join(", ")}`);
+  if (!files.length && !o.rerunFailed && !o.since) throw new UsageError(`no *.test.lua files under ${roots.join(", ")}`);
   if (files.length && !o.list) requireHost(config); // no QEMU, no busybox: say so now, not once per file
 
   sweepStaleRunDirs(); // left by a provium that was SIGKILLed
   // Listing boots nothing: no host checks, no KVM probe.
   const accel = files.length && !o.list ? await chooseAccel((o.accel ?? "auto") as never, { cacheDir }) : "tcg";
   const agentDeadlineMs = defaultAgentDeadlineMs(accel, o.bootTimeout ? 1000 * duration("--boot-timeout", o.bootTimeout) : undefined);
-  const selection: Selection = { filter: o.filter, tags: o.tag ?? [], noTags: o.skipTag ?? [], includeSlow: !!o.includeSlow, only, listOnly: !!o.list };
+  const filterFiles = o.filter ? files.filter((f) => rootRelative(f, roots).includes(o.filter!)) : undefined;
+  const selection: Selection = { filter: o.filter, filterFiles, tags: o.tag ?? [], noTags: o.skipTag ?? [], tagMeta, noTagMeta, includeSlow: !!o.includeSlow, only, listOnly: !!o.list };
   const pool = new Pool({ files, jobs, failFast: o.failFast, onEvent: emit, capacity, init: { config, cacheDir, accel, fileTimeoutS, agentDeadlineMs, selection, cids: new SharedArrayBuffer(4) } });
 
   let interrupted = 0;

@@ -39,6 +39,7 @@ export interface HostApi {
   "vm.power_button": { args: { vm: number; timeout?: number }; result: true };
   "console.log": { args: { vm: number }; result: Uint8Array };
   "console.write": { args: { vm: number; data: string | Uint8Array; timeout?: number }; result: true };
+  "console.expect": { args: { vm: number; pattern: string | Uint8Array; timeout: number }; result: { found: boolean; ended: boolean; tail: string } };
   "console.open": { args: { vm: number }; result: number };
   "console.read": { args: { handle: number; timeout_ms: number }; result: { data: Uint8Array; eof: boolean } };
   "console.close": { args: { handle: number }; result: true };

@@ -17,6 +17,7 @@ import { Bridges } from "./bridges";
 import { findModule } from "./modules";
 import { resumeFixture, type FixtureHost } from "./fixtures";
 import { ConsoleStreams } from "./console-streams";
+import { consoleExpect } from "./console-expect";
 
 export interface SessionOptions {
   config: RuntimeConfig;
@@ -95,6 +96,7 @@ export class FileSession {
       "vm.power_button": (a) => vms.get(a.vm).powerButton((a.timeout ?? 30) * 1000).then(() => true as const),
       "console.log": (a) => vms.consoleLog(a.vm),
       "console.write": (a) => vms.get(a.vm).machine().console.write(a.data, (a.timeout ?? 10) * 1000).then(() => true as const),
+      "console.expect": (a) => consoleExpect(vms.get(a.vm), () => vms.consoleLog(a.vm), typeof a.pattern === "string" ? Buffer.from(a.pattern) : a.pattern, a.timeout * 1000),
       "console.open": (a) => this.consoles.open(vms.get(a.vm)),
       "console.read": (a) => this.consoles.read(a.handle, a.timeout_ms),
       "console.close": (a) => (this.consoles.close(a.handle), true as const),

@@ -29,18 +29,18 @@ function RunResult:assert_ok(msg) end
 
 ---@class Stream
 local Stream = {}
----@param timeout? Duration
----@return string|nil chunk nil at end of stream (and after close, once what was received is read)
+---@param timeout? Duration  default: wait until bytes arrive or the stream ends
+---@return string|nil chunk nil at end of stream, after close once what was received is read, and when nothing arrived in time
 function Stream:next(timeout) end
 ---@param delim string plain text
----@param timeout? Duration
+---@param timeout? Duration  default 10 s; raises when it passes
 ---@return string text up to and including delim
 function Stream:read_until(delim, timeout) end
 ---@param pattern string plain text
----@param timeout? Duration
----@return string
+---@param timeout? Duration  default 10 s; raises when it passes
+---@return string text up to and including pattern
 function Stream:expect(pattern, timeout) end
----@param timeout? Duration
+---@param timeout? Duration  default 0.5 s
 ---@return string[] chunks everything until end of stream or the timeout, in arrival order
 function Stream:drain(timeout) end
 ---@return boolean eof true once the source ended and all was read, or after close
@@ -238,7 +238,7 @@ function VM:reset() end
 ---@param timeout? number|string  default 30 s
 ---@return VM
 function VM:power_button(timeout) end
----@return Console  expect() sees what the guest prints from this call on
+---@return Console  a handle that holds nothing (never blocks a snapshot); also for a VM not booted yet
 function VM:console() end
 ---@return Clock
 function VM:clock() end
@@ -262,7 +262,7 @@ function VM:ip(bridge) end
 
 ---@class Console  the VM's serial console (ttyS0), both ways
 local Console = {}
----@return Stream  what the guest prints from now on
+---@return Stream  what the guest prints from now on; an open stream (a snapshot refuses while it is)
 function Console:read() end
 ---@return string  everything since QEMU started (raw bytes, \r\n line ends)
 function Console:read_log() end
@@ -271,9 +271,10 @@ function Console:read_log() end
 ---@return Console
 function Console:write(data, opts) end
 ---@param pattern string  a plain substring
----@param timeout? number|string  default 30 s
----@return string  the output up to and including pattern
+---@param timeout? number|string  default 30 s; raises naming the pattern when it passes
+---@return string  pattern, once it is anywhere in what the console printed since QEMU started
 function Console:expect(pattern, timeout) end
+--- Nothing to release (upstream's no-op); the handle stays usable.
 function Console:close() end
 
 ---@class Clock  the guest's wall clock (CLOCK_REALTIME)

@@ -31,7 +31,11 @@ export async function socketSink(path: string): Promise<Sink> {
 }
 
 export function readEvents(path: string): RunEvent[] {
-  const text = readFileSync(path, "utf8");
+  return parseEvents(readFileSync(path, "utf8"), path);
+}
+
+/** JSON-lines events (as --save-events writes them); `name` is where they came from, for errors. */
+export function parseEvents(text: string, name: string): RunEvent[] {
   return text
     .split("\n")
     .filter((l) => l.trim())
@@ -39,7 +43,7 @@ export function readEvents(path: string): RunEvent[] {
       try {
         return JSON.parse(l) as RunEvent;
       } catch {
-        throw new Error(`${path}:${i + 1}: not a JSON event line`);
+        throw new Error(`${name}:${i + 1}: not a JSON event line`);
       }
     });
 }

@@ -14,20 +14,16 @@ local console_source = {
   close = function(s) pcall(function() P.call("console.close", { handle = s._handle }) end) end,
 }
 
-local function console_stream(vm, label)
-  return P.new_stream(vm, P.call("console.open", { vm = vm._id }), label, console_source)
-end
-
--- vm:console(): expect() sees what the guest prints from this call on.
+-- vm:console(): a handle that holds nothing (as upstream), so it never blocks a snapshot.
+-- The guest's output is reached through read() (a stream), read_log() and expect().
 function VM:console()
-  local c = setmetatable({ _vm = self, _closed = false }, Console)
-  c._stream = console_stream(self, "console of vm " .. self._name)
-  return c
+  return setmetatable({ _vm = self }, Console)
 end
 
 -- A stream of what the guest prints from now on (next, read_until, expect, drain, close).
+-- It is an open stream: a snapshot refuses while it is open.
 function Console:read()
-  return console_stream(self._vm, "console of vm " .. self._vm._name)
+  return P.new_stream(self._vm, P.call("console.open", { vm = self._vm._id }), "console of vm " .. self._vm._name, console_source)
 end
 
 -- Everything the guest printed since QEMU started (the firmware's output included), as bytes.
@@ -54,19 +50,23 @@ function Console:write(data, opts)
   return self
 end
 
--- Waits for `pattern` (a plain substring) in what the guest printed since vm:console() (or the
--- last expect); returns the text up to and including it. Raises naming the pattern on timeout.
+-- Waits up to `timeout` (default 30 s) for `pattern` (a plain substring) anywhere in what the
+-- console printed since QEMU started, as upstream: earlier output counts, and each call looks
+-- at the whole log again. Returns the pattern; raises naming it on timeout.
 function Console:expect(pattern, timeout)
   P.check(pattern, "string", "pattern")
-  if self._closed then P.raise("console of vm " .. self._vm._name .. " is closed") end
-  return self._stream:expect(pattern, timeout)
+  local secs = timeout == nil and 30 or P.duration(timeout, "timeout")
+  local r = P.call("console.expect", { vm = self._vm._id, pattern = pattern, timeout = secs })
+  if not r.found then
+    local why = r.ended and " failed: the console ended (its QEMU exited)" or (" timed out after " .. secs .. " s")
+    P.raise("expect " .. P.repr(pattern) .. why .. " (console of vm " .. self._vm._name .. "); last output: " .. P.repr(r.tail))
+  end
+  return pattern
 end
 
-function Console:close()
-  if self._closed then return end
-  self._closed = true
-  self._stream:close()
-end
+-- The handle holds nothing, so there is nothing to release (upstream: a no-op). Streams from
+-- read() stay open until they are closed, or the test ends.
+function Console:close() end
 
 -- Clock --------------------------------------------------------------------------------------
 local Clock = P.class("Clock")

@@ -20,15 +20,16 @@ function Snapshot:delete()
 end
 
 -- A snapshot of a guest with open streams would resume with readers that no longer match
--- the guest's buffers: refuse, naming each stream and where the test opened it.
-local function refuse_open_streams()
+-- the guest's buffers: refuse, naming each stream and where the test opened it. `who` names
+-- what asked for the snapshot when the user did not (reset_between_tests).
+local function refuse_open_streams(who)
   local open = {}
   for s in pairs(P.open_streams) do
     open[#open + 1] = "  " .. s._label .. " opened at " .. (s._where ~= "" and s._where:sub(1, -3) or "?")
   end
   if #open > 0 then
     table.sort(open)
-    P.raise("cannot snapshot while streams are open (close them first):\n" .. table.concat(open, "\n"))
+    P.raise((who and (who .. ": ") or "") .. "cannot snapshot while streams are open (close them first):\n" .. table.concat(open, "\n"))
   end
 end
 
@@ -114,6 +115,7 @@ local base
 function P.before_test(index)
   if not rawget(provium, "reset_between_tests") then return end
   if index == 1 or base == nil then
+    refuse_open_streams("reset_between_tests (the snapshot of the file's top level, taken before its first test)")
     base = provium:snapshot()
   else
     provium:restore(base)

@@ -8,7 +8,12 @@ local Stream = P.class("Stream")
 P.Stream = Stream
 P.open_streams = {}
 
-local DEFAULT_TIMEOUT = 30
+-- Upstream's defaults: read_until and expect wait 10 s, drain gathers for 0.5 s, and next
+-- without a timeout waits until bytes arrive or the stream ends.
+local UNTIL_TIMEOUT = 10
+local DRAIN_TIMEOUT = 0.5
+-- One long poll waits at most this long, so that a wait without a deadline still polls.
+local POLL_MS = 30000
 
 -- The guest's streams are read with the stream_read/stream_close guest ops; `source` (a
 -- table of read(handle, timeout_ms) -> {data, eof} and close(handle)) reads another kind
@@ -37,19 +42,23 @@ Stream.__tostring = function(s) return "Stream(" .. s._label .. ")" end
 
 local function now() return P.call("clock.now") end
 
-local function deadline_of(timeout)
-  return now() + (timeout == nil and DEFAULT_TIMEOUT or P.duration(timeout, "timeout"))
+local function deadline_of(timeout, default)
+  if timeout == nil then return default == math.huge and math.huge or now() + default end
+  return now() + P.duration(timeout, "timeout")
 end
 
--- One long poll; false when the deadline passed with nothing new, or nothing more can come.
+-- Long polls until something arrives; false when the deadline passed with nothing new, or
+-- nothing more can come.
 function Stream:_fill(deadline)
-  if self._eof then return false end -- ended, or closed
-  local left = deadline - now()
-  if left <= 0 then return false end
-  local r = self._source.read(self, math.max(1, math.floor(left * 1000)))
-  if #r.data > 0 then self._chunks[#self._chunks + 1] = r.data end
-  if r.eof then self._eof = true end
-  return #r.data > 0 or r.eof
+  while not self._eof do -- not ended, nor closed
+    local left = deadline - now()
+    if left <= 0 then return false end
+    local r = self._source.read(self, math.max(1, math.floor(math.min(left * 1000, POLL_MS))))
+    if #r.data > 0 then self._chunks[#self._chunks + 1] = r.data end
+    if r.eof then self._eof = true end
+    if #r.data > 0 or r.eof then return true end
+  end
+  return false
 end
 
 function Stream:_take_all()
@@ -58,14 +67,13 @@ function Stream:_take_all()
   return s
 end
 
--- The next bytes available: nil at end of stream; raises when none arrive in time.
+-- The next bytes available; nil at end of stream, and nil when none arrive in time (as
+-- upstream: a timeout is not an error here). Without a timeout it waits for bytes or the end.
 function Stream:next(timeout)
-  local deadline = deadline_of(timeout)
+  local deadline = deadline_of(timeout, math.huge)
   while #self._chunks == 0 do
     if self._eof then return nil end
-    if not self:_fill(deadline) and not self._eof then
-      P.raise("stream:next timed out (" .. self._label .. ")")
-    end
+    if not self:_fill(deadline) then return nil end
   end
   return self:_take_all()
 end
@@ -73,7 +81,7 @@ end
 -- Everything up to and including the first `delim`.
 function Stream:read_until(delim, timeout, verb)
   P.check(delim, "string", "delimiter")
-  local deadline = deadline_of(timeout)
+  local deadline = deadline_of(timeout, UNTIL_TIMEOUT)
   while true do
     local buf = table.concat(self._chunks)
     self._chunks = buf ~= "" and { buf } or {} -- never an empty chunk: next() would return ""
@@ -96,10 +104,10 @@ function Stream:expect(pattern, timeout)
   return self:read_until(pattern, timeout, "expect")
 end
 
--- Everything until end of stream, or until the timeout (no error), as a list of chunks in
--- the order they arrived (empty when nothing came).
+-- Everything until end of stream, or until the timeout (no error; default 0.5 s), as a list
+-- of chunks in the order they arrived (empty when nothing came).
 function Stream:drain(timeout)
-  local deadline = deadline_of(timeout)
+  local deadline = deadline_of(timeout, DRAIN_TIMEOUT)
   while self:_fill(deadline) do end
   local chunks = self._chunks
   self._chunks = {}
