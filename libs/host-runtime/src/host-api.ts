@@ -66,14 +66,21 @@ export interface HostApi {
   "fixture.vm": { args: { name: string }; result: MadeVm[] };
   "fixture.lab": { args: { name: string }; result: MadeVm[] };
 
-  // Bridges and NICs (bridges.ts): arguments name bridges, VMs and captures by id.
+  // Bridges and NICs (bridges.ts): bridges and captures by id, members by VM id or by name.
   "bridge.create": { args: Arg<"create">; result: ReturnType<Bridges["create"]> };
+  "bridge.dispose": { args: Arg<"dispose">; result: void };
   "bridge.attach": { args: Arg<"attach">; result: void };
   "bridge.detach": { args: Arg<"detach">; result: void };
+  "bridge.members": { args: Arg<"members">; result: string[] };
   "bridge.impair": { args: Arg<"impair">; result: void };
+  "bridge.settings": { args: Arg<"settings">; result: ReturnType<Bridges["settings"]> };
   "bridge.partition": { args: Arg<"partition">; result: void };
+  "bridge.is_partitioned": { args: Arg<"isPartitioned">; result: boolean };
   "bridge.isolate": { args: Arg<"isolate">; result: void };
+  "bridge.is_isolated": { args: Arg<"isIsolated">; result: boolean };
   "bridge.all": { args: Arg<"all">; result: void };
+  "bridge.route": { args: Arg<"route">; result: void };
+  "bridge.routes": { args: Arg<"routes">; result: string[] };
   "bridge.uplink": { args: Arg<"uplink">; result: void };
   "bridge.gateway": { args: Arg<"gateway">; result: string };
   "bridge.save": { args: Arg<"save">; result: ReturnType<Bridges["save"]> };
@@ -81,9 +88,11 @@ export interface HostApi {
   "nic.counters": { args: Arg<"counters">; result: ReturnType<Bridges["counters"]> };
   "nic.link": { args: Arg<"link">; result: void };
   "nic.info": { args: Arg<"nicInfo">; result: ReturnType<Bridges["nicInfo"]> };
+  "nic.of_vm": { args: Arg<"vmNics">; result: string[] };
   "vm.ip": { args: Arg<"ip">; result: string | null };
   "capture.open": { args: Arg<"openCapture">; result: number };
   "capture.next": { args: Arg<"nextFrames">; result: Awaited<ReturnType<Bridges["nextFrames"]>> };
+  "capture.read": { args: Arg<"readCapture">; result: Awaited<ReturnType<Bridges["readCapture"]>> };
   "capture.close": { args: Arg<"closeCapture">; result: ReturnType<Bridges["closeCapture"]> };
 
   /** The runner's own tests (PROVIUM_TEST_HOOKS=1): a crashed worker fails one file. */

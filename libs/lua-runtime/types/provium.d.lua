@@ -253,7 +253,7 @@ function VM:spawn_worker(opts) end
 ---@param fn fun(b: Guest)
 ---@return {ok: any, err: string}[]
 function VM:batch(fn) end
----@param bridge Bridge|string  a bridge it is attached to, or its name
+---@param bridge Bridge|string  a bridge it is attached to, its name, or "ethN": its N-th NIC, its bridges counted by name (the guest's own ethN)
 ---@return Nic
 function VM:nic(bridge) end
 ---@param bridge? Bridge|string  default: its first bridge
@@ -377,7 +377,9 @@ function Lab:vm_fixture(name) end
 function Lab:lab_fixture(name) end
 ---@param path string
 function Lab:depends_on_file(path) end
---- A bridge of this file (a userspace switch on the host, no root): made on first use, found by name after.
+--- A bridge of this file (a userspace switch on the host, no root). (name, opts) makes one
+--- (opts may be {}); (name) finds one and raises "no bridge named ..." otherwise. Made inside
+--- a test, it is released at the test's end. `lab.<name>` finds the bridges `lab` made.
 ---@param name string
 ---@param opts? {subnet?: string}  default subnet 10.0.N.0/24 for the file's N-th bridge
 ---@return Bridge
@@ -388,6 +390,7 @@ function Lab:bridge(name, opts) end
 ---@field rx_bytes integer
 ---@field tx_packets integer
 ---@field tx_bytes integer
+---@field errors integer   frames it sent the bridge refused (shorter than an Ethernet header, or too long)
 ---@field dropped integer  frames it sent that the bridge dropped (per destination), and frames for it it did not read
 
 ---@class Frame
@@ -396,6 +399,7 @@ function Lab:bridge(name, opts) end
 ---@field to string|nil    a NIC capture: the VM it was delivered to (nil: it is one the NIC sent)
 ---@field time number      seconds since the epoch
 
+--- capture({frames = true}) (frame by frame) or capture({pcap = path}) (a file).
 ---@class Capture
 local Capture = {}
 ---@param timeout? Duration  default 30 s; raises when no frame comes
@@ -405,25 +409,35 @@ function Capture:next(timeout) end
 function Capture:drain() end
 ---@return string|nil  the pcap file, for capture({pcap = path})
 function Capture:path() end
----@return integer  frames written to the pcap file, or (a stream) dropped unread past 16 MiB
+---@return integer  frames written to the pcap file, or (frames) dropped unread past 16 MiB
 function Capture:close() end
 
----@class Nic
+---@alias CaptureOpts {pcap?: string, frames?: boolean}
+
+---@class Nic  a member's NIC on a bridge
 local Nic = {}
----@return NicCounters
+---@return string  the VM's (or member's) name
+function Nic:vm_name() end
+---@return string  the bridge's name
+function Nic:bridge() end
+---@return NicCounters  zeros for a name with no VM
 function Nic:counters() end
----@param opts? {pcap?: string}
----@return Capture  what this NIC sent and was delivered
+--- No options: a Stream of pcap bytes (what `tcpdump -w -` on its interface writes). Raises
+--- for a VM never booted ("no TAP ... not booted").
+---@param opts? CaptureOpts
+---@return Stream|Capture
 function Nic:capture(opts) end
---- The guest sees its link down (QMP set_link); returns once it does.
+--- A running guest sees its link down (QMP set_link); returns once it does. A VM not running
+--- (or a name) leaves the bridge, as detach.
 function Nic:disconnect() end
 function Nic:reconnect() end
----@return string
+---@return string|nil
 function Nic:mac() end
----@return string
+---@return string|nil
 function Nic:ip() end
 
----@alias Pair {from: VM, to: VM}
+---@alias Member VM|string  a VM, or a VM's name (a name with no VM is a member too: graph state)
+---@alias Pair {from: Member, to: Member}
 
 ---@class Bridge
 local Bridge = {}
@@ -431,45 +445,81 @@ local Bridge = {}
 function Bridge:name() end
 ---@return string  "10.0.1.0/24"
 function Bridge:subnet() end
----@return VM[]
+---@return string[]  member names, sorted, each once
 function Bridge:members() end
----@param vms VM|VM[]  before they boot; a booted VM detached from it is plugged back
+--- Every entry is checked before any is attached; VMs before they boot (a booted VM detached
+--- from it is plugged back); a name of a VM in the lab attaches that VM.
+---@param x Member|Member[]
 ---@return Bridge
-function Bridge:attach(vms) end
+function Bridge:attach(x) end
+--- Also drops the member's partitions, isolation and one-way rules.
+---@param x Member
 ---@return Bridge
-function Bridge:detach(vm) end
+function Bridge:detach(x) end
+---@param x Member
 ---@return Bridge
-function Bridge:isolate(vm) end
+function Bridge:isolate(x) end
+---@param x Member
 ---@return Bridge
-function Bridge:unisolate(vm) end
---- (a, b): both ways; ({from = a, to = b}): one way.
----@param a VM|Pair
----@param b? VM
+function Bridge:unisolate(x) end
+---@param x Member
+---@return boolean
+function Bridge:is_isolated(x) end
+--- (a, b): the pair, both ways (any names); ({from = a, to = b}): one way, attached members only.
+---@param a Member|Pair
+---@param b? Member
 ---@return Bridge
 function Bridge:partition(a, b) end
----@param a VM|Pair
----@param b? VM
+---@param a Member|Pair
+---@param b? Member
 ---@return Bridge
 function Bridge:unpartition(a, b) end
+--- The pair is cut both ways, or the whole bridge is (one-way partitions are not reported).
+---@param a Member
+---@param b Member
+---@return boolean
+function Bridge:is_partitioned(a, b) end
 ---@return Bridge
 function Bridge:partition_all() end
---- Lifts every partition and isolation (impairments stay).
+--- Undoes partition_all only (pairs cut and isolation stay).
 ---@return Bridge
 function Bridge:restore_all() end
---- No partition, isolation or impairment.
+--- No impairment and no partition; isolation, routes and the uplink stay.
 ---@return Bridge
 function Bridge:reset() end
----@param v number|{from?: VM, to?: VM, ms: number, jitter?: number}  one-way delay, ms
+---@param v number|{from?: Member, to?: Member, ms: number, jitter?: number}  one-way delay, ms
 ---@return Bridge
 function Bridge:add_latency(v) end
----@param v number|{from?: VM, to?: VM, p: number}  a probability (0-1); above 1, a percentage
+---@param v number|{from?: Member, to?: Member, p: number}  a percentage (more than 100 is 100)
 ---@return Bridge
 function Bridge:drop_rate(v) end
----@param v number|{from?: VM, to?: VM, bps: number}  bits per second; 0 lifts it
+---@param v number|{from?: Member, to?: Member, bps: number}  bits per second; 0 lifts it
 ---@return Bridge
 function Bridge:bandwidth_limit(v) end
----@param opts? {pcap?: string}  a host file (relative: to the calling file's directory)
----@return Capture  every frame entering the bridge
+---@param v {from: Member, to: Member, ms: number, jitter?: number}
+---@return Bridge
+function Bridge:add_directional_latency(v) end
+---@param v {from: Member, to: Member, p: number}
+---@return Bridge
+function Bridge:directional_drop_rate(v) end
+---@return number  whole-bridge latency, ms (0: none)
+function Bridge:latency_ms() end
+---@return number  whole-bridge drop rate, percent
+function Bridge:drop_rate_pct() end
+---@return number  whole-bridge limit, bits per second (0: none)
+function Bridge:bandwidth_bps() end
+--- Records routes to other bridges (no frame is routed between bridges).
+---@param x Bridge|string|(Bridge|string)[]
+---@return Bridge
+function Bridge:route(x) end
+---@return string[]  sorted
+function Bridge:routes() end
+---@param x Member
+---@return Nic
+function Bridge:nic(x) end
+--- No options: a Stream of pcap bytes (every frame entering the bridge, once).
+---@param opts? CaptureOpts  pcap: a host file (relative: to the calling file's directory)
+---@return Stream|Capture
 function Bridge:capture(opts) end
 function Bridge:enable_uplink() end
 function Bridge:disable_uplink() end

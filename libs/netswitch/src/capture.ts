@@ -1,7 +1,7 @@
 // Taps on a switch. A bridge-wide tap sees every frame once, as a port enters the switch
 // (before partitions and impairments: what each guest sent). A NIC tap sees what that guest
 // sent and what the switch delivered to it (after impairments): what tcpdump on its eth0 sees.
-import { PcapWriter } from "./pcap";
+import { pcapHeader, pcapRecord, PcapWriter } from "./pcap";
 
 export interface CapturedFrame {
   /** ms since the epoch, sub-ms precision */
@@ -90,5 +90,55 @@ export class PcapSink implements CaptureSink {
   }
   close(): void {
     this.writer.close();
+  }
+}
+
+/** The bytes of a pcap file as a stream (what `tcpdump -w -` writes): the global header, then
+ *  a record per frame, for a reader that polls. Bounded like FrameQueue: past `maxBytes`
+ *  waiting, new frames are counted in `lost`. */
+export class PcapStream implements CaptureSink {
+  private chunks: Uint8Array[] = [pcapHeader()];
+  private bytes = 24;
+  private waiter: (() => void) | null = null;
+  frames = 0;
+  lost = 0;
+  closed = false;
+
+  constructor(private readonly maxBytes = 16 * 1024 * 1024) {}
+
+  write(f: CapturedFrame): void {
+    if (this.closed) return;
+    const r = pcapRecord(f.frame, f.time);
+    if (this.bytes + r.length > this.maxBytes) {
+      this.lost++;
+      return;
+    }
+    this.chunks.push(r);
+    this.bytes += r.length;
+    this.frames++;
+    this.waiter?.();
+  }
+
+  /** What is waiting, after waiting up to `timeoutMs` for something; `eof` once closed and read. */
+  async read(timeoutMs: number): Promise<{ data: Uint8Array; eof: boolean }> {
+    if (!this.chunks.length && !this.closed && timeoutMs > 0) {
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, timeoutMs);
+        this.waiter = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.waiter = null;
+    }
+    const data = Buffer.concat(this.chunks);
+    this.chunks = [];
+    this.bytes = 0;
+    return { data, eof: this.closed };
+  }
+
+  close(): void {
+    this.closed = true;
+    this.waiter?.();
   }
 }

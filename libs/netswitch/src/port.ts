@@ -114,6 +114,7 @@ export class Port {
             if (!(e instanceof FrameError)) throw e;
             // An untrusted guest's QEMU sent garbage: drop that connection, keep the switch
             // (and write out what the records before the bad one queued).
+            port.counters.errors++;
             events.batchEnd();
             link.close();
           }

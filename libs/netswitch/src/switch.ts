@@ -124,7 +124,11 @@ export class Switch {
   private onFrame(link: Link, frame: Uint8Array, record: Uint8Array): void {
     this.inBatch = true;
     const src = link.port;
-    if (!src.plugged || frame.length < MIN_FRAME) return;
+    if (!src.plugged) return;
+    if (frame.length < MIN_FRAME) {
+      src.counters.errors++;
+      return;
+    }
     src.counters.tx_packets++;
     src.counters.tx_bytes += frame.length;
     if (this.bridgeTaps.size || this.portTaps.size) this.tapIngress(src.name, frame);

@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 // @ts-ignore: no types for pcap-parser
 import pcapParser from "pcap-parser";
-import { FrameQueue, PcapSink, Switch } from "../src/index";
+import { FrameQueue, PcapSink, PcapStream, Switch } from "../src/index";
 import { BROADCAST, FakeNic } from "./fake-nic";
 
 const MAC = { a: "52:54:00:00:00:0a", b: "52:54:00:00:00:0b" };
@@ -119,5 +119,25 @@ describe("captures", () => {
     await b.waitFor(101);
     expect(q.drain().length).toBe(41);
     expect(q.lost).toBe(59);
+  });
+});
+
+describe("pcap stream", () => {
+  test("the bytes of a pcap file, read as they come: the header first, then a record per frame", async () => {
+    const [a, b] = await lan();
+    const stream = new PcapStream();
+    const stop = sw.tap(stream, "b");
+    const first = await stream.read(0);
+    expect(Buffer.from(first.data).readUInt32LE(0)).toBe(0xa1b2c3d4);
+    expect(first).toMatchObject({ eof: false });
+    expect(first.data.length).toBe(24);
+    a.send(MAC.b, "to-b");
+    const rec = await stream.read(5000);
+    const incl = Buffer.from(rec.data).readUInt32LE(8);
+    expect(Buffer.from(rec.data.subarray(16, 16 + incl)).toString("latin1")).toEndWith("to-b");
+    expect(stream.frames).toBe(1);
+    stop();
+    expect(await stream.read(1000)).toEqual({ data: new Uint8Array(0) as any, eof: true });
+    void b;
   });
 });

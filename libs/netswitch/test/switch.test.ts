@@ -142,7 +142,7 @@ describe("partitions", () => {
     expect(await n.b!.waitFor(1)).toBe(1);
   });
 
-  test("isolate cuts a port off both ways; partition_all cuts everyone; restore_all lifts both", async () => {
+  test("isolate cuts a port off both ways; partition_all cuts everyone; restore_all lifts only that", async () => {
     const n = await lan("a", "b", "c");
     await learnAll(n);
     sw.impairments.isolate("a");
@@ -158,6 +158,8 @@ describe("partitions", () => {
     await settle();
     expect(n.c!.received.length).toBe(1);
     sw.impairments.restoreAll();
+    expect(sw.impairments.isIsolated("a")).toBe(true);
+    sw.impairments.unisolate("a");
     n.b!.send(MAC.c, "b-c2");
     n.c!.send(MAC.a, "c-a2");
     expect(await n.a!.waitFor(1)).toBe(1);
@@ -254,20 +256,26 @@ describe("impairments", () => {
     sw.impairments.reset();
   });
 
-  test("reset clears partitions and impairments; save/load carries them to another switch", async () => {
+  test("reset clears partitions and impairments, keeps isolation; save/load carries them to another switch", async () => {
     const n = await lan("a", "b");
     await learnAll(n);
     sw.impairments.partition("a", "b");
+    sw.impairments.partitionPair("b", "a");
+    sw.impairments.isolate("b");
     sw.impairments.set({ delayMs: 5 }, "b", "a");
     sw.impairments.set({ dropRate: 0.1 });
     sw.setPlugged("a", false);
     const saved = sw.save();
     expect(saved).toEqual({
       unplugged: ["a"],
-      impairments: { all: { dropRate: 0.1 }, pairs: [["b", "a", { delayMs: 5 }]], blocked: [["a", "b"]], isolated: [], allBlocked: false },
+      impairments: { all: { dropRate: 0.1 }, pairs: [["b", "a", { delayMs: 5 }]], blocked: [["a", "b"]], cut: [["a", "b"]], isolated: ["b"], allBlocked: false },
     });
+    expect([sw.impairments.isPartitioned("a", "b"), sw.impairments.isPartitioned("b", "a")]).toEqual([true, true]);
     sw.impairments.reset();
     sw.setPlugged("a", true);
+    expect(sw.impairments.isPartitioned("a", "b")).toBe(false);
+    expect(sw.impairments.isIsolated("b")).toBe(true); // reset keeps isolation
+    sw.impairments.unisolate("b");
     expect(sw.impairments.empty).toBe(true);
     sw.load(saved);
     expect(sw.save()).toEqual(saved);
@@ -288,8 +296,19 @@ describe("counters", () => {
     n.a!.send(BROADCAST, "12345"); // 19 bytes
     n.a!.send(BROADCAST, "1234567890"); // 24 bytes
     await n.b!.waitFor(2);
-    expect(sw.counters("a")).toEqual({ tx_packets: 2, tx_bytes: 43, rx_packets: 0, rx_bytes: 0, dropped: 0 });
-    expect(sw.counters("b")).toEqual({ tx_packets: 0, tx_bytes: 0, rx_packets: 2, rx_bytes: 43, dropped: 0 });
+    expect(sw.counters("a")).toEqual({ tx_packets: 2, tx_bytes: 43, rx_packets: 0, rx_bytes: 0, dropped: 0, errors: 0 });
+    expect(sw.counters("b")).toEqual({ tx_packets: 0, tx_bytes: 0, rx_packets: 2, rx_bytes: 43, dropped: 0, errors: 0 });
+  });
+
+  test("errors: a frame shorter than an Ethernet header, and a record too long (its connection goes)", async () => {
+    const n = await lan("a", "b");
+    n.a!.writeRaw(encodeRecord(new Uint8Array(10)));
+    n.a!.send(BROADCAST, "after");
+    await n.b!.waitFor(1);
+    expect(sw.counters("a")).toMatchObject({ tx_packets: 1, errors: 1 });
+    n.a!.writeRaw(new Uint8Array([0xff, 0xff, 0xff, 0xff]));
+    while (sw.connections("a") > 0) await Bun.sleep(1);
+    expect(sw.counters("a").errors).toBe(2);
   });
 });
 

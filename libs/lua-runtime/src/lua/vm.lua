@@ -241,7 +241,7 @@ end
 -- provium:pack(fmt, ...) are the same call.
 local dot_or_colon = { vm_fixture = true, lab_fixture = true, pack = true, unpack = true }
 
--- lab.NAME finds a member by name.
+-- lab.NAME finds a member by name, then a bridge made by this lab (network.lua).
 Lab.__index = function(lab, key)
   local m = rawget(Lab, key)
   if m ~= nil and dot_or_colon[key] then
@@ -252,7 +252,10 @@ Lab.__index = function(lab, key)
   end
   if m ~= nil then return m end
   local members = rawget(lab, "_members")
-  return members and members[key]
+  local found = members and members[key]
+  if found ~= nil then return found end
+  local bridges = rawget(lab, "_bridges")
+  return bridges and bridges[key]
 end
 
 function Lab:vm(name, profile, opts)
