@@ -7,6 +7,7 @@ import { LazyTempDir, type NicOptions } from "@provium/vmm";
 import { FrameQueue, hostAddress, parseSubnet, uplinkAddresses, PcapSink, Switch, Uplink, type Impairment, type NicCounters, type Subnet, type SwitchState } from "@provium/netswitch";
 import type { GuestVm } from "./guest";
 import type { VmRegistry } from "./vm-registry";
+import type { LabJsonBridge } from "./lab-json";
 
 interface Member {
   vm: GuestVm;
@@ -259,6 +260,67 @@ export class Bridges {
       for (const m of b.members.values()) m.attached = !s.switch.unplugged.includes(m.vm.spec.name);
       await this.uplink({ bridge: s.bridge, on: s.uplink });
     }
+  }
+
+  // Lab snapshots (lab-json.ts) -----------------------------------------------------------
+
+  /** The bridges `ids`, and every bridge one of `vmIds` is on, as lab.json records them. */
+  labJsonBridges(ids: number[], vmIds: number[]): LabJsonBridge[] {
+    const vms = new Set(vmIds.map((id) => this.vms.get(id)));
+    const chosen = this.bridges.filter((b) => ids.includes(b.index - 1) || [...b.members.keys()].some((vm) => vms.has(vm)));
+    return chosen.map((b) => {
+      const state = this.save({ bridges: [b.index - 1] })[0]!;
+      const imp = state.switch.impairments;
+      const cut = new Set(imp.blocked.map(([x, y]) => `${x}\0${y}`));
+      const both = ([x, y]: [string, string]) => cut.has(`${y}\0${x}`);
+      const pct = (p?: number) => Math.round((p ?? 0) * 10000) / 100;
+      const members = [...b.members.values()];
+      return {
+        name: b.name,
+        subnet: b.subnet.cidr,
+        members: members.map((m) => m.vm.spec.name).sort(),
+        latency_ms: imp.all.delayMs ?? 0,
+        drop_rate_pct: pct(imp.all.dropRate),
+        bandwidth_bps: imp.all.bps ?? 0,
+        uplink_enabled: !!b.uplink,
+        routes: [],
+        isolated: [...imp.isolated].sort(),
+        // upstream lists no pairs when the whole bridge is cut (partition_all)
+        partitions: imp.allBlocked ? [] : imp.blocked.filter((p) => both(p) && p[0] < p[1]),
+        directional_partitions: imp.blocked.filter((p) => !both(p)),
+        directional_impairments: imp.pairs.map(([from, to, r]) => ({ from, to, latency_ms: r.delayMs ?? 0, drop_rate_pct: pct(r.dropRate), bandwidth_bps: r.bps ?? 0 })),
+        fully_partitioned: imp.allBlocked,
+        nics: Object.fromEntries(members.map((m) => [m.vm.spec.name, m.nic.id])),
+        state,
+      };
+    });
+  }
+
+  /**
+   * A VM restored from a lab snapshot into a new VM joins bridge `id` with the NIC its saved
+   * state has (same device id, MAC and address) on a new port. A member of that name that no
+   * longer runs (shut down, or never booted) gives its place up.
+   */
+  rejoin(id: number, vm: GuestVm, saved: NicOptions) {
+    const b = this.get(id);
+    for (const [other, m] of b.members) {
+      if (other.spec.name !== vm.spec.name || other === vm) continue;
+      if (other.state === "booted" || other.state === "paused")
+        throw new Error(`bridge ${b.name}: vm name '${vm.spec.name}' is taken by a running VM; restore into a file without it`);
+      b.sw.removePort(m.vm.spec.name);
+      b.members.delete(other);
+    }
+    const nic: NicOptions = { ...saved, socket: b.sw.addPort(vm.spec.name) };
+    vm.spec.nics = [...(vm.spec.nics ?? []).filter((n) => n.id !== saved.id), nic];
+    b.members.set(vm, { vm, nic, attached: true });
+    // later members get addresses after it (a MAC's last two bytes are its host number)
+    const [hi, lo] = saved.mac.split(":").slice(4).map((x) => parseInt(x, 16));
+    b.hosts = Math.max(b.hosts, (hi ?? 0) * 256 + (lo ?? 0));
+  }
+
+  /** The rules, plugs and uplink lab.json has for bridge `id`. */
+  restoreLabJson(id: number, rec: LabJsonBridge) {
+    return this.load({ states: [{ ...rec.state, bridge: id }] });
   }
 
   close() {

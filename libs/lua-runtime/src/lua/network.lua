@@ -8,7 +8,6 @@ P.Bridge = Bridge
 local Nic = P.class("Nic")
 local Capture = P.class("Capture")
 P.bridges = {} -- name -> Bridge, for the whole file
-local bridge_list = {}
 
 Bridge.__tostring = function(b) return "bridge(" .. b._name .. ", " .. b._subnet .. ")" end
 Nic.__tostring = function(n) return "nic(" .. n._vm._name .. " on " .. n._bridge._name .. ")" end
@@ -36,10 +35,11 @@ function Lab:bridge(name, opts)
     end
     if opts.subnet ~= nil then subnet = P.check(opts.subnet, "string", "subnet") end
   end
+  P.check_free_name(self, name, "bridge", self._name .. ":bridge(\"" .. name .. "\")")
   local r = P.call("bridge.create", { name = name, subnet = subnet })
   b = setmetatable({ _id = r.id, _name = name, _subnet = r.subnet, _members = {} }, Bridge)
   P.bridges[name] = b
-  bridge_list[#bridge_list + 1] = b
+  self:include(b) -- a member of the lab that made it: lab.NAME, lab:members(), lab snapshots
   return b
 end
 
@@ -306,20 +306,8 @@ function Nic:reconnect()
   return self
 end
 
--- Lab snapshots cover the bridges their VMs are on (members plugged in or not, rules) ------
-function P.save_bridges(vm_ids)
-  local in_lab = {}
-  for _, id in ipairs(vm_ids) do in_lab[id] = true end
-  local ids = {}
-  for _, b in ipairs(bridge_list) do
-    for _, vm in ipairs(b._members) do
-      if in_lab[vm._id] then ids[#ids + 1] = b._id; break end
-    end
-  end
-  if #ids == 0 then return nil end
-  return P.call("bridge.save", { bridges = ids })
-end
-
-function P.load_bridges(states)
-  if states then P.call("bridge.load", { states = states }) end
+-- lab:restore: the bridge a lab snapshot names, as the file has it, or made anew in `lab`
+-- (its subnet as it was). The restore then puts its members and rules back.
+function P.bridge_for_restore(lab, name, subnet)
+  return P.bridges[name] or lab:bridge(name, { subnet = subnet })
 end
