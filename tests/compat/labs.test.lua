@@ -145,7 +145,7 @@ test("a boot that can never fit fails at once, naming the numbers", function(t)
   local started = __provium_private.call("clock.now")
   local e = t:assert_raises(function() big:boot() end)
   t:assert(__provium_private.call("clock.now") - started < 5, "failed at once")
-  t:assert_contains(e, "needs 512 MiB and 64 vCPUs (with the 512 MiB and 1 vCPUs this file already holds or is acquiring) but the host pool has ")
+  t:assert_contains(e, "vm big: boot needs 512 MiB and 64 vCPUs (with the 512 MiB and 1 vCPUs this file already holds or is acquiring), which exceeds pool total: the host pool has ")
   t:assert_contains(e, "(see --mem and --cpu-overcommit)")
   t:assert_eq(big:state(), "created")
   -- a lab with one such VM boots none of its VMs

@@ -108,27 +108,32 @@ test("vm:snapshot(path) writes to that host path and restores from it; tostring 
   t:assert_contains(e, "snapshot path must not be empty")
 end)
 
-test("lab:snapshot(dir) writes the states and lab.json; a VM of a member's name blocks restoring the directory", function(t)
+test("lab:snapshot(dir) writes the states and lab.json and returns dir; a VM of a member's name blocks restoring the directory", function(t)
   vm:run("echo lab > /tmp/snapstate"):assert_ok()
-  local snap = provium:snapshot("compat-lab")
-  t:assert(snap:path():match("^/.*/tests/compat/compat%-lab$"), "path: " .. snap:path())
-  t:assert(tostring(snap):match("^snapshot%(%d+: lab "), "tostring: " .. tostring(snap))
-  -- lab.json, read through the guest (a test has no host file API)
-  vm:push_file(snap:path() .. "/lab.json", "/tmp/lab.json", { auto_dep = false })
-  local meta = json.decode(vm:read_file("/tmp/lab.json"))
+  local dir = provium:snapshot("compat-lab")
+  t:assert_eq(dir, "compat-lab", "upstream's shape: the directory, as given")
+  local meta = json.decode(io.open(dir .. "/lab.json"):read("a")) -- relative to this file, as lab:snapshot's
   t:assert_eq(#meta.vms, 1)
   local m = meta.vms[1]
-  t:assert_eq({ m.name, m.profile, m.memory_mib, m.cpus, m.state }, { "compat", "minimal", 512, 1, "compat.mem" })
+  t:assert_eq({ m.name, m.profile, m.memory_bytes, m.memory_mib, m.cpus, m.state }, { "compat", "minimal", 512 * 1024 * 1024, 512, 1, "compat.mem" })
+  t:assert_eq(meta.bridges, {})
+  -- a lab snapshot without a directory is the file's, and goes back into the VMs it was taken from
+  local snap = provium:snapshot()
+  t:assert(tostring(snap):match("^snapshot%(%d+: lab "), "tostring: " .. tostring(snap))
   vm:run("echo changed > /tmp/snapstate"):assert_ok()
-  provium:restore(snap) -- its members go back into the VMs they were taken from
+  provium:restore(snap)
   t:assert_eq(vm:run("cat /tmp/snapstate").stdout, "lab\n")
+  snap:delete()
   -- the directory alone does not say which VM it came from: this lab's 'compat' is in the way
   vm:run("echo changed > /tmp/snapstate"):assert_ok()
-  local e = t:assert_raises(function() provium:restore(snap:path()) end)
+  local e = t:assert_raises(function() provium:restore(dir) end)
   t:assert_contains(e, "raw-and-snapshots.test.lua:")
   t:assert_contains(e, "vm name 'compat' is already used in this lab")
   t:assert_eq(vm:run("cat /tmp/snapstate").stdout, "changed\n") -- refused before anything changed
   e = t:assert_raises(function() provium:restore("compat-nowhere") end)
   t:assert_contains(e, "compat-nowhere/lab.json: ENOENT")
-  snap:delete()
+  -- the directory is the user's to remove
+  t:assert(os.remove(dir .. "/compat.mem"))
+  t:assert(os.remove(dir .. "/lab.json"))
+  t:assert(os.remove(dir))
 end)

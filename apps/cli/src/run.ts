@@ -156,6 +156,8 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
   if (!(overcommit > 0)) throw new UsageError(`--cpu-overcommit must be a positive number, got ${o.cpuOvercommit}`);
   let memoryMiB: number | undefined;
   try {
+    // a bare number here is most likely MiB or GiB meant, not bytes: ask for the unit
+    if (o.mem && /^\s*\d+\s*$/.test(o.mem)) throw new Error(`give a unit, e.g. "${o.mem.trim()}M" or "8G", got ${JSON.stringify(o.mem)}`);
     memoryMiB = o.mem ? parseMemory(o.mem) : undefined;
   } catch (e) {
     throw new UsageError(`--mem: ${(e as Error).message}`);

@@ -147,7 +147,7 @@ describe("timeouts, crashes and capacity", () => {
     try {
       const r = await events(["cap"], { PROVIUM_CACHE_DIR: cache });
       const failed = r.events.find((e: any) => e.kind === "test_failed");
-      expect(failed.reason).toContain("needs 65536 MiB and 1 vCPUs but the host pool has");
+      expect(failed.reason).toContain("vm huge: boot needs 65536 MiB and 1 vCPUs, which exceeds pool total: the host pool has");
       // "at once": nothing was fetched or built for it (not a wall-clock bound: a KVM probe or
       // a loaded CI machine may take seconds before the refusal).
       const built = readdirSync(cache).filter((e) => ["kernels", "agents", "images", "rootfs", "agent-disks"].includes(e));

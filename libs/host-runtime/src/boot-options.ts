@@ -23,8 +23,16 @@ function str(v: unknown, what: string): string {
   return v;
 }
 
+// files: upstream's list {{path, content, mode}} (the bytes themselves), or a table of guest
+// path -> host file.
 function files(v: unknown): BootFile[] {
-  if (typeof v !== "object" || v === null || Array.isArray(v)) throw new Error('boot option files must be a table {["/guest/path"] = "host/path", ...}');
+  if (Array.isArray(v))
+    return v.map((f: { path: string; content: string | Uint8Array; mode?: number }) => ({
+      path: f.path,
+      data: typeof f.content === "string" ? new TextEncoder().encode(f.content) : f.content,
+      mode: f.mode ?? 0o644,
+    }));
+  if (typeof v !== "object" || v === null) throw new Error('boot option files must be a list {{path = ..., content = ...}, ...} or a table {["/guest/path"] = "host/path", ...}');
   return Object.entries(v).map(([guest, host]) => {
     if (typeof host !== "string") throw new Error(`boot option files["${guest}"] must be a host path (a string), got ${typeof host}`);
     if (!existsSync(host) || !statSync(host).isFile()) throw new Error(`boot option files["${guest}"]: host file not found: ${host}`);
@@ -33,6 +41,7 @@ function files(v: unknown): BootFile[] {
 }
 
 function initialTime(v: unknown): Date {
+  if (typeof v === "number" && !Number.isFinite(v)) throw new Error(`boot option initial_time must be a finite number of seconds since the epoch, got ${Number.isNaN(v) ? "NaN" : v}`);
   const ms = typeof v === "number" ? v * 1000 : typeof v === "string" ? Date.parse(v) : NaN;
   if (!Number.isFinite(ms)) throw new Error(`boot option initial_time must be seconds since the epoch or an ISO 8601 time like "2030-01-01T00:00:00Z", got ${JSON.stringify(v)}`);
   if (ms < 0 || ms >= Date.UTC(10000, 0, 1)) throw new Error(`boot option initial_time ${JSON.stringify(v)} is outside 1970..9999`);
@@ -64,7 +73,7 @@ export function bootOptions(opts: Record<string, unknown>, profile: Profile, def
   let agentDeadlineMs = profile.agentBootTimeoutMs ?? defaultDeadlineMs;
   if (opts.agent_timeout !== undefined) {
     const s = opts.agent_timeout;
-    if (typeof s !== "number" || !Number.isFinite(s) || s <= 0) throw new Error(`boot option agent_timeout must be a positive number of seconds, got ${JSON.stringify(s)}`);
+    if (typeof s !== "number" || !Number.isFinite(s) || s <= 0) throw new Error(`boot option agent_timeout must be a positive, finite number of seconds, got ${typeof s === "number" ? String(s) : JSON.stringify(s)}`);
     agentDeadlineMs = s * 1000;
   }
   return {

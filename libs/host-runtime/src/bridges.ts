@@ -8,6 +8,7 @@ import { LazyTempDir, type NicOptions } from "@provium/vmm";
 import { FrameQueue, hostAddress, parseSubnet, uplinkAddresses, PcapSink, PcapStream, Switch, Uplink, type Impairment, type NicCounters, type Subnet, type SwitchState } from "@provium/netswitch";
 import type { GuestVm } from "./guest";
 import type { VmRegistry } from "./vm-registry";
+import type { LabJsonBridge } from "./lab-json";
 
 /** A member as Lua names it: a VM by id, or a name. */
 export type MemberRef = number | string;
@@ -62,6 +63,8 @@ export interface LuaFrame {
 /** Which bridge a NIC is on: a VM's NICs go on QEMU's command line sorted by bridge name, so
  *  the guest's ethN is the N-th of its bridges by name (what vm:nic("ethN") means). */
 const nicBridge = new WeakMap<NicOptions, string>();
+
+const byBridgeName = (nics: NicOptions[]) => nics.sort((x, y) => ((nicBridge.get(x) ?? "") < (nicBridge.get(y) ?? "") ? -1 : 1));
 
 const MAX_BRIDGES = 200;
 const zero = (): NicCounters => ({ rx_packets: 0, rx_bytes: 0, tx_packets: 0, tx_bytes: 0, dropped: 0, errors: 0 });
@@ -150,9 +153,7 @@ export class Bridges {
       address: `${hostAddress(b.subnet, n)}/${b.subnet.prefix}`,
     };
     nicBridge.set(nic, b.name);
-    const nics = (vm.spec.nics ??= []);
-    nics.push(nic);
-    nics.sort((x, y) => ((nicBridge.get(x) ?? "") < (nicBridge.get(y) ?? "") ? -1 : 1));
+    vm.spec.nics = byBridgeName([...(vm.spec.nics ?? []), nic]);
     m.vm = vm;
     m.nic = nic;
   }
@@ -383,7 +384,11 @@ export class Bridges {
     const vms = new Set(a.vms.map((id) => this.vms.get(id)));
     return this.live()
       .filter((b) => [...b.members.values()].some((m) => m.vm && vms.has(m.vm)))
-      .map((b) => ({ bridge: b.index - 1, switch: b.sw.save(), uplink: !!b.uplink, routes: [...b.routes] }));
+      .map((b) => this.stateOf(b));
+  }
+
+  private stateOf(b: Bridge): BridgeState {
+    return { bridge: b.index - 1, switch: b.sw.save(), uplink: !!b.uplink, routes: [...b.routes] };
   }
 
   async load(a: { states: BridgeState[] }) {
@@ -395,6 +400,67 @@ export class Bridges {
       b.routes = new Set(s.routes ?? []);
       await this.uplink({ bridge: s.bridge, on: s.uplink });
     }
+  }
+
+  // Lab snapshots (lab-json.ts) -----------------------------------------------------------
+
+  /** The bridges `ids`, and every bridge one of `vmIds` is on, as lab.json records them. */
+  labJsonBridges(ids: number[], vmIds: number[]): LabJsonBridge[] {
+    const vms = new Set(vmIds.map((id) => this.vms.get(id)));
+    const chosen = this.live().filter((b) => ids.includes(b.index - 1) || [...b.members.values()].some((m) => m.vm && vms.has(m.vm)));
+    return chosen.map((b) => {
+      const state = this.stateOf(b);
+      const imp = state.switch.impairments;
+      const cut = new Set(imp.blocked.map(([x, y]) => `${x}\0${y}`));
+      const both = ([x, y]: [string, string]) => cut.has(`${y}\0${x}`);
+      const pct = (p?: number) => Math.round((p ?? 0) * 10000) / 100;
+      const withNic = [...b.members.values()].filter((m) => m.nic);
+      return {
+        name: b.name,
+        subnet: b.subnet.cidr,
+        members: this.members({ bridge: b.index - 1 }),
+        latency_ms: imp.all.delayMs ?? 0,
+        drop_rate_pct: pct(imp.all.dropRate),
+        bandwidth_bps: imp.all.bps ?? 0,
+        uplink_enabled: !!b.uplink,
+        routes: [...b.routes].sort(),
+        isolated: [...imp.isolated].sort(),
+        // upstream lists no pairs when the whole bridge is cut (partition_all)
+        partitions: imp.allBlocked ? [] : imp.blocked.filter((p) => both(p) && p[0] < p[1]),
+        directional_partitions: imp.blocked.filter((p) => !both(p)),
+        directional_impairments: imp.pairs.map(([from, to, r]) => ({ from, to, latency_ms: r.delayMs ?? 0, drop_rate_pct: pct(r.dropRate), bandwidth_bps: r.bps ?? 0 })),
+        fully_partitioned: imp.allBlocked,
+        nics: Object.fromEntries(withNic.map((m) => [m.name, m.nic!.id])),
+        state,
+      };
+    });
+  }
+
+  /**
+   * A VM restored from a lab snapshot into a new VM joins bridge `id` with the NIC its saved
+   * state has (same device id, MAC and address) on a new port. A member of that name that no
+   * longer runs (shut down, or never booted) gives its place up.
+   */
+  rejoin(id: number, vm: GuestVm, saved: NicOptions) {
+    const b = this.get(id);
+    const old = b.members.get(vm.spec.name);
+    if (old?.vm && old.vm !== vm) {
+      if (old.vm.state === "booted" || old.vm.state === "paused")
+        throw new Error(`bridge ${b.name}: vm name '${vm.spec.name}' is taken by a running VM; restore into a file without it`);
+      b.sw.removePort(vm.spec.name);
+    }
+    const nic: NicOptions = { ...saved, socket: b.sw.addPort(vm.spec.name) };
+    nicBridge.set(nic, b.name);
+    vm.spec.nics = byBridgeName([...(vm.spec.nics ?? []).filter((n) => n.id !== saved.id), nic]);
+    b.members.set(vm.spec.name, { name: vm.spec.name, vm, nic, attached: true });
+    // later members get addresses after it (a MAC's last two bytes are its host number)
+    const [hi, lo] = saved.mac.split(":").slice(4).map((x) => parseInt(x, 16));
+    b.hosts = Math.max(b.hosts, (hi ?? 0) * 256 + (lo ?? 0));
+  }
+
+  /** The rules, plugs and uplink lab.json has for bridge `id`. */
+  restoreLabJson(id: number, rec: LabJsonBridge) {
+    return this.load({ states: [{ ...rec.state, bridge: id }] });
   }
 
   close() {

@@ -7,14 +7,25 @@ export type Acquire = (want: Amount) => Promise<() => void>;
 
 export class CapacityShares {
   private claim: { left: Amount; release: () => void } | null = null;
+  private taking = false;
 
   constructor(private readonly acquire: Acquire) {}
 
+  // One claim a file (upstream: "one-shot"); one the pool could never grant fails at once.
   async take(a: { memory?: unknown; cpus?: unknown }) {
-    if (this.claim) throw new Error("claim already taken for this file");
-    const want = { memoryMiB: a.memory == null ? 0 : parseMemory(a.memory), cpus: a.cpus == null ? 0 : Number(a.cpus) };
+    if (this.claim || this.taking) throw new Error("lab claim already taken for this file (a claim is one-shot)");
+    const want = { memoryMiB: a.memory == null ? 0 : parseMemory(a.memory, "claim memory"), cpus: a.cpus == null ? 0 : Number(a.cpus) };
     if (!Number.isInteger(want.cpus) || want.cpus < 0) throw new Error(`claim: cpus must be a non-negative integer, got ${a.cpus}`);
-    this.claim = { left: { ...want }, release: await this.acquire(want) };
+    this.taking = true;
+    let release: () => void;
+    try {
+      release = await this.acquire(want);
+    } catch (e) {
+      throw new Error(`lab claim exceeds total pool budget: it ${(e as Error).message}`);
+    } finally {
+      this.taking = false;
+    }
+    this.claim = { left: { ...want }, release };
   }
 
   /** Resolves to the share's release (idempotent). */

@@ -45,7 +45,7 @@ export class CapacityPool {
       const already = before.memoryMiB || before.cpus ? ` (with the ${before.memoryMiB} MiB and ${before.cpus} vCPUs this file already holds or is acquiring)` : "";
       return Promise.reject(
         new Error(
-          `needs ${want.memoryMiB} MiB and ${want.cpus} vCPUs${already} but the host pool has ${this.total.memoryMiB} MiB and ${this.total.cpus} vCPUs in all (see --mem and --cpu-overcommit)`,
+          `needs ${want.memoryMiB} MiB and ${want.cpus} vCPUs${already}, which exceeds pool total: the host pool has ${this.total.memoryMiB} MiB and ${this.total.cpus} vCPUs in all (see --mem and --cpu-overcommit)`,
         ),
       );
     }

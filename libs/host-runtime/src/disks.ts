@@ -52,9 +52,12 @@ export class VmDisks {
   constructor(private readonly vm: DiskOwner) {}
 
   async attach(spec: DiskSpec): Promise<{ id: string; device: string }> {
+    // The spec first: a wrong argument is named as such whatever the VM's state.
+    if ((spec.size === undefined) === (spec.path === undefined)) throw new Error("attach_disk: give size (a new empty disk) or path (an image on the host), not both");
+    const bytes = spec.size !== undefined ? parseDiskSize(spec.size) : 0;
+    if (spec.path !== undefined && !existsSync(String(spec.path))) throw new Error(`attach_disk: host image not found: ${spec.path}`);
     const agent = this.vm.ready();
     const qemu = this.vm.machine();
-    if ((spec.size === undefined) === (spec.path === undefined)) throw new Error("attach_disk: give size (a new empty disk) or path (an image on the host), not both");
     let id = spec.id;
     if (id === undefined) do id = `disk${++this.count}`; while (this.disks.has(id));
     if (this.disks.has(id)) throw new Error(`attach_disk: vm ${this.vm.spec.name} already has a disk '${id}'`);
@@ -62,7 +65,7 @@ export class VmDisks {
     const made = spec.size !== undefined;
     if (made) {
       file = join(qemu.runDir, `disk-${id}.raw`);
-      if (/^[A-Za-z][A-Za-z0-9_]{0,19}$/.test(id)) createRawDisk(file, parseDiskSize(spec.size));
+      if (/^[A-Za-z][A-Za-z0-9_]{0,19}$/.test(id)) createRawDisk(file, bytes);
     } else {
       file = String(spec.path);
       if (!existsSync(file)) throw new Error(`attach_disk: host image not found: ${file}`);

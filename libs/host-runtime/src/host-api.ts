@@ -5,17 +5,12 @@
 import type { GuestOpName } from "./ops";
 import type { DiskSpec } from "./disks";
 import type { Bridges } from "./bridges";
+import type { MadeVm } from "./snapshots";
 
 /** Which agent a guest op goes to: a VM, and a worker (namespace) in it, 0 = the root. */
 export interface Target {
   vm: number;
   worker?: number;
-}
-
-interface MadeVm {
-  id: number;
-  name: string;
-  profile: string;
 }
 
 export interface HostApi {
@@ -57,14 +52,15 @@ export interface HostApi {
   "lab.barrier": { args: { lab?: unknown; name: string; count: number; timeout: number }; result: boolean };
   "lab.claim": { args: { memory?: number | string; cpus?: number }; result: void };
 
-  "snapshot.create": { args: { vms: number[]; kind: "vm" | "lab"; path?: string; base?: string }; result: { id: number; label: string } };
+  "snapshot.create": { args: { vms: number[]; kind: "vm" | "lab"; path?: string; base?: string; names?: string[]; bridges?: number[] }; result: { id: number; label: string } };
   "snapshot.restore": { args: { snap: number; vms: number[] }; result: true };
-  "snapshot.restore_lab": { args: { vms: number[]; snap?: number; path?: string; base?: string }; result: MadeVm[] };
+  "snapshot.restore_lab": { args: { vms: number[]; paths?: string[]; snap?: number; path?: string; base?: string; bridges?: { name: string; id: number }[] }; result: MadeVm[] };
+  "snapshot.lab_bridges": { args: { snap?: number; path?: string; base?: string }; result: { name: string; subnet: string }[] };
   "snapshot.size": { args: { snap: number }; result: number };
   "snapshot.path": { args: { snap: number }; result: string };
   "snapshot.delete": { args: { snap: number }; result: true };
-  "fixture.vm": { args: { name: string }; result: MadeVm[] };
-  "fixture.lab": { args: { name: string }; result: MadeVm[] };
+  "fixture.vm": { args: { name: string; taken?: string[] }; result: MadeVm[] };
+  "fixture.lab": { args: { name: string; taken?: string[] }; result: MadeVm[] };
 
   // Bridges and NICs (bridges.ts): bridges and captures by id, members by VM id or by name.
   "bridge.create": { args: Arg<"create">; result: ReturnType<Bridges["create"]> };
@@ -83,8 +79,6 @@ export interface HostApi {
   "bridge.routes": { args: Arg<"routes">; result: string[] };
   "bridge.uplink": { args: Arg<"uplink">; result: void };
   "bridge.gateway": { args: Arg<"gateway">; result: string };
-  "bridge.save": { args: Arg<"save">; result: ReturnType<Bridges["save"]> };
-  "bridge.load": { args: Arg<"load">; result: void };
   "nic.counters": { args: Arg<"counters">; result: ReturnType<Bridges["counters"]> };
   "nic.link": { args: Arg<"link">; result: void };
   "nic.info": { args: Arg<"nicInfo">; result: ReturnType<Bridges["nicInfo"]> };

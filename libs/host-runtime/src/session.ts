@@ -61,9 +61,9 @@ export class FileSession {
 
   constructor(private readonly o: SessionOptions) {
     const vms = (this.vms = new VmRegistry(o));
-    const snaps = (this.snapshots = new SnapshotStore(vms, o));
-    const guests = this.guests;
     const nets = (this.bridges = new Bridges(vms));
+    const snaps = (this.snapshots = new SnapshotStore(vms, nets, o));
+    const guests = this.guests;
     // A guest whose agent just dropped may be powering off: its QEMU's exit sets the state
     // ("dead") before an op, alone or batched, reads it.
     const target = async (t: { vm: number; worker?: number }) => {
@@ -111,14 +111,15 @@ export class FileSession {
       "guest.batch": async (a) => guests.batch(...(await target(a.target)), a.ops),
       "lab.barrier": (a) => this.barriers.arrive(a),
       "lab.claim": (a) => vms.shares.take(a),
-      "snapshot.create": (a) => snaps.create(a.vms, a.kind, a.path, a.base),
+      "snapshot.create": (a) => snaps.create(a.vms, a.kind, a.path, a.base, a.names, a.bridges),
       "snapshot.restore": (a) => snaps.restore(a.snap, a.vms).then(() => true as const),
-      "snapshot.restore_lab": (a) => snaps.restoreLab(a.vms, a.snap, a.path, a.base),
+      "snapshot.restore_lab": (a) => snaps.restoreLab(a),
+      "snapshot.lab_bridges": (a) => snaps.labBridges(a.snap, a.path, a.base),
       "snapshot.size": (a) => snaps.size(a.snap),
       "snapshot.path": (a) => snaps.path(a.snap),
       "snapshot.delete": (a) => snaps.delete(a.snap) as true,
-      "fixture.vm": (a) => this.fixture(String(a.name), "vm"),
-      "fixture.lab": (a) => this.fixture(String(a.name), "lab"),
+      "fixture.vm": (a) => this.fixture(String(a.name), "vm", a.taken),
+      "fixture.lab": (a) => this.fixture(String(a.name), "lab", a.taken),
       "bridge.create": (a) => nets.create(a),
       "bridge.dispose": (a) => nets.dispose(a),
       "bridge.attach": (a) => nets.attach(a),
@@ -135,8 +136,6 @@ export class FileSession {
       "bridge.routes": (a) => nets.routes(a),
       "bridge.uplink": (a) => nets.uplink(a),
       "bridge.gateway": (a) => nets.gateway(a),
-      "bridge.save": (a) => nets.save(a),
-      "bridge.load": (a) => nets.load(a),
       "nic.counters": (a) => nets.counters(a),
       "nic.link": (a) => nets.link(a),
       "nic.info": (a) => nets.nicInfo(a),
@@ -205,19 +204,20 @@ export class FileSession {
   }
 
   // Resumes a fixture into new VMs of this file (one for vm_fixture, every VM of the
-  // snapshot for lab_fixture). A cache entry that does not load is rebuilt once.
-  private async fixture(name: string, kind: "vm" | "lab") {
+  // snapshot for lab_fixture); a name the target lab already uses (`taken`) gets a suffix.
+  // A cache entry that does not load is rebuilt once.
+  private async fixture(name: string, kind: "vm" | "lab", taken: string[] = []) {
     const host = this.fixtureHost();
     let got = await resumeFixture(name, dirname(this.o.filePath), host);
     if (kind === "vm" && got.parts.length !== 1)
       throw new Error(`fixture ${name} holds ${got.parts.length} VMs (${got.parts.map((p) => p.vm).join(", ")}); use lab_fixture`);
     try {
-      return await this.snapshots.restoreParts(got.parts, { rename: true });
+      return await this.snapshots.restoreParts(got.parts, { taken });
     } catch (e) {
       if (got.built) throw e;
       this.o.emit("progress", { message: `warning: fixture ${name}: the cached snapshot did not load (${(e as Error).message.split("\n")[0]}); rebuilding` });
       got = await resumeFixture(name, dirname(this.o.filePath), host, { rebuild: true });
-      return await this.snapshots.restoreParts(got.parts, { rename: true });
+      return await this.snapshots.restoreParts(got.parts, { taken });
     }
   }
 }

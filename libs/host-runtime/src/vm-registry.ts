@@ -4,7 +4,7 @@ import { prepareImage, type RemoteCache } from "@provium/vmm";
 import { GuestVm, type VmEvent } from "./guest";
 import { bootOptions } from "./boot-options";
 import { unknownProfile, type RuntimeConfig } from "./config";
-import { parseMemory } from "./memory-size";
+import { vmMemoryMiB } from "./memory-size";
 import { CapacityShares, type Acquire } from "./capacity-claim";
 
 const DEFAULT_MEMORY_MIB = 512;
@@ -31,7 +31,6 @@ export interface VmRegistryOptions {
 
 export class VmRegistry {
   private vms: GuestVm[] = [];
-  private names = new Set<string>();
   private cids = new Map<GuestVm, number>();
   readonly shares: CapacityShares;
 
@@ -49,26 +48,19 @@ export class VmRegistry {
     return this.vms;
   }
 
-  hasName(name: string) {
-    return this.names.has(name);
-  }
-
+  // A VM's name is unique in its lab (Lua checks that), not in the file.
   create(a: { name: string; profile: string; memory?: unknown; cpus?: unknown }) {
-    if (this.names.has(a.name)) throw new Error(`vm name '${a.name}' is already used in this file`);
     if (!this.o.config.profiles[a.profile]) throw new Error(unknownProfile(this.o.config, a.profile));
-    const memoryMiB = a.memory === undefined || a.memory === null ? DEFAULT_MEMORY_MIB : parseMemory(a.memory);
+    const memoryMiB = a.memory === undefined || a.memory === null ? DEFAULT_MEMORY_MIB : vmMemoryMiB(a.memory);
     const cpus = a.cpus === undefined || a.cpus === null ? 1 : Number(a.cpus);
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) throw new Error(`cpus must be an integer from 1 to 64, got ${a.cpus}`);
-    this.names.add(a.name);
     this.vms.push(new GuestVm({ name: a.name, profile: a.profile, memoryMiB, cpus }, this.o.onVmEvent));
     return this.vms.length - 1;
   }
 
-  /** Shut down, and its name free again (a VM made inside a test, at its end; an undone restore). */
+  /** Shut down (a VM made inside a test, at its end; an undone restore). */
   async dispose(id: unknown) {
-    const vm = this.get(id);
-    await vm.shutdown();
-    this.names.delete(vm.spec.name);
+    await this.get(id).shutdown();
   }
 
   /** A VM's share of host capacity, held until it shuts down. */
@@ -109,7 +101,11 @@ export class VmRegistry {
     const profiles = vms.map((vm) => this.o.config.profiles[vm.spec.profile]!);
     const launch = profiles.map((p) => bootOptions(opts ?? {}, p, this.o.agentDeadlineMs));
     const preparing = profiles.map((p) => prepareImage(p, this.o));
-    const reserving = vms.map((vm) => this.shares.reserve({ memoryMiB: vm.spec.memoryMiB, cpus: vm.spec.cpus }));
+    const reserving = vms.map((vm) =>
+      this.shares.reserve({ memoryMiB: vm.spec.memoryMiB, cpus: vm.spec.cpus }).catch((e: Error) => {
+        throw new Error(`vm ${vm.spec.name}: boot ${e.message}`);
+      }),
+    );
     let releases: (() => void)[];
     try {
       releases = await Promise.all(reserving);

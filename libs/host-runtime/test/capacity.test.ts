@@ -23,7 +23,7 @@ describe("capacity pool", () => {
     const second = pool.acquire(vcpu(1), "lab file");
     const third = pool.acquire(vcpu(1), "lab file");
     await expect(third).rejects.toThrow(
-      "needs 512 MiB and 1 vCPUs (with the 1024 MiB and 2 vCPUs this file already holds or is acquiring) but the host pool has 4096 MiB and 2 vCPUs in all (see --mem and --cpu-overcommit)",
+      "needs 512 MiB and 1 vCPUs (with the 1024 MiB and 2 vCPUs this file already holds or is acquiring), which exceeds pool total: the host pool has 4096 MiB and 2 vCPUs in all (see --mem and --cpu-overcommit)",
     );
     pool.release(vcpu(2), "other file");
     await Promise.all([first, second]);

@@ -131,7 +131,7 @@ describe("vm API against a fake host", () => {
       [`vm:run("echo", {timeout = -1})`, "timeout must be a non-negative number of seconds, got -1"],
       [`vm:run("echo", {timeout = 1, timeout_ms = 5})`, "give timeout or timeout_ms, not both"],
       [`provium:vm("nope")`, "no vm named nope"],
-      [`provium:vm("v", "minimal")`, "a member named 'v' is already used in this lab"],
+      [`provium:vm("v", "minimal")`, `provium:vm("v", ...): name 'v' is already declared at the file's top level (lab provium, a vm); pick another name, or use provium:vm("v") to reuse it`],
     ];
     for (const [code, msg] of cases) {
       const { outcome } = await runLua(`local vm = provium:vm("v", "minimal")\ntest("x", function(t)\n${code}\nend)`, fakeVm({}));

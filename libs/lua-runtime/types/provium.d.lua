@@ -207,8 +207,13 @@ function VM:open_file_count() end
 function VM:open_stream_count() end
 ---@return boolean  no open files, streams, or processes the test has not waited for or closed
 function VM:is_quiescent() end
+---@class BootFile
+---@field path string  the guest path (relative ones are from /); missing parents are made; no "." or ".."
+---@field content string  the file's bytes
+---@field mode? integer  permission bits (default 0x1a4, i.e. 0644)
+
 ---@class BootOptions
----@field files? table<string, string>  guest path -> host path (relative: to the calling file), in place before the agent answers
+---@field files? BootFile[]|table<string, string>  upstream's list {{path, content, mode}}, or guest path -> host path (relative: to the calling file); in place before the agent answers
 ---@field kernel_cmdline? string  replaces the profile's cmdline (Provium's own part stays)
 ---@field kernel_cmdline_append? string  appended to the command line (the whole must stay under 2048 bytes)
 ---@field rng_seed? string|integer  mixed into the guest's entropy pool before the agent starts (not credited)
@@ -219,6 +224,8 @@ function VM:is_quiescent() end
 ---@return VM
 function VM:boot(opts) end
 function VM:shutdown() end
+--- Shuts down (upstream's closer): idempotent; a VM never booted becomes "shutdown".
+function VM:close() end
 ---@return VM
 function VM:pause() end
 ---@return VM
@@ -283,13 +290,13 @@ local Clock = {}
 function Clock:get() end
 ---@return integer  ns since the epoch
 function Clock:get_ns() end
----@param t number  seconds since the epoch
+---@param t number  seconds since the epoch (finite; before 1970 the guest refuses it: EINVAL)
 ---@return Clock
 function Clock:set(t) end
 ---@param ns integer
 ---@return Clock
 function Clock:set_ns(ns) end
----@param d number|string  a duration (seconds or "5s"), not negative
+---@param d number|string  a duration (seconds or "5s"); negative moves the clock back (-5, "-5s")
 ---@return Clock
 function Clock:advance(d) end
 ---@param d number|string
@@ -326,28 +333,39 @@ function Task:join() end
 
 ---@class Lab
 local Lab = {}
----@param name string
+---@alias LabMember VM|Bridge|Lab
+
+---@param name string  unique in this lab (another lab may have its own VM of that name)
 ---@param profile? string   omitted: look the VM up
----@param opts? {memory?: integer|string, cpus?: integer}
+---@param opts? {memory?: integer|string, cpus?: integer}  memory: bytes (an integer) or "320m", "512M", "2G"
 ---@return VM
 function Lab:vm(name, profile, opts) end
+---@param name? string  a sub-lab made inside a test leaves this lab when the test ends
 ---@return Lab
 function Lab:lab(name) end
+---@generic T: LabMember|LabMember[]
+---@param x T  a VM, bridge or lab, or a list of them (all checked before any joins)
+---@return T
 function Lab:include(x) end
+---@param x string|LabMember  leaves the lab (nothing is shut down); an unknown name is no error
 function Lab:remove(x) end
----@return (VM|Lab)[]
+---@return {kind: "vm"|"bridge"|"lab", name: string}[]  this lab's own members: VMs, then bridges, then sub-labs, each sorted
 function Lab:members() end
+---@return string[]  this lab's own bridges, sorted
+function Lab:bridge_names() end
+---@return string[]  this lab's own sub-labs, sorted
+function Lab:sub_lab_names() end
 ---@return Lab
 function Lab:boot() end
 function Lab:shutdown() end
 function Lab:pause() end
 function Lab:resume() end
 ---@param dir? string  a host directory for the states and lab.json (relative: to the calling file's), kept after the file ends
----@return Snapshot
+---@return Snapshot|string snap  `dir` when given (upstream), else a Snapshot the file owns
 function Lab:snapshot(dir) end
 ---@param snap Snapshot|string  a snapshot, or the directory of one written by lab:snapshot(dir)
 function Lab:restore(snap) end
----@param want {memory?: integer|string, cpus?: integer}
+---@param want {memory?: integer|string, memory_bytes?: integer, cpus?: integer}  memory: bytes or "2G"; once a file ("one-shot")
 function Lab:claim(want) end
 ---@param name string
 ---@param count integer

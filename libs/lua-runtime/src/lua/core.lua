@@ -53,18 +53,32 @@ if __provium_test_hooks then
 end
 __provium_test_hooks = nil
 
--- Durations: a number of seconds, or "500ms" / "5s" / "5m" / "2h".
+-- A number as messages show it: NaN and infinities by name (tostring gives "-nan", "inf").
+function P.num(v)
+  if v ~= v then return "NaN" end
+  if v == math.huge then return "inf" end
+  if v == -math.huge then return "-inf" end
+  return tostring(v)
+end
+
+-- Durations: a number of seconds, or "500ms" / "5s" / "5m" / "2h". `signed`: negative ones
+-- too ("-5s"), for moving a clock back.
 local units = { ms = 0.001, s = 1, m = 60, h = 3600 }
-function P.duration(v, what)
+function P.duration(v, what, signed)
   what = what or "duration"
+  local kind = signed and "number of seconds" or "non-negative number of seconds"
   if type(v) == "number" then
-    if v ~= v or v < 0 or v == math.huge then P.raise(what .. " must be a non-negative number of seconds, got " .. tostring(v)) end
+    if v ~= v then P.raise(what .. " must be a finite " .. kind .. ", got NaN") end
+    if v == math.huge or v == -math.huge then P.raise(what .. " must be a finite " .. kind .. ", got " .. P.num(v)) end
+    if v < 0 and not signed then P.raise(what .. " must be a " .. kind .. ", got " .. P.num(v)) end
     return v
   end
   if type(v) == "string" then
-    local n, unit = v:match("^%s*([%d%.]+)%s*(%a+)%s*$")
-    if n and tonumber(n) and units[unit] then return tonumber(n) * units[unit] end
-    P.raise(what .. ' "' .. v .. '" is malformed: use seconds or a string like "500ms", "5s", "1m", "2h"')
+    local sign, n, unit = v:match("^%s*(-?)%s*([%d%.]+)%s*(%a+)%s*$")
+    if n and tonumber(n) and units[unit] and (sign == "" or signed) then
+      return (sign == "-" and -1 or 1) * tonumber(n) * units[unit]
+    end
+    P.raise(what .. ' "' .. v .. '" is malformed: use seconds or a string like "500ms", "5s", "1m", "2h"' .. (signed and ' (or "-5s" back)' or ""))
   end
   P.raise(what .. " must be a number of seconds or a string like \"5s\", got " .. type(v))
 end

@@ -85,10 +85,10 @@ end
 function Clock:get() return clock_call("clock_get", self) / 1e9 end
 function Clock:get_ns() return clock_call("clock_get", self) end
 
+-- A time before 1970 goes to the guest, which refuses it (EINVAL), as upstream's does.
 local function finite(v, what)
   if type(v) ~= "number" then P.raise(what .. " must be a number, got " .. type(v)) end
-  if v ~= v or v == math.huge or v == -math.huge then P.raise(what .. " must be a finite number, got " .. tostring(v)) end
-  if v < 0 then P.raise(what .. " must not be before 1970 (got " .. tostring(v) .. ")") end
+  if v ~= v or v == math.huge or v == -math.huge then P.raise(what .. " must be a finite number, got " .. P.num(v)) end
   return v
 end
 
@@ -106,9 +106,10 @@ function Clock:set_ns(ns)
   return self
 end
 
--- Moves the guest's time forward by a duration (seconds or "5s"), in the guest in one step.
+-- Moves the guest's time by a duration (seconds or "5s"; negative: back, "-5s"), in the
+-- guest in one step.
 function Clock:advance(d)
-  local s = P.duration(d, "clock:advance duration")
+  local s = P.duration(d, "clock:advance duration", true)
   clock_call("clock_advance", self, math.floor(s * 1e9 + 0.5))
   return self
 end
@@ -121,6 +122,36 @@ end
 
 -- Boot options -------------------------------------------------------------------------------
 
+-- files as upstream's list: {{path = "/etc/x", content = "bytes", mode = 0x1ed}, ...}; the
+-- guest path may be relative to / ; missing parents are made; mode defaults to 0644.
+local file_keys = { path = true, content = true, mode = true }
+local function file_list(files)
+  for k in pairs(files) do
+    if math.type(k) ~= "integer" then P.raise("boot option files: a list {{path, content, mode}, ...} or a table {[\"/guest/path\"] = \"host/path\"}, not both (key " .. P.repr(k) .. ")") end
+  end
+  local out = {}
+  for i, f in ipairs(files) do
+    local where = "boot option files[" .. i .. "]"
+    if type(f) ~= "table" then P.raise(where .. " must be a table {path = ..., content = ..., mode = ...}, got " .. type(f)) end
+    for k in pairs(f) do
+      if not file_keys[k] then P.raise(where .. ": unknown key '" .. tostring(k) .. "' (known: path, content, mode)") end
+    end
+    if type(f.path) ~= "string" then P.raise(where .. ".path must be a string, got " .. type(f.path)) end
+    if type(f.content) ~= "string" then P.raise(where .. ".content must be a string, got " .. type(f.content)) end
+    if f.mode ~= nil and (math.type(f.mode) ~= "integer" or f.mode < 0 or f.mode > 4095) then
+      P.raise(where .. ".mode for " .. f.path .. " must be an integer permission mask from 0 to 0x0fff (e.g. 0x1ed for 0755), got " .. P.repr(f.mode))
+    end
+    local named = false
+    for part in f.path:gmatch("[^/]+") do
+      if part == "." or part == ".." then P.raise(where .. ": path " .. f.path .. " may not contain . or ..") end
+      named = true
+    end
+    if not named then P.raise(where .. ": path " .. P.repr(f.path) .. " names no file") end
+    out[i] = { path = f.path:sub(1, 1) == "/" and f.path or ("/" .. f.path), content = f.content, mode = f.mode }
+  end
+  return out
+end
+
 -- vm:boot(opts): host paths of `files` are relative to the calling file, agent_timeout is a
 -- duration; the host checks the rest (and names unknown options).
 function P.boot_options(opts)
@@ -129,11 +160,21 @@ function P.boot_options(opts)
   for k, v in pairs(opts) do out[k] = v end
   if opts.files ~= nil then
     P.check(opts.files, "table", "boot option files")
-    out.files = {}
-    for guest, host in pairs(opts.files) do
-      if type(guest) ~= "string" or guest:sub(1, 1) ~= "/" then P.raise("boot option files: keys are absolute guest paths, got " .. P.repr(guest)) end
-      if type(host) ~= "string" then P.raise("boot option files[\"" .. guest .. "\"] must be a host path (a string), got " .. type(host)) end
-      out.files[guest] = host:sub(1, 1) == "/" and host or (P.caller_dir() .. "/" .. host)
+    if #opts.files > 0 then
+      out.files = file_list(opts.files)
+    else
+      out.files = {}
+      for guest, host in pairs(opts.files) do
+        if type(guest) ~= "string" or guest:sub(1, 1) ~= "/" then P.raise("boot option files: keys are absolute guest paths, got " .. P.repr(guest)) end
+        if type(host) ~= "string" then P.raise("boot option files[\"" .. guest .. "\"] must be a host path (a string), got " .. type(host)) end
+        out.files[guest] = host:sub(1, 1) == "/" and host or (P.caller_dir() .. "/" .. host)
+      end
+    end
+  end
+  for _, k in ipairs({ "initial_time", "rng_seed" }) do
+    local v = opts[k]
+    if type(v) == "number" and (v ~= v or v == math.huge or v == -math.huge) then
+      P.raise("boot option " .. k .. " must be a finite number, got " .. P.num(v))
     end
   end
   if opts.agent_timeout ~= nil then

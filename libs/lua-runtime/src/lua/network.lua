@@ -57,19 +57,18 @@ function Lab:bridge(name, opts, ...)
   if old then
     P.raise("bridge name '" .. name .. "' is already used in this file" .. (old._in_test and "" or " (made at the file's top level: provium:bridge(" .. P.repr(name) .. ") finds it)"))
   end
+  P.check_free_name(self, name, "bridge", self._name .. ":bridge(\"" .. name .. "\")")
   local r = P.call("bridge.create", { name = name, subnet = subnet })
   local b = setmetatable({ _id = r.id, _name = name, _subnet = r.subnet, _lab = self, _in_test = P.in_test_scope() }, Bridge)
   P.bridges[name] = b
-  local own = rawget(self, "_bridges")
-  if not own then own = {}; rawset(self, "_bridges", own) end
-  own[name] = b
+  self:include(b) -- a member of the lab that made it: lab.NAME, lab:members(), lab snapshots
   if b._in_test then P.on_scope_end(function() b:_release() end, "other") end
   return b
 end
 
 function Bridge:_release()
   P.bridges[self._name] = nil
-  rawget(self._lab, "_bridges")[self._name] = nil
+  self._lab:remove(self)
   P.call("bridge.dispose", { bridge = self._id })
 end
 
@@ -452,13 +451,8 @@ function Nic:reconnect()
   return self
 end
 
--- Lab snapshots cover the bridges their VMs are on (members plugged in or not, rules) ------
-function P.save_bridges(vm_ids)
-  local states = P.call("bridge.save", { vms = vm_ids })
-  if #states == 0 then return nil end
-  return states
-end
-
-function P.load_bridges(states)
-  if states then P.call("bridge.load", { states = states }) end
+-- lab:restore: the bridge a lab snapshot names, as the file has it, or made anew in `lab`
+-- (its subnet as it was). The restore then puts its members and rules back.
+function P.bridge_for_restore(lab, name, subnet)
+  return P.bridges[name] or lab:bridge(name, { subnet = subnet })
 end

@@ -33,22 +33,24 @@ local function refuse_open_streams(who)
   end
 end
 
-local function vm_ids(lab, out)
-  for _, m in ipairs(lab._order) do
-    if getmetatable(m) == VM then out[#out + 1] = m._id elseif getmetatable(m) == Lab then vm_ids(m, out) end
-  end
-  return out
+-- A lab's VMs as host ids and their paths in the lab ("dc1/web").
+local function lab_vms(lab)
+  local ids, paths = {}, {}
+  for i, e in ipairs(P.lab_vms(lab)) do ids[i], paths[i] = e.vm._id, e.path end
+  return ids, paths
 end
 
 -- A snapshot to a chosen host path (relative: to the calling Lua file's directory) is the
 -- user's: it stays when the file ends.
-local function take(vm_ids_, kind, path)
+local function take(vm_ids_, kind, path, more)
   if path ~= nil then
     P.check(path, "string", "snapshot path")
     if path == "" then P.raise("snapshot path must not be empty") end
   end
   refuse_open_streams()
-  local r = P.call("snapshot.create", { vms = vm_ids_, kind = kind, path = path, base = path and P.caller_dir() })
+  local args = { vms = vm_ids_, kind = kind, path = path, base = path and P.caller_dir() }
+  for k, v in pairs(more or {}) do args[k] = v end
+  local r = P.call("snapshot.create", args)
   return setmetatable({ _id = r.id, _what = r.label }, Snapshot)
 end
 
@@ -73,20 +75,30 @@ function VM:resume()
   return self
 end
 
+-- lab:snapshot(dir): every VM of the lab (its sub-labs' included) and its bridges (those it
+-- holds and those its VMs are on) into `dir`, with lab.json; returns `dir` (upstream). Without
+-- a directory: a Snapshot the file owns.
 function Lab:snapshot(dir)
-  local ids = vm_ids(self, {})
-  local snap = take(ids, "lab", dir)
+  local ids, paths = lab_vms(self)
+  local bridges = {}
+  for _, m in pairs(self._members) do
+    if P.member_kind(m) == "bridge" then bridges[#bridges + 1] = m._id end
+  end
+  local snap = take(ids, "lab", dir, { names = paths, bridges = bridges })
+  if dir ~= nil then return dir end
   snap._what = "lab " .. tostring(self._name)
-  snap._bridges = P.save_bridges(ids) -- the rules of the bridges its VMs are on
   return snap
 end
 
 local adopt
 
 -- lab:restore(snap | dir): members go back into the VMs they were taken from; a member the
--- lab lacks (a directory from lab:snapshot(dir), a snapshot of another lab) becomes its VM.
+-- lab lacks (a directory from lab:snapshot(dir), a snapshot of another lab) becomes its VM,
+-- in the sub-lab its path names. The snapshot's bridges come back with their rules: the
+-- file's bridge of that name, or a new one, which joins this lab.
 function Lab:restore(snap)
-  local args = { vms = vm_ids(self, {}) }
+  local ids, paths = lab_vms(self)
+  local args = { vms = ids, paths = paths }
   if getmetatable(snap) == Snapshot then
     args.snap = snap._id
   elseif type(snap) == "string" and snap ~= "" then
@@ -95,18 +107,23 @@ function Lab:restore(snap)
     P.raise("restore needs a snapshot or the directory of a lab snapshot, got " .. P.repr(snap))
   end
   refuse_open_streams()
+  args.bridges = {}
+  for i, b in ipairs(P.call("snapshot.lab_bridges", { snap = args.snap, path = args.path, base = args.base })) do
+    local bridge = P.bridge_for_restore(self, b.name, b.subnet)
+    if self._members[b.name] ~= bridge then self:include(bridge) end
+    args.bridges[i] = { name = b.name, id = bridge._id }
+  end
   adopt(self, P.call("snapshot.restore_lab", args))
-  if getmetatable(snap) == Snapshot then P.load_bridges(snap._bridges) end
   return self
 end
 
 function Lab:pause()
-  for _, id in ipairs(vm_ids(self, {})) do P.call("vm.pause", { vm = id }) end
+  for _, id in ipairs((lab_vms(self))) do P.call("vm.pause", { vm = id }) end
   return self
 end
 
 function Lab:resume()
-  for _, id in ipairs(vm_ids(self, {})) do P.call("vm.resume", { vm = id }) end
+  for _, id in ipairs((lab_vms(self))) do P.call("vm.resume", { vm = id }) end
   return self
 end
 
@@ -124,23 +141,36 @@ end
 
 -- Fixtures: provium:vm_fixture("dir/name") resumes the snapshot that dir/name.fixture.lua
 -- returns, building it on first use; lab_fixture does the same for a lab's snapshot.
+-- New VMs go where their path says: "dc1/web" into sub-lab dc1 (made when missing).
 function adopt(lab, made)
   local vms = {}
   for i, m in ipairs(made) do
-    vms[i] = lab:include(P.new_vm(m.id, m.name, m.profile))
+    local into = lab
+    for part in (m.path or m.name):gmatch("([^/]+)/") do
+      local sub = into._members[part]
+      if P.member_kind(sub) ~= "lab" then sub = into:lab(part) end
+      into = sub
+    end
+    vms[i] = into:include(P.new_vm(m.id, m.name, m.profile))
   end
   return vms
 end
 
+local function taken(lab)
+  local names = {}
+  for name in pairs(lab._members) do names[#names + 1] = name end
+  return names
+end
+
 function Lab:vm_fixture(name)
   P.check(name, "string", "fixture name")
-  return adopt(self, P.call("fixture.vm", { name = name }))[1]
+  return adopt(self, P.call("fixture.vm", { name = name, taken = taken(self) }))[1]
 end
 
 function Lab:lab_fixture(name)
   P.check(name, "string", "fixture name")
   local sub = self:lab(name)
-  adopt(sub, P.call("fixture.lab", { name = name }))
+  adopt(sub, P.call("fixture.lab", { name = name, taken = taken(sub) }))
   return sub
 end
 

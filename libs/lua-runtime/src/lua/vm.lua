@@ -112,8 +112,8 @@ end
 -- The Lua object of a host VM. One made inside a test is shut down when the test ends and
 -- its name freed; one made at the file's top level lives until the file ends.
 function P.new_vm(id, name, profile)
-  local vm = setmetatable({ _id = id, _name = name, _profile = profile, _labs = {} }, VM)
-  if P.in_test_scope() then P.on_scope_end(function() vm:_dispose() end, "vm") end
+  local vm = setmetatable({ _id = id, _name = name, _profile = profile, _labs = {}, _in_test = P.in_test_scope() }, VM)
+  if vm._in_test then P.on_scope_end(function() vm:_dispose() end, "vm") end
   return vm
 end
 
@@ -221,6 +221,11 @@ function VM:shutdown()
   P.call("vm.shutdown", { vm = self._id })
 end
 
+-- Upstream's closer: shutdown, idempotent; a VM never booted becomes "shutdown" too.
+function VM:close()
+  P.call("vm.shutdown", { vm = self._id })
+end
+
 function VM:state()
   return P.call("vm.state", { vm = self._id })
 end
@@ -230,18 +235,34 @@ function VM:console_log()
 end
 
 -- Labs ------------------------------------------------------------------------------------
+-- A lab holds VMs, bridges and sub-labs by name (one namespace: `lab.NAME` finds any of them).
+-- A VM name is unique in its lab, not in the file: two labs may each have a "web".
 local Lab = P.class("Lab")
 P.Lab = Lab
 
 local function new_lab(name)
-  return setmetatable({ _members = {}, _order = {}, _name = name }, Lab)
+  return setmetatable({ _members = {}, _order = {}, _name = name, _in_test = P.in_test_scope() }, Lab)
+end
+
+-- "vm" | "bridge" | "lab" for what a lab can hold, else nil.
+local function kind_of(x)
+  local mt = getmetatable(x)
+  if mt == VM then return "vm" end
+  if mt == Lab then return "lab" end
+  if mt ~= nil and mt == P.Bridge then return "bridge" end
+  return nil
+end
+P.member_kind = kind_of
+
+local function describe(v)
+  return type(v) .. (v ~= nil and (" (" .. P.repr(v) .. ")") or "")
 end
 
 -- These take the dot form as well as the colon form: provium.pack(fmt, ...) and
 -- provium:pack(fmt, ...) are the same call.
 local dot_or_colon = { vm_fixture = true, lab_fixture = true, pack = true, unpack = true }
 
--- lab.NAME finds a member by name, then a bridge made by this lab (network.lua).
+-- lab.NAME finds a member by name (a bridge a lab made is one of its members).
 Lab.__index = function(lab, key)
   local m = rawget(Lab, key)
   if m ~= nil and dot_or_colon[key] then
@@ -252,63 +273,164 @@ Lab.__index = function(lab, key)
   end
   if m ~= nil then return m end
   local members = rawget(lab, "_members")
-  local found = members and members[key]
-  if found ~= nil then return found end
-  local bridges = rawget(lab, "_bridges")
-  return bridges and bridges[key]
+  return members and members[key]
 end
 
-function Lab:vm(name, profile, opts)
-  P.check(name, "string", "vm name")
+-- provium.KEY = v sets a file-wide setting; any other key is a mistake (a typo would
+-- otherwise be a silent no-op). Fields of our own start with "_".
+local settings = { "reset_between_tests", "timeout" }
+Lab.__newindex = function(lab, key, value)
+  if type(key) == "string" and key:sub(1, 1) == "_" then return rawset(lab, key, value) end
+  local known = false
+  for _, k in ipairs(settings) do known = known or k == key end
+  if known and lab == provium then return rawset(lab, key, value) end
+  if known then P.raise("lab." .. key .. " is a file-wide setting: set provium." .. key .. " instead") end
+  P.raise("cannot set provium." .. tostring(key) .. ": not a file-wide setting (known keys: " .. table.concat(settings, ", ") .. ")")
+end
+
+-- Raises unless `name` is free in this lab. Inside a test, a name the file's top level made
+-- says so: the test would otherwise silently shadow (or replace) a member other tests use.
+local function check_free(lab, name, kind, how)
+  P.check_member_name(name)
+  local old = lab._members[name]
+  if old == nil then return end
+  if P.in_test_scope() and not old._in_test then
+    P.raise(how .. ": name '" .. name .. "' is already declared at the file's top level (lab " .. lab._name
+      .. ", a " .. kind_of(old) .. "); pick another name, or use " .. lab._name .. ":" .. kind_of(old) .. "(\"" .. name .. "\") to reuse it")
+  end
+  P.raise(kind .. " name '" .. name .. "' is already used in this lab (by a " .. kind_of(old) .. ")")
+end
+P.check_free_name = check_free
+
+local vm_opts = { memory = true, cpus = true }
+
+-- lab:vm(name) finds a VM; lab:vm(name, profile, opts?) creates one (opts: memory, cpus).
+function Lab:vm(...)
+  local n = select("#", ...)
+  local name, profile, opts = ...
+  if n < 1 or n > 3 then P.raise("lab:vm: expected 1, 2 or 3 arguments (name, profile, opts), got " .. n) end
+  if type(name) ~= "string" then P.raise("lab:vm: name must be a string, got " .. describe(name)) end
   if profile == nil then
     local vm = self._members[name]
-    if not vm then P.raise("no vm named " .. name) end
+    if getmetatable(vm) ~= VM then P.raise("no vm named " .. name .. (self ~= provium and (" in lab " .. self._name) or "")) end
     return vm
   end
-  P.check(profile, "string", "profile")
-  if opts ~= nil then P.check(opts, "table", "vm options") end
+  if type(profile) ~= "string" then P.raise("lab:vm: profile must be a string, got " .. describe(profile)) end
+  if opts ~= nil and type(opts) ~= "table" then P.raise("lab:vm: opts must be a table, got " .. describe(opts)) end
   opts = opts or {}
-  if self._members[name] then P.raise("a member named '" .. name .. "' is already used in this lab") end
-  P.check_member_name(name)
+  for k in pairs(opts) do
+    if not vm_opts[k] then P.raise("lab:vm: unknown option '" .. tostring(k) .. "' (known: memory, cpus)") end
+  end
+  check_free(self, name, "vm", self._name .. ":vm(\"" .. name .. "\", ...)")
   local id = P.call("vm.create", { name = name, profile = profile, memory = opts.memory, cpus = opts.cpus })
   return self:include(P.new_vm(id, name, profile))
 end
 
--- VMs and sub-labs alike keep their name in `_name`.
-function Lab:include(x)
+local function include_one(lab, x)
   local name = x._name
   P.check_member_name(name)
-  self._members[name] = x
-  self._order[#self._order + 1] = x
-  if x._labs then x._labs[self] = true end
+  if lab._members[name] == x then return x end
+  check_free(lab, name, kind_of(x), "lab:include")
+  lab._members[name] = x
+  lab._order[#lab._order + 1] = x
+  if x._labs then x._labs[lab] = true end
   return x
 end
 
+-- lab:include(x) or lab:include({x, ...}): VMs, bridges and labs. A list is checked whole
+-- before anything joins. Returns what it was given.
+function Lab:include(x)
+  if kind_of(x) then return include_one(self, x) end
+  if type(x) ~= "table" or getmetatable(x) ~= nil then
+    P.raise("lab:include: expected a vm, bridge or lab (or a list of them), got " .. describe(x))
+  end
+  local seen = {}
+  for i, m in ipairs(x) do
+    if not kind_of(m) then P.raise("lab:include: list entry " .. i .. " must be a vm, bridge or lab userdata, got " .. describe(m)) end
+    P.check_member_name(m._name)
+    if seen[m._name] and seen[m._name] ~= m then P.raise("lab:include: list entries " .. i .. " and an earlier one are both named '" .. m._name .. "'") end
+    seen[m._name] = m
+    local old = self._members[m._name]
+    if old ~= nil and old ~= m then check_free(self, m._name, kind_of(m), "lab:include") end
+  end
+  for _, m in ipairs(x) do include_one(self, m) end
+  return x
+end
+
+-- lab:remove(name | vm | bridge | lab): leaves the lab; nothing is shut down. A name the lab
+-- does not hold is no error.
 function Lab:remove(x)
-  local name = type(x) == "string" and x or x._name
+  local name
+  if type(x) == "string" then
+    name = x
+  elseif kind_of(x) then
+    name = x._name
+  else
+    P.raise("lab:remove: expected a name, vm, bridge or lab, got " .. describe(x))
+  end
   local m = self._members[name]
+  if m == nil or (type(x) ~= "string" and m ~= x) then return end
   self._members[name] = nil
   for i, o in ipairs(self._order) do
     if o == m then table.remove(self._order, i); break end
   end
-  if m and m._labs then m._labs[self] = nil end
+  if m._labs then m._labs[self] = nil end
 end
 
 function Lab:name()
   return self._name
 end
 
+-- Every VM of a lab, its sub-labs' included, each once, with its path from the lab
+-- ("web", "dc1/web"): what a lab's boot, snapshot and restore cover.
+function P.lab_vms(lab)
+  local out, seen = {}, {}
+  local function walk(l, prefix)
+    for _, m in ipairs(l._order) do
+      local kind = kind_of(m)
+      if kind == "vm" and not seen[m] then
+        seen[m] = true
+        out[#out + 1] = { vm = m, path = prefix .. m._name }
+      elseif kind == "lab" then
+        walk(m, prefix .. m._name .. "/")
+      end
+    end
+  end
+  walk(lab, "")
+  return out
+end
+
 -- The names of the lab's VMs, its sub-labs' included, sorted.
 function Lab:vm_names()
   local seen, names = {}, {}
-  local function add(n)
-    if not seen[n] then seen[n] = true; names[#names + 1] = n end
-  end
-  for _, m in ipairs(self._order) do
-    if getmetatable(m) == VM then add(m._name) else for _, n in ipairs(m:vm_names()) do add(n) end end
+  for _, e in ipairs(P.lab_vms(self)) do
+    if not seen[e.vm._name] then seen[e.vm._name] = true; names[#names + 1] = e.vm._name end
   end
   table.sort(names)
   return names
+end
+
+local function names_of(lab, kind)
+  local names = {}
+  for name, m in pairs(lab._members) do
+    if kind_of(m) == kind then names[#names + 1] = name end
+  end
+  table.sort(names)
+  return names
+end
+
+-- This lab's own bridges and sub-labs, by name, sorted.
+function Lab:bridge_names() return names_of(self, "bridge") end
+function Lab:sub_lab_names() return names_of(self, "lab") end
+
+-- {kind = "vm" | "bridge" | "lab", name} for each of this lab's own members: VMs, then
+-- bridges, then sub-labs, each kind sorted by name.
+function Lab:members()
+  local out = {}
+  for _, kind in ipairs({ "vm", "bridge", "lab" }) do
+    for _, name in ipairs(names_of(self, kind)) do out[#out + 1] = { kind = kind, name = name } end
+  end
+  return out
 end
 
 -- Binary structs, with string.pack's formats; errors name the test's line.
@@ -328,39 +450,42 @@ function Lab:unpack(fmt, bytes, pos)
   return table.unpack(r, 2, r.n)
 end
 
-function Lab:members()
-  local out = {}
-  for i, m in ipairs(self._order) do out[i] = m end
-  return out
-end
-
+-- lab:lab(name?): a sub-lab. One made inside a test leaves its parent when the test ends.
 function Lab:lab(name)
-  local sub = new_lab(name or ("lab" .. tostring(#self._order + 1)))
-  return self:include(sub)
+  if name ~= nil and type(name) ~= "string" then P.raise("lab:lab: name must be a string, got " .. describe(name)) end
+  name = name or ("lab" .. tostring(#self._order + 1))
+  check_free(self, name, "lab", self._name .. ":lab(\"" .. name .. "\")")
+  local sub = include_one(self, new_lab(name))
+  if sub._in_test then P.on_scope_end(function() self:remove(sub) end, "vm") end
+  return sub
 end
 
-local function vm_ids(lab, out)
-  for _, m in ipairs(lab._order) do
-    if getmetatable(m) == VM then out[#out + 1] = m._id else vm_ids(m, out) end
-  end
-  return out
-end
-
--- Boots every member VM at once.
+-- Boots every VM of the lab (its sub-labs' included) at once.
 function Lab:boot()
-  P.call("vm.boot", { vms = vm_ids(self, {}) })
+  local ids = {}
+  for i, e in ipairs(P.lab_vms(self)) do ids[i] = e.vm._id end
+  P.call("vm.boot", { vms = ids })
   return self
 end
 
 function Lab:shutdown()
-  for _, m in ipairs(self._order) do m:shutdown() end
+  for _, e in ipairs(P.lab_vms(self)) do e.vm:shutdown() end
 end
 
 provium = new_lab("provium")
 
 -- lab:claim({memory, cpus}): reserve host capacity for this file up front; boots draw on it.
+-- memory: bytes (an integer) or a string like "2G"; memory_bytes (upstream's tests) is bytes.
+local claim_keys = { memory = true, memory_bytes = true, cpus = true }
 function Lab:claim(want)
   P.check(want, "table", "claim")
-  P.call("lab.claim", { memory = want.memory, cpus = want.cpus })
+  for k in pairs(want) do
+    if not claim_keys[k] then P.raise("unknown claim key '" .. tostring(k) .. "' (known: memory, memory_bytes, cpus)") end
+  end
+  if want.memory ~= nil and want.memory_bytes ~= nil then P.raise("claim: give memory or memory_bytes, not both") end
+  if want.memory_bytes ~= nil and math.type(want.memory_bytes) ~= "integer" then
+    P.raise("claim memory_bytes must be an integer, got " .. P.repr(want.memory_bytes))
+  end
+  P.call("lab.claim", { memory = want.memory or want.memory_bytes, cpus = want.cpus })
   return self
 end
