@@ -9,8 +9,8 @@ test("members() gives {kind, name}: VMs, then bridges, then sub-labs, each sorte
   local lab = provium:lab("m")
   lab:vm("zeta", "minimal")
   lab:vm("alpha", "minimal")
-  lab:bridge("wan")
-  lab:bridge("lan")
+  lab:bridge("wan", {})
+  lab:bridge("lan", {})
   lab:lab("dc2")
   lab:lab("dc1")
   t:assert_eq(lab:members(), {

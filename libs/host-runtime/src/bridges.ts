@@ -411,8 +411,6 @@ export class Bridges {
     return chosen.map((b) => {
       const state = this.stateOf(b);
       const imp = state.switch.impairments;
-      const cut = new Set(imp.blocked.map(([x, y]) => `${x}\0${y}`));
-      const both = ([x, y]: [string, string]) => cut.has(`${y}\0${x}`);
       const pct = (p?: number) => Math.round((p ?? 0) * 10000) / 100;
       const withNic = [...b.members.values()].filter((m) => m.nic);
       return {
@@ -426,8 +424,8 @@ export class Bridges {
         routes: [...b.routes].sort(),
         isolated: [...imp.isolated].sort(),
         // upstream lists no pairs when the whole bridge is cut (partition_all)
-        partitions: imp.allBlocked ? [] : imp.blocked.filter((p) => both(p) && p[0] < p[1]),
-        directional_partitions: imp.blocked.filter((p) => !both(p)),
+        partitions: imp.allBlocked ? [] : (imp.cut ?? []).map(([x, y]) => (x < y ? [x, y] : [y, x]) as [string, string]).sort(),
+        directional_partitions: imp.blocked,
         directional_impairments: imp.pairs.map(([from, to, r]) => ({ from, to, latency_ms: r.delayMs ?? 0, drop_rate_pct: pct(r.dropRate), bandwidth_bps: r.bps ?? 0 })),
         fully_partitioned: imp.allBlocked,
         nics: Object.fromEntries(withNic.map((m) => [m.name, m.nic!.id])),
