@@ -164,14 +164,46 @@ function Guest:fd_stream(fd_or_file) end
 ---@field errno_name? string
 ---@field out_bufs string[] the buffers after the call
 
+---@alias RawBuf string|integer|{data?: string, size?: integer}  bytes, a size (zeros) or both
+---@alias RawArg integer|string|boolean|File|{buf: integer}  a string is a pointer to a NUL-terminated copy; {buf = i} the address of bufs[i]
+---@class SyscallTable
+---@field args? RawArg[]  past six, ignored
+---@field bufs? RawBuf[]
+---@field ptrs? (integer|{buf: integer, offset: integer, target: integer})[]  an integer p at position i: bufs[i]'s address goes in argument slot p (0-based); a table: bufs[target]'s address at byte offset of bufs[buf]
+---@field nested? {parent: integer, child: integer, offset: integer}[]  bufs[child]'s address at byte offset of bufs[parent] (1-based)
+
+---Three forms: `(nr, a1, ..., a6)` (plain; past six, ignored), `(nr, {args, bufs, ptrs, nested})`,
+---and `(nr, args, bufs, ptrs)` (the same as lists). A failed call returns ret -1 and its errno.
+---Inside vm:batch the table form is refused. A worker's syscalls run in the worker's own process.
 ---@param nr integer
----@param args? (integer|string|File|{buf: integer})[]|{args?: table, bufs?: table, ptrs?: table}  the list, or the table form; past six, ignored
----@param bufs? (string|integer|{data?: string, size?: integer})[]
----@param ptrs? {buf: integer, offset: integer, target: integer}[]
+---@param args? RawArg|RawArg[]|SyscallTable
+---@param bufs? RawArg|RawBuf[]
+---@param ptrs? RawArg|{buf: integer, offset: integer, target: integer}[]
+---@param ... RawArg  the plain form's further arguments
 ---@return SyscallResult
-function Guest:syscall(nr, args, bufs, ptrs) end
+function Guest:syscall(nr, args, bufs, ptrs, ...) end
+---@class PendingSyscall
+local PendingSyscall = {}
+---The result, as vm:syscall gives it; a second await raises.
+---@return SyscallResult
+function PendingSyscall:await() end
+---vm:syscall's forms, sent without waiting: other ops go on meanwhile.
+---@param nr integer
+---@return PendingSyscall
+function Guest:syscall_async(nr, ...) end
+---Bytes of the agent's own memory (a worker's: its process's).
+---@param addr integer
+---@param len integer
+---@return string|nil bytes  nil when the range is not mapped
+---@return integer|nil errno  with nil
+function Guest:read_mem(addr, len) end
+---A failing ioctl raises with its errno ("... (ENOTTY)").
+---@param fd integer|File  a descriptor of the agent (file:fd())
+---@param cmd integer
+---@param data? integer|RawBuf  the argument: a value, or the struct's bytes (passed by address)
+---@param opts? {bufs?: RawBuf[], ptr_offsets?: integer[]}|{offset: integer, data: RawBuf}[]  buffers whose addresses go at byte offsets of data
 ---@return {result: integer, ret: integer, errno: integer, errno_name?: string, out_data?: string, out_bufs: string[]}
-function Guest:ioctl(fd, cmd, data, ptrs) end
+function Guest:ioctl(fd, cmd, data, opts) end
 
 ---@class Worker: Guest
 local Worker = {}
