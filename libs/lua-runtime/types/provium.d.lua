@@ -246,6 +246,14 @@ function VM:is_quiescent() end
 ---@field rng_seed? string|integer  mixed into the guest's entropy pool before the agent starts (not credited)
 ---@field initial_time? number|string  the guest's wall clock at power-on: seconds since the epoch or "2030-01-01T00:00:00Z"
 ---@field agent_timeout? number|string  how long the agent may take to answer (default: the profile's agent_boot_timeout, else 90 s under TCG)
+---@field disks? BootDisk[]  plugged in before boot() returns, after the profile's: vm:disk(id)
+
+---@class BootDisk  exactly one of path, scratch, template
+---@field path? string  a host image (relative: to the calling file): the guest's writes go to it; never created
+---@field scratch? integer|string  a new blank disk of this size (bytes or "1M") in the VM's run dir
+---@field template? string  a host image copied into the VM's run dir: the template stays as it was
+---@field id? string  default boot0, boot1, ... (its position, from 0)
+---@field readonly? boolean
 
 ---@param opts? BootOptions
 ---@return VM
@@ -274,7 +282,15 @@ function VM:power_button(timeout) end
 function VM:console() end
 ---@return Clock
 function VM:clock() end
----@param spec {size?: integer|string, path?: string, readonly?: boolean, id?: string}  size ("64M") for a new empty disk, or path of a host image
+---@class DiskSpec
+---@field image? string  a host file (relative: to the calling file; also `path`): the disk, its size the disk's
+---@field path? string  the same as image
+---@field scratch? integer|string  a new disk ("64M") in the VM's run dir: the host reads and writes its sectors
+---@field size? integer|string  without image or scratch: a blank disk with no backing image for the host's sector ops (default 4G); with image, ignored
+---@field id? string  default disk1, disk2, ...
+---@field readonly? boolean
+
+---@param spec? DiskSpec
 ---@return Disk  once the guest sees it
 function VM:attach_disk(spec) end
 ---@param id string
@@ -333,21 +349,28 @@ local Disk = {}
 function Disk:id() end
 ---@return string  its /dev path in the guest
 function Disk:device() end
----@return integer  bytes
+---@return integer  bytes as the guest sees them now (an image's file may grow); after detach, the last known
 function Disk:size() end
+---Raises without a backing image (attach_disk({size})), once detached, and with EIO under eio_read.
 ---@param lba integer
 ---@param count integer  512-byte sectors
 ---@return string
 function Disk:read_sectors(lba, count) end
+---Raises as read_sectors does (EIO under eio_write).
 ---@param lba integer
----@param data string  whole 512-byte sectors
+---@param data string  written from the start of sector lba (whole sectors or a part of one)
 ---@return Disk
 function Disk:write_sectors(lba, data) end
+---Beside the faults in force; the guest's I/O and the host's sector ops both see them.
 ---@param kind "eio_read"|"eio_write"|"slow"
 ---@return Disk
 function Disk:fault_inject(kind) end
+---@return string[]  the faults in force, sorted
+function Disk:active_faults() end
 ---@return Disk
 function Disk:clear_faults() end
+---@return boolean
+function Disk:is_detached() end
 function Disk:detach() end
 
 ---@class Task

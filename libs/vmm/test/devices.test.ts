@@ -161,7 +161,7 @@ describe("hot-plugged disks", () => {
     expect(Buffer.from(disk.readSectors(201, 1)).subarray(0, 10).toString()).toBe("GUESTWROTE");
   }, 60_000);
 
-  test("eio_read fails reads only, eio_write writes only, clear_faults heals at once", async () => {
+  test("eio_read fails reads only, eio_write writes only, both at once, clear_faults heals at once", async () => {
     const read = "if=/dev/vda of=/dev/null bs=4096 count=1 iflag=direct";
     const write = "if=/dev/zero of=/dev/vda bs=4096 seek=10 count=1 oflag=direct";
     let t0 = performance.now();
@@ -169,6 +169,11 @@ describe("hot-plugged disks", () => {
     console.error(`[measure] fault_inject: ${(performance.now() - t0).toFixed(1)} ms`);
     expect((await dd(read)).rc).not.toBe(0);
     expect((await dd(write)).rc).toBe(0);
+    await disk.inject("eio_write"); // beside eio_read
+    expect(disk.faults).toEqual(["eio_read", "eio_write"]);
+    expect((await dd(read)).rc).not.toBe(0);
+    expect((await dd(write)).rc).not.toBe(0);
+    await disk.clear();
     await disk.inject("eio_write");
     expect((await dd(read)).rc).toBe(0);
     expect((await dd(write)).rc).not.toBe(0);
@@ -177,7 +182,7 @@ describe("hot-plugged disks", () => {
     console.error(`[measure] clear_faults: ${(performance.now() - t0).toFixed(1)} ms`);
     expect((await dd(read)).rc).toBe(0);
     expect((await dd(write)).rc).toBe(0);
-    expect(disk.fault).toBeNull();
+    expect(disk.faults).toEqual([]);
   }, 60_000);
 
   test("slow throttles the guest's I/O until cleared", async () => {
