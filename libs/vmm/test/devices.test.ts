@@ -206,7 +206,9 @@ describe("hot-plugged disks", () => {
   test("bad arguments are refused with what was wrong", async () => {
     expect(() => disk.readSectors(-1, 1)).toThrow("read_sectors: lba must be an integer >= 0, got -1");
     expect(() => disk.readSectors(16383, 2)).toThrow("read_sectors: sectors 16383..16384 are past the end of disk d1 (16384 sectors)");
-    expect(() => disk.writeSectors(0, new Uint8Array(100))).toThrow("write_sectors: data must be a whole number of 512-byte sectors, got 100 bytes");
+    expect(() => disk.writeSectors(16383, new Uint8Array(513))).toThrow("write_sectors: sectors 16383..16384 are past the end of disk d1 (16384 sectors)");
+    disk.writeSectors(0, new TextEncoder().encode("MINE")); // a part of a sector, as upstream's
+    expect(new TextDecoder().decode(disk.readSectors(0, 1).subarray(0, 4))).toBe("MINE");
     await expect(disk.inject("eio" as any)).rejects.toThrow('unknown disk fault "eio": one of eio_read, eio_write, slow');
     await expect(HotDisk.attach(vm, { id: "bad id", file: disk.file })).rejects.toThrow('disk id "bad id"');
   });
