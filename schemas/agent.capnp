@@ -128,6 +128,7 @@ struct FileOp {
     fdStream @13 :Int32;       # a file descriptor of the agent process -> stream
     syscall @14 :RawCall;      # -> raw
     ioctl @15 :RawCall;        # args: fd, request, argument -> raw
+    readMem @16 :ReadMem;      # the memory of the process that runs the namespace's raw calls -> raw
   }
 }
 
@@ -261,6 +262,16 @@ struct RawCall {
   args @1 :List(RawArg);
   bufs @2 :List(RawBuf);
   ptrs @3 :List(RawPtr);
+  # The caller does not wait for it (syscall_async): a worker's process runs it on a thread
+  # of its own, so the worker's other calls go on meanwhile.
+  async @4 :Bool;
+}
+
+# bufs[0] of the reply holds the bytes; result is their count, or -1 with errno (an address
+# not mapped, or not readable).
+struct ReadMem {
+  addr @0 :UInt64;
+  len @1 :UInt32;
 }
 
 struct RawArg {

@@ -72,8 +72,8 @@ end)
 
 local function sh(cmd) return vm:run(cmd) end
 
-test("disks: attach_disk({size}) appears in the guest; sectors written on either side are seen on the other", function(t)
-  local d = vm:attach_disk({ size = "8M" })
+test("disks: attach_disk({scratch}) appears in the guest; sectors written on either side are seen on the other", function(t)
+  local d = vm:attach_disk({ scratch = "8M" })
   t:assert_eq(d:id(), "disk1")
   t:assert_eq(vm:run("cat /sys/block/" .. d:device():sub(6) .. "/serial").stdout, "disk1")
   t:assert_eq(d:size(), 8 * 1024 * 1024)
@@ -87,7 +87,7 @@ test("disks: attach_disk({size}) appears in the guest; sectors written on either
 end)
 
 test("disks: eio_read, eio_write and slow are real in the guest until clear_faults", function(t)
-  local d = vm:attach_disk({ size = "4M", id = "faulty" })
+  local d = vm:attach_disk({ scratch = "4M", id = "faulty" })
   local dev = d:device()
   local read = "dd if=" .. dev .. " of=/dev/null bs=4096 count=1 iflag=direct"
   local write = "dd if=/dev/zero of=" .. dev .. " bs=4096 seek=10 count=1 oflag=direct"
@@ -96,6 +96,7 @@ test("disks: eio_read, eio_write and slow are real in the guest until clear_faul
   t:assert_neq(r.exit_code, 0)
   t:assert_contains(r.stderr, "Input/output error")
   sh(write):assert_ok()
+  d:clear_faults() -- faults add up: eio_write alone now
   d:fault_inject("eio_write")
   sh(read):assert_ok()
   t:assert_contains(sh(write).stderr, "Input/output error")
@@ -124,11 +125,11 @@ test("disks: a read-only image from the host, bad arguments, detach", function(t
   t:assert_contains(t:assert_raises(function() d:write_sectors(0, string.rep("x", 512)) end), "is read-only")
   t:assert_contains(t:assert_raises(function() d:read_sectors(127, 2) end), "past the end of disk")
   t:assert_contains(t:assert_raises(function() d:read_sectors(-1, 1) end), "lba must be an integer >= 0, got -1")
-  t:assert_contains(t:assert_raises(function() d:read_sectors(0.5, 1) end), "devices.test.lua:127: lba must be an integer, got 0.5")
+  t:assert_contains(t:assert_raises(function() d:read_sectors(0.5, 1) end), "devices.test.lua:128: lba must be an integer, got 0.5")
   t:assert_contains(t:assert_raises(function() d:fault_inject("eio") end), 'unknown fault "eio" (known: eio_read, eio_write, slow)')
   t:assert_contains(t:assert_raises(function() vm:attach_disk({ size = "3" }) end), "whole number of 512-byte sectors")
-  t:assert_contains(t:assert_raises(function() vm:attach_disk({ size = "lots" }) end), 'disk size must be bytes or a string like "64M"')
-  t:assert_contains(t:assert_raises(function() vm:attach_disk({ size = "1M", path = img }) end), "give size (a new empty disk) or path")
+  t:assert_contains(t:assert_raises(function() vm:attach_disk({ scratch = "lots" }) end), 'disk size must be bytes or a string like "64M"')
+  t:assert_contains(t:assert_raises(function() vm:attach_disk({ scratch = "1M", path = img }) end), "give image (a host file) or scratch (a new disk), not both")
   t:assert_contains(t:assert_raises(function() vm:attach_disk({ path = "/nonexistent.img" }) end), "host image not found: /nonexistent.img")
   t:assert_contains(t:assert_raises(function() vm:attach_disk({ sizes = 1 }) end), "unknown attach_disk key 'sizes'")
   t:assert_contains(t:assert_raises(function() vm:disk("nope") end), "no disk 'nope' on vm dev")
@@ -141,7 +142,7 @@ test("disks: a read-only image from the host, bad arguments, detach", function(t
 end)
 
 test("reset: the guest reboots (new boot_id), the agent is back, attached disks stay", function(t)
-  local d = vm:attach_disk({ size = "1M", id = "stays" })
+  local d = vm:attach_disk({ scratch = "1M", id = "stays" })
   local before = vm:run("cat /proc/sys/kernel/random/boot_id").stdout
   vm:run("echo gone > /tmp/marker")
   t:assert_eq(vm:reset(), vm)

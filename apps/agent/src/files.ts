@@ -9,7 +9,8 @@
 import * as fs from "node:fs";
 import type { PlainRequest } from "@provium/protocol";
 import type { Namespace, Resource } from "./namespace";
-import { lseek, rawCall, statPath, strerror } from "./rawcalls";
+import { lseek, rawCall, readMem, statPath, strerror } from "./rawcalls";
+import { workerProcess } from "./worker-process";
 import { startFdTail, startPathTail } from "./tails";
 import { constants as os } from "node:os";
 
@@ -353,8 +354,11 @@ function fileOp(op: FileOp, ns: Namespace, io: WholeIo): object | Promise<object
       case "close": return closeHandle(ns, a).then(() => ({ done: true }));
       case "tail": return startPathTail(ns, a.path, !!a.fromEnd, a.start ?? 0).then((stream) => ({ files: { stream } }));
       case "fdStream": return { files: { stream: startFdTail(ns, a) } };
-      case "syscall": return rawCall("syscall", a).then((raw) => ({ files: { raw } }));
+      // A worker's syscalls and memory are its own process's; its ioctls act on the agent's
+      // descriptors (its files are the agent's).
+      case "syscall": return ns.id ? workerProcess(ns).call({ files: op }) : rawCall("syscall", a).then((raw) => ({ files: { raw } }));
       case "ioctl": return rawCall("ioctl", a).then((raw) => ({ files: { raw } }));
+      case "readMem": return ns.id ? workerProcess(ns).call({ files: op }) : { files: { raw: readMem(a) } };
     }
   }
   throw Object.assign(new Error(`unsupported files op: ${Object.keys(op)[0]}`), { code: "ENOSYS" });

@@ -10,6 +10,7 @@ import { guestUptimeMs, helloReply } from "./hello";
 import { clockOp } from "./clock";
 import { bootTrace, tracing } from "./boot-trace";
 import { startupOver } from "./jit-policy";
+import { isWorkerProcess, serveWorker } from "./worker-process";
 
 type Op = NonNullable<PlainRequest["op"]>;
 type Handler = (arg: any, ns: Namespace, req: PlainRequest) => Promise<object> | object;
@@ -60,5 +61,6 @@ if (import.meta.main) {
   bootTrace("agent main runs");
   process.on("uncaughtException", (e) => console.error("provium-agent: uncaught", e));
   process.on("unhandledRejection", (e) => console.error("provium-agent: unhandled", e));
-  await main();
+  if (isWorkerProcess()) await serveWorker();
+  else await main();
 }

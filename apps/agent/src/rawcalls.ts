@@ -2,13 +2,16 @@
 // the few libc calls the file ops need that Node has no API for (lseek, poll, fcntl,
 // strerror) or that it makes slow (statx).
 //
-// A raw call runs on a worker thread of the agent, so a call that blocks (a read on an empty
-// pipe, a futex wait) blocks that thread only: the agent keeps answering. Idle threads are
-// kept for the next call; a call that never returns costs one thread. File descriptors are
-// the process's, shared by every thread, so `file:fd()` works as an argument.
+// A raw call runs on a thread of the agent (raw-thread.ts), so a call that blocks (a read on
+// an empty pipe, a futex wait) blocks that thread only: the agent keeps answering. Idle
+// threads are kept for the next call; a call that never returns costs one thread. File
+// descriptors are the process's, shared by every thread, so `file:fd()` works as an argument.
+// A worker's raw calls run in a process of its own (worker-process.ts).
 import { dlopen, read as peek, type Pointer } from "bun:ffi";
+import * as fs from "node:fs";
 import { constants } from "node:os";
 import type { PlainRequest } from "@provium/protocol";
+import { invokeRaw, type RawOutcome, type RawRequest } from "./raw-invoke";
 
 type RawCall = NonNullable<NonNullable<NonNullable<PlainRequest["op"]>["files"]>["syscall"]>;
 
@@ -154,54 +157,20 @@ export function hasLibc() {
   }
 }
 
-// ---- syscall / ioctl on worker threads -------------------------------------------------------
-
-// The worker's source: it builds the buffers, writes the pointers, calls and answers.
-// It starts with the executable's held-back JIT (jit-policy.ts) and sets the normal policy back.
-const WORKER_SOURCE = `
-import { dlopen, ptr, read } from "bun:ffi";
-Bun.unsafe.setJITPolicy(1);
-const libc = dlopen("libc.so.6", {
-  syscall: { args: ["i64", "i64", "i64", "i64", "i64", "i64", "i64"], returns: "i64" },
-  ioctl: { args: ["i32", "u64", "i64"], returns: "i32" },
-  __errno_location: { args: [], returns: "ptr" },
-}).symbols;
-self.onmessage = (e) => {
-  const { kind, nr, args, bufs, ptrs } = e.data;
-  try {
-    const mem = bufs.map((b) => b);
-    const addr = (i) => BigInt(ptr(mem[i]));
-    for (const p of ptrs) new DataView(mem[p.buf].buffer, mem[p.buf].byteOffset).setBigUint64(p.offset, addr(p.target), true);
-    const a = args.map((x) => (typeof x === "object" ? addr(x.buf) : x));
-    const ep = libc.__errno_location();
-    let result;
-    if (kind === "ioctl") result = libc.ioctl(Number(a[0] ?? 0), BigInt.asUintN(64, BigInt(a[1] ?? 0)), a[2] ?? 0);
-    else {
-      while (a.length < 6) a.push(0);
-      result = libc.syscall(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
-    }
-    const errno = Number(result) === -1 ? read.i32(ep, 0) : 0;
-    postMessage({ result, errno, bufs: mem });
-  } catch (err) {
-    postMessage({ error: String(err && err.message || err) });
-  }
-};
-`;
+// ---- syscall / ioctl / memory reads ---------------------------------------------------------
 
 const MAX_IDLE = 2;
 const MAX_BUFFER_BYTES = 64 * 1024 * 1024;
 const idle: Worker[] = [];
-let workerUrl: string | null = null;
 
-function newWorker() {
-  workerUrl ??= URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "application/javascript" }));
-  const w = new Worker(workerUrl);
+function newThread() {
+  const w = new Worker(new URL("./raw-thread.ts", import.meta.url).href);
   w.unref?.();
   return w;
 }
 
-function onWorker(msg: unknown): Promise<any> {
-  const w = idle.pop() ?? newWorker();
+function onThread(msg: RawRequest): Promise<RawOutcome & { error?: string }> {
+  const w = idle.pop() ?? newThread();
   return new Promise((resolve, reject) => {
     w.onmessage = (e) => {
       if (idle.length < MAX_IDLE) idle.push(w);
@@ -216,11 +185,26 @@ function onWorker(msg: unknown): Promise<any> {
   });
 }
 
+function here(msg: RawRequest): RawOutcome & { error?: string } {
+  try {
+    return invokeRaw(msg);
+  } catch (err) {
+    return { result: -1n, errno: 0, bufs: [], error: String((err as Error)?.message ?? err) };
+  }
+}
+
 function toBigIntish(v: unknown) {
   return typeof v === "bigint" ? v : BigInt(Math.trunc(Number(v ?? 0)));
 }
 
-export async function rawCall(kind: "syscall" | "ioctl", c: RawCall) {
+const safeNumber = (n: bigint) => (n <= BigInt(Number.MAX_SAFE_INTEGER) && n >= -BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n);
+
+/**
+ * A raw call: on a pooled thread (`thread`: the agent, or a worker's syscall_async), or on
+ * this thread (`here`: a worker's own process, whose credentials then stay with it). An ioctl
+ * that fails raises with its errno; a failed syscall answers with result -1 and its errno.
+ */
+export async function rawCall(kind: "syscall" | "ioctl", c: RawCall, where: "thread" | "here" = "thread") {
   const bufs = (c.bufs ?? []).map((b, i) => {
     const data = b.data ?? new Uint8Array();
     const size = Math.max(data.byteLength, b.size ?? 0, 1);
@@ -242,14 +226,40 @@ export async function rawCall(kind: "syscall" | "ioctl", c: RawCall) {
       throw Object.assign(new Error(`pointer ${i} at offset ${p.offset} does not fit in buffer ${buf} (${bufs[buf]!.len} bytes)`), { code: "EINVAL" });
     return { buf, offset: p.offset ?? 0, target: p.target! };
   });
-  const r = await onWorker({ kind, nr: toBigIntish(c.nr), args, bufs: bufs.map((b) => b.mem), ptrs });
+  const msg: RawRequest = { kind, nr: toBigIntish(c.nr), args, bufs: bufs.map((b) => b.mem), ptrs };
+  const r = where === "here" ? here(msg) : await onThread(msg);
   if (r.error) throw Object.assign(new Error(r.error), { code: "EIO" });
   const result = BigInt(r.result);
-  const safe = result <= BigInt(Number.MAX_SAFE_INTEGER) && result >= -BigInt(Number.MAX_SAFE_INTEGER);
+  if (kind === "ioctl" && result === -1n) throw errnoError(r.errno);
   return {
-    result: safe ? Number(result) : result,
+    result: safeNumber(result),
     errno: r.errno,
     errnoName: r.errno ? errnoNames.get(r.errno) ?? "" : "",
-    bufs: (r.bufs as Uint8Array[]).map((m, i) => ({ data: m.subarray(0, bufs[i]!.len) })),
+    bufs: r.bufs.map((m, i) => ({ data: m.subarray(0, bufs[i]!.len) })),
   };
+}
+
+const MAX_READ_MEM = 64 * 1024 * 1024;
+let selfMem: number | undefined;
+
+/** `len` bytes of this process's memory at `addr`, read through /proc/self/mem: an address
+ *  that is not mapped answers with an errno instead of a SIGSEGV. */
+export function readMem(m: { addr?: number | bigint; len?: number }) {
+  const len = m.len ?? 0;
+  const failed = (errno: number) => ({ result: -1, errno, errnoName: errnoNames.get(errno) ?? "", bufs: [] });
+  if (len > MAX_READ_MEM) return failed(constants.errno.EINVAL);
+  const buf = new Uint8Array(len);
+  let got = 0;
+  try {
+    selfMem ??= fs.openSync("/proc/self/mem", "r");
+    while (got < len) {
+      const n = fs.readSync(selfMem, buf, got, len - got, BigInt(m.addr ?? 0) + BigInt(got));
+      if (n === 0) break;
+      got += n;
+    }
+  } catch (e) {
+    return failed((constants.errno as Record<string, number>)[(e as NodeJS.ErrnoException).code ?? ""] ?? constants.errno.EIO);
+  }
+  if (got < len) return failed(constants.errno.EIO); // the range ends in memory that is not mapped
+  return { result: len, errno: 0, errnoName: "", bufs: [{ data: buf }] };
 }

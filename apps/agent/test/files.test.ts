@@ -91,7 +91,10 @@ describe("files family", () => {
     s.close();
     const raw = (await run({ syscall: { nr: 39 } })).files.raw; // getpid on x86_64
     if (process.arch === "x64") expect(raw.result).toBe(process.pid);
-    const bad = (await run({ ioctl: { args: [{ value: 987654 }, { value: 0x5401 }, { buf: 0 }], bufs: [{ size: 60 }] } })).files.raw;
-    expect([bad.result, bad.errnoName]).toEqual([-1, "EBADF"]);
+    // a failing ioctl raises with its errno (a failed syscall answers with it)
+    const bad = await Promise.resolve(run({ ioctl: { args: [{ value: 987654 }, { value: 0x5401 }, { buf: 0 }], bufs: [{ size: 60 }] } })).catch((e) => e);
+    expect([bad.code, bad.errno]).toEqual(["EBADF", 9]);
+    const mem = (await run({ readMem: { addr: 0, len: 8 } })).files.raw; // page 0 is never mapped
+    expect([mem.result, mem.errnoName]).toEqual([-1, "EIO"]);
   });
 });

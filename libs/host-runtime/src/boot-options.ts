@@ -1,13 +1,13 @@
 // vm:boot(opts) and the profile keys that shape a boot: what QEMU gets (files, command line,
 // entropy, the RTC's start), how long the agent may take, the disks plugged in before boot()
-// returns. Everything is checked before any VM of the boot starts.
+// returns (the profile's, then the boot's). Everything is checked before any VM of the boot starts.
 import { existsSync, statSync } from "node:fs";
 import type { BootFile, BootImage } from "@provium/vmm";
 import type { BootExtras } from "./guest";
 import type { Profile } from "./config";
-import type { DiskSpec } from "./disks";
+import { parseDiskSize, type DiskSpec } from "./disks";
 
-const KNOWN = ["files", "kernel_cmdline", "kernel_cmdline_append", "rng_seed", "initial_time", "agent_timeout"];
+const KNOWN = ["files", "kernel_cmdline", "kernel_cmdline_append", "rng_seed", "initial_time", "agent_timeout", "disks"];
 
 export interface BootPlan {
   extras: (image: BootImage) => BootExtras;
@@ -37,6 +37,45 @@ function files(v: unknown): BootFile[] {
     if (typeof host !== "string") throw new Error(`boot option files["${guest}"] must be a host path (a string), got ${typeof host}`);
     if (!existsSync(host) || !statSync(host).isFile()) throw new Error(`boot option files["${guest}"]: host file not found: ${host}`);
     return { path: guest, source: host };
+  });
+}
+
+const DISK_SOURCES = ["path", "scratch", "template"] as const;
+const DISK_KEYS = [...DISK_SOURCES, "id", "readonly"];
+
+// Upstream's boot disks: {{path = "img", id = "d", readonly = true}, {scratch = "1M", id = "s"},
+// {template = "seed.img"}}, plugged in after the profile's. Unnamed ones are boot0, boot1, ...
+function bootDisks(v: unknown): DiskSpec[] {
+  if (!Array.isArray(v)) throw new Error('boot option disks must be a list of tables like {path = "img.raw", id = "data"} or {scratch = "1M"}');
+  const ids = new Set<string>();
+  return v.map((d, i) => {
+    const at = `boot option disks[${i + 1}]`;
+    if (typeof d !== "object" || d === null || Array.isArray(d)) throw new Error(`${at} must be a table like {path = "img.raw"} or {scratch = "1M"}, got ${JSON.stringify(d)}`);
+    const e = d as Record<string, unknown>;
+    const unknown = Object.keys(e).filter((k) => !DISK_KEYS.includes(k));
+    if (unknown.length) throw new Error(`${at}: unknown key ${unknown.join(", ")} (known: ${DISK_KEYS.join(", ")})`);
+    const given = DISK_SOURCES.filter((k) => e[k] !== undefined);
+    if (given.length !== 1) throw new Error(`${at}: give exactly one of path, scratch or template, got ${given.length ? given.join(" and ") : "none"}`);
+    const id = e.id === undefined ? `boot${i}` : e.id;
+    if (typeof id !== "string") throw new Error(`${at}.id must be a string, got ${JSON.stringify(id)}`);
+    if (ids.has(id)) throw new Error(`${at}: a second disk with id '${id}'`);
+    ids.add(id);
+    if (e.readonly !== undefined && typeof e.readonly !== "boolean") throw new Error(`${at}.readonly must be a boolean, got ${JSON.stringify(e.readonly)}`);
+    const spec: DiskSpec = { id, readonly: e.readonly as boolean | undefined };
+    if (e.scratch !== undefined) {
+      try {
+        spec.size = parseDiskSize(e.scratch);
+      } catch (err) {
+        throw new Error(`${at}.scratch: ${(err as Error).message}`);
+      }
+      return spec;
+    }
+    const key = given[0] as "path" | "template";
+    const file = e[key];
+    if (typeof file !== "string" || !file) throw new Error(`${at}.${key} must be a host path (a string), got ${JSON.stringify(file)}`);
+    if (!existsSync(file) || !statSync(file).isFile()) throw new Error(`${at}.${key}: host image not found: ${file}`);
+    spec[key] = file;
+    return spec;
   });
 }
 
@@ -70,6 +109,7 @@ export function bootOptions(opts: Record<string, unknown>, profile: Profile, def
   const append = opts.kernel_cmdline_append !== undefined ? str(opts.kernel_cmdline_append, "kernel_cmdline_append") : undefined;
   const rngSeed = opts.rng_seed !== undefined ? seed(opts.rng_seed) : undefined;
   const rtcBase = opts.initial_time !== undefined ? initialTime(opts.initial_time) : undefined;
+  const disks = opts.disks !== undefined ? bootDisks(opts.disks) : [];
   let agentDeadlineMs = profile.agentBootTimeoutMs ?? defaultDeadlineMs;
   if (opts.agent_timeout !== undefined) {
     const s = opts.agent_timeout;
@@ -79,7 +119,7 @@ export function bootOptions(opts: Record<string, unknown>, profile: Profile, def
   return {
     agentDeadlineMs,
     initialTimeNs: rtcBase ? BigInt(rtcBase.getTime()) * 1_000_000n : undefined,
-    disks: profile.disks ?? [],
+    disks: [...(profile.disks ?? []), ...disks],
     extras: (image) => {
       const cmdline = replace === undefined && append === undefined ? undefined : [ownCmdline(image, profile), replace ?? profile.cmdline, append].filter(Boolean).join(" ");
       return { bootFiles, rngSeed, rtcBase, cmdline };

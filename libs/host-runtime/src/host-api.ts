@@ -38,8 +38,8 @@ export interface HostApi {
   "console.open": { args: { vm: number }; result: number };
   "console.read": { args: { handle: number; timeout_ms: number }; result: { data: Uint8Array; eof: boolean } };
   "console.close": { args: { handle: number }; result: true };
-  "disk.attach": { args: { vm: number; spec: DiskSpec }; result: { id: string; device: string } };
-  "disk.info": { args: { vm: number; id: string }; result: { id: string; device: string; size: number; readonly: boolean } | null };
+  "disk.attach": { args: { vm: number; spec: DiskSpec }; result: { id: string; device: string; size: number } };
+  "disk.info": { args: { vm: number; id: string }; result: { id: string; device: string; size: number; readonly: boolean; faults: string[] } | null };
   "disk.read_sectors": { args: { vm: number; id: string; lba: number; count: number }; result: Uint8Array };
   "disk.write_sectors": { args: { vm: number; id: string; lba: number; data: string | Uint8Array }; result: true };
   "disk.fault_inject": { args: { vm: number; id: string; kind: string }; result: true };

@@ -88,7 +88,7 @@ export class VmRegistry {
     const vm = this.get(id);
     if (!vm.disks.has(diskId)) return null;
     const { disk, device } = vm.disks.get(diskId);
-    return { id: disk.id, device, size: disk.size(), readonly: disk.readOnly };
+    return { id: disk.id, device, size: disk.size(), readonly: disk.readOnly, faults: disk.faults };
   }
 
   async boot(ids: unknown[], opts?: Record<string, unknown>) {

@@ -164,14 +164,46 @@ function Guest:fd_stream(fd_or_file) end
 ---@field errno_name? string
 ---@field out_bufs string[] the buffers after the call
 
+---@alias RawBuf string|integer|{data?: string, size?: integer}  bytes, a size (zeros) or both
+---@alias RawArg integer|string|boolean|File|{buf: integer}  a string is a pointer to a NUL-terminated copy; {buf = i} the address of bufs[i]
+---@class SyscallTable
+---@field args? RawArg[]  past six, ignored
+---@field bufs? RawBuf[]
+---@field ptrs? (integer|{buf: integer, offset: integer, target: integer})[]  an integer p at position i: bufs[i]'s address goes in argument slot p (0-based); a table: bufs[target]'s address at byte offset of bufs[buf]
+---@field nested? {parent: integer, child: integer, offset: integer}[]  bufs[child]'s address at byte offset of bufs[parent] (1-based)
+
+---Three forms: `(nr, a1, ..., a6)` (plain; past six, ignored), `(nr, {args, bufs, ptrs, nested})`,
+---and `(nr, args, bufs, ptrs)` (the same as lists). A failed call returns ret -1 and its errno.
+---Inside vm:batch the table form is refused. A worker's syscalls run in the worker's own process.
 ---@param nr integer
----@param args? (integer|string|File|{buf: integer})[]|{args?: table, bufs?: table, ptrs?: table}  the list, or the table form; past six, ignored
----@param bufs? (string|integer|{data?: string, size?: integer})[]
----@param ptrs? {buf: integer, offset: integer, target: integer}[]
+---@param args? RawArg|RawArg[]|SyscallTable
+---@param bufs? RawArg|RawBuf[]
+---@param ptrs? RawArg|{buf: integer, offset: integer, target: integer}[]
+---@param ... RawArg  the plain form's further arguments
 ---@return SyscallResult
-function Guest:syscall(nr, args, bufs, ptrs) end
+function Guest:syscall(nr, args, bufs, ptrs, ...) end
+---@class PendingSyscall
+local PendingSyscall = {}
+---The result, as vm:syscall gives it; a second await raises.
+---@return SyscallResult
+function PendingSyscall:await() end
+---vm:syscall's forms, sent without waiting: other ops go on meanwhile.
+---@param nr integer
+---@return PendingSyscall
+function Guest:syscall_async(nr, ...) end
+---Bytes of the agent's own memory (a worker's: its process's).
+---@param addr integer
+---@param len integer
+---@return string|nil bytes  nil when the range is not mapped
+---@return integer|nil errno  with nil
+function Guest:read_mem(addr, len) end
+---A failing ioctl raises with its errno ("... (ENOTTY)").
+---@param fd integer|File  a descriptor of the agent (file:fd())
+---@param cmd integer
+---@param data? integer|RawBuf  the argument: a value, or the struct's bytes (passed by address)
+---@param opts? {bufs?: RawBuf[], ptr_offsets?: integer[]}|{offset: integer, data: RawBuf}[]  buffers whose addresses go at byte offsets of data
 ---@return {result: integer, ret: integer, errno: integer, errno_name?: string, out_data?: string, out_bufs: string[]}
-function Guest:ioctl(fd, cmd, data, ptrs) end
+function Guest:ioctl(fd, cmd, data, opts) end
 
 ---@class Worker: Guest
 local Worker = {}
@@ -219,6 +251,14 @@ function VM:is_quiescent() end
 ---@field rng_seed? string|integer  mixed into the guest's entropy pool before the agent starts (not credited)
 ---@field initial_time? number|string  the guest's wall clock at power-on: seconds since the epoch or "2030-01-01T00:00:00Z"
 ---@field agent_timeout? number|string  how long the agent may take to answer (default: the profile's agent_boot_timeout, else 90 s under TCG)
+---@field disks? BootDisk[]  plugged in before boot() returns, after the profile's: vm:disk(id)
+
+---@class BootDisk  exactly one of path, scratch, template
+---@field path? string  a host image (relative: to the calling file): the guest's writes go to it; never created
+---@field scratch? integer|string  a new blank disk of this size (bytes or "1M") in the VM's run dir
+---@field template? string  a host image copied into the VM's run dir: the template stays as it was
+---@field id? string  default boot0, boot1, ... (its position, from 0)
+---@field readonly? boolean
 
 ---@param opts? BootOptions
 ---@return VM
@@ -249,7 +289,15 @@ function VM:power_button(timeout) end
 function VM:console() end
 ---@return Clock
 function VM:clock() end
----@param spec {size?: integer|string, path?: string, readonly?: boolean, id?: string}  size ("64M") for a new empty disk, or path of a host image
+---@class DiskSpec
+---@field image? string  a host file (relative: to the calling file; also `path`): the disk, its size the disk's
+---@field path? string  the same as image
+---@field scratch? integer|string  a new disk ("64M") in the VM's run dir: the host reads and writes its sectors
+---@field size? integer|string  without image or scratch: a blank disk with no backing image for the host's sector ops (default 4G); with image, ignored
+---@field id? string  default disk1, disk2, ...
+---@field readonly? boolean
+
+---@param spec? DiskSpec
 ---@return Disk  once the guest sees it
 function VM:attach_disk(spec) end
 ---@param id string
@@ -309,21 +357,28 @@ local Disk = {}
 function Disk:id() end
 ---@return string  its /dev path in the guest
 function Disk:device() end
----@return integer  bytes
+---@return integer  bytes as the guest sees them now (an image's file may grow); after detach, the last known
 function Disk:size() end
+---Raises without a backing image (attach_disk({size})), once detached, and with EIO under eio_read.
 ---@param lba integer
 ---@param count integer  512-byte sectors
 ---@return string
 function Disk:read_sectors(lba, count) end
+---Raises as read_sectors does (EIO under eio_write).
 ---@param lba integer
----@param data string  whole 512-byte sectors
+---@param data string  written from the start of sector lba (whole sectors or a part of one)
 ---@return Disk
 function Disk:write_sectors(lba, data) end
+---Beside the faults in force; the guest's I/O and the host's sector ops both see them.
 ---@param kind "eio_read"|"eio_write"|"slow"
 ---@return Disk
 function Disk:fault_inject(kind) end
+---@return string[]  the faults in force, sorted
+function Disk:active_faults() end
 ---@return Disk
 function Disk:clear_faults() end
+---@return boolean
+function Disk:is_detached() end
 function Disk:detach() end
 
 ---@class Task

@@ -112,8 +112,9 @@ const message = (...words: [number, number][]) => segmentsOf(words);
 
 describe("wire codec against capnp-es", () => {
   test("every struct of the schema reads the same through both, whoever wrote it", () => {
-    // (2000: with ReadFile.refuseOver, 1000 frames of this seed no longer reached RawPtr.target)
-    for (let i = 0; i < 2000; i++) {
+    // (2000: with ReadFile.refuseOver, 1000 frames of this seed no longer reached RawPtr.target;
+    // 4000: with FileOp.readMem and RawCall.async, 2000 no longer reached RawCall.ptrs)
+    for (let i = 0; i < 4000; i++) {
       const frame = randomStruct(byName.get("Frame")!, 0) as PlainFrame;
       const ours = encodeFrame(frame).subarray(4);
       expect(norm(decodeFrame(ours))).toEqual(norm(referenceRead(ours)));

@@ -230,14 +230,14 @@ export const fileOps = {
     request: (a) => files({ fdStream: a.fd }),
     reply: (r, a) => ({ handle: fileReply(r).stream, label: `fd ${a.fd}` }),
   }),
-  syscall: op<{ nr: number; args?: unknown[]; bufs?: LuaBuf[]; ptrs?: { buf: number; offset: number; target: number }[] }>({
+  syscall: op<{ nr: number; args?: unknown[]; bufs?: LuaBuf[]; ptrs?: { buf: number; offset: number; target: number }[]; async?: boolean }>({
     describe: (a) => `syscall ${a.nr}`,
     request: (a) => {
       const bufs = (a.bufs ?? []).map((b, i) => rawBuf(b, `bufs[${i + 1}]`));
       const n = bufs.length;
       const args = (a.args ?? []).map((x, i) => rawArg(x, i, bufs, n));
       const ptrs = (a.ptrs ?? []).map((p) => ({ buf: p.buf - 1, offset: p.offset, target: p.target - 1 }));
-      return files({ syscall: { nr: a.nr, args, bufs, ptrs } });
+      return files({ syscall: { nr: a.nr, args, bufs, ptrs, async: !!a.async } });
     },
     reply: (r, a) => {
       const x = rawReply(r);
@@ -245,8 +245,16 @@ export const fileOps = {
       return { ret: x.result, result: x.result, errno: x.errno, errno_name: x.errno_name, out_bufs: x.bufs.slice(0, (a.bufs ?? []).length) };
     },
   }),
-  ioctl: op<{ fd: number; cmd: number; data?: unknown; ptrs?: { offset: number; data: LuaBuf }[] }>({
-    describe: (a) => `ioctl ${a.fd} 0x${Number(a.cmd).toString(16)}`,
+  read_mem: op<{ addr: number; len: number }>({
+    describe: (a) => `read_mem 0x${BigInt.asUintN(64, BigInt(a.addr)).toString(16)} (${a.len} bytes)`,
+    request: (a) => files({ readMem: { addr: BigInt.asUintN(64, BigInt(a.addr)) as unknown as number, len: a.len } }),
+    reply: (r) => {
+      const x = rawReply(r);
+      return { errno: x.errno, data: x.bufs[0] ?? new Uint8Array() };
+    },
+  }),
+  ioctl: op<{ fd: number; cmd: number; data?: unknown; ptrs?: { offset?: number; data: LuaBuf }[] }>({
+    describe: (a) => `ioctl fd ${a.fd} request 0x${BigInt.asUintN(64, BigInt(a.cmd)).toString(16)}`,
     request: (a) => {
       const bufs: { data?: Uint8Array; size?: number }[] = [];
       let arg: { value: number } | { buf: number };
@@ -256,10 +264,11 @@ export const fileOps = {
         bufs.push(rawBuf(a.data as LuaBuf, "data"));
         arg = { buf: 0 };
       }
-      const ptrs = (a.ptrs ?? []).map((p, i) => {
+      const ptrs: { buf: number; offset: number; target: number }[] = [];
+      (a.ptrs ?? []).forEach((p, i) => {
         if (!bufs.length) throw new Error("ptrs need data to point from: pass the argument struct as data");
         bufs.push(rawBuf(p.data, `ptrs[${i + 1}].data`));
-        return { buf: 0, offset: p.offset, target: bufs.length - 1 };
+        if (p.offset !== undefined && p.offset !== null) ptrs.push({ buf: 0, offset: p.offset, target: bufs.length - 1 });
       });
       return files({ ioctl: { args: [{ value: a.fd }, { value: a.cmd }, arg], bufs, ptrs } });
     },

@@ -177,6 +177,20 @@ function P.boot_options(opts)
       P.raise("boot option " .. k .. " must be a finite number, got " .. P.num(v))
     end
   end
+  if type(opts.disks) == "table" then -- host paths relative to the calling file; the host checks the rest
+    out.disks = {}
+    for i, d in ipairs(opts.disks) do
+      if type(d) == "table" then
+        local copy = {}
+        for k, v in pairs(d) do copy[k] = v end
+        for _, k in ipairs({ "path", "template" }) do
+          if type(copy[k]) == "string" and copy[k] ~= "" and copy[k]:sub(1, 1) ~= "/" then copy[k] = P.caller_dir() .. "/" .. copy[k] end
+        end
+        d = copy
+      end
+      out.disks[i] = d
+    end
+  end
   if opts.agent_timeout ~= nil then
     out.agent_timeout = P.duration(opts.agent_timeout, "boot option agent_timeout")
     if out.agent_timeout <= 0 then P.raise("boot option agent_timeout must be greater than zero") end
@@ -203,36 +217,52 @@ local Disk = P.class("Disk")
 P.Disk = Disk
 Disk.__tostring = function(d) return "Disk(" .. d._id .. " on " .. d._vm._name .. ")" end
 
-local disk_keys = { size = true, path = true, readonly = true, id = true }
+local disk_keys = { size = true, image = true, path = true, scratch = true, readonly = true, id = true }
+local DEFAULT_BLANK = "4G" -- upstream's attach_disk size when none is given
 
--- attach_disk({size = "64M"}) or attach_disk({path = "img.raw", readonly = true}), optionally
--- with id; returns the disk once the guest sees it (disk:device() is its /dev path there).
+local function new_disk(vm, r)
+  return setmetatable({ _vm = vm, _id = r.id, _device = r.device, _size = r.size }, Disk)
+end
+
+-- Three kinds (see docs/devices.md): {image = "img.raw"} (also `path`; the host file is the
+-- disk, its size the disk's), {scratch = "64M"} (a new disk in the VM's run dir whose sectors
+-- the host reads and writes) and {size = "64M"} (upstream's: a blank disk with no backing
+-- image for the host's sector ops; 4G when no size is given). Optionally with id and readonly.
+-- Returns the disk once the guest sees it (disk:device() is its /dev path there).
 function VM:attach_disk(spec)
+  if spec == nil then spec = {} end
   P.check(spec, "table", "attach_disk spec")
   for k in pairs(spec) do
-    if not disk_keys[k] then P.raise("unknown attach_disk key '" .. tostring(k) .. "' (known: size, path, readonly, id)") end
+    if not disk_keys[k] then P.raise("unknown attach_disk key '" .. tostring(k) .. "' (known: id, image, path, readonly, scratch, size)") end
   end
-  if (spec.size == nil) == (spec.path == nil) then P.raise("attach_disk: give size (a new empty disk) or path (an image on the host)") end
-  if spec.size ~= nil and type(spec.size) ~= "number" and type(spec.size) ~= "string" then
-    P.raise("attach_disk size must be bytes or a string like \"64M\", got " .. type(spec.size))
+  for _, k in ipairs({ "size", "scratch" }) do
+    local v = spec[k]
+    if v ~= nil and type(v) ~= "number" and type(v) ~= "string" then
+      P.raise("attach_disk " .. k .. " must be bytes or a string like \"64M\", got " .. type(v))
+    end
   end
-  local path = spec.path
-  if path ~= nil then
-    P.check(path, "string", "attach_disk path")
-    if path:sub(1, 1) ~= "/" then path = P.caller_dir() .. "/" .. path end
+  if spec.image ~= nil and spec.path ~= nil then P.raise("attach_disk: give image or path (the same: a host file), not both") end
+  local image = spec.image or spec.path
+  if image ~= nil and spec.scratch ~= nil then P.raise("attach_disk: give image (a host file) or scratch (a new disk), not both") end
+  if image ~= nil then
+    P.check(image, "string", "attach_disk image")
+    if image:sub(1, 1) ~= "/" then image = P.caller_dir() .. "/" .. image end
   end
   if spec.readonly ~= nil then P.check(spec.readonly, "boolean", "attach_disk readonly") end
   if spec.id ~= nil then P.check(spec.id, "string", "attach_disk id") end
-  local r = P.call("disk.attach", { vm = self._id, spec = { size = spec.size, path = path, readonly = spec.readonly, id = spec.id } })
-  return setmetatable({ _vm = self, _id = r.id, _device = r.device }, Disk)
+  local wire = { readonly = spec.readonly, id = spec.id }
+  if image ~= nil then wire.path = image -- an image's size is its file's: `size` says nothing more
+  elseif spec.scratch ~= nil then wire.size = spec.scratch
+  else wire.size, wire.hostSectors = spec.size or DEFAULT_BLANK, false end
+  return new_disk(self, P.call("disk.attach", { vm = self._id, spec = wire }))
 end
 
--- The disk attached with that id (attach_disk's, or a profile's disk1, disk2, ...).
+-- The disk attached with that id (attach_disk's, a profile's disk1, disk2, ..., a boot option's).
 function VM:disk(id)
   P.check(id, "string", "disk id")
   local info = P.call("disk.info", { vm = self._id, id = id })
   if info == nil then P.raise("no disk '" .. id .. "' on vm " .. self._name) end
-  return setmetatable({ _vm = self, _id = info.id, _device = info.device }, Disk)
+  return new_disk(self, info)
 end
 
 -- The arguments of a disk's host ops: which VM and disk, and more.
@@ -242,12 +272,31 @@ local function disk_args(d, more)
   return more
 end
 
+local function disk_info(d)
+  if d._detached then return nil end
+  local info = P.call("disk.info", disk_args(d))
+  if info == nil then d._detached = true end -- detached through another handle, or its VM went
+  return info
+end
+
 function Disk:id() return self._id end
 function Disk:device() return self._device end
+
+-- Bytes, as the guest sees them now (an image's file may have grown); after detach, the last known.
 function Disk:size()
-  local info = P.call("disk.info", disk_args(self))
-  if info == nil then P.raise("disk " .. self._id .. " is detached") end
-  return info.size
+  local info = disk_info(self)
+  if info then self._size = info.size end
+  return self._size
+end
+
+function Disk:is_detached()
+  return disk_info(self) == nil
+end
+
+-- The faults in force, sorted ({} once detached).
+function Disk:active_faults()
+  local info = disk_info(self)
+  return info and info.faults or {}
 end
 
 local function sector_arg(v, what)
@@ -260,14 +309,16 @@ function Disk:read_sectors(lba, count)
   return P.call("disk.read_sectors", disk_args(self, { lba = sector_arg(lba, "lba"), count = sector_arg(count, "sector count") }))
 end
 
--- Writes whole 512-byte sectors at `lba`. The guest sees them for blocks it has not cached.
+-- Writes `data` from the start of sector `lba` (whole sectors, or a part of one). The guest
+-- sees it for blocks it has not cached.
 function Disk:write_sectors(lba, data)
   P.check(data, "string", "sector data")
   P.call("disk.write_sectors", disk_args(self, { lba = sector_arg(lba, "lba"), data = data }))
   return self
 end
 
--- "eio_read" | "eio_write" | "slow": the guest's I/O to this disk fails (or crawls) until clear_faults.
+-- "eio_read" | "eio_write" | "slow", beside those in force: the guest's I/O to this disk fails
+-- (or crawls), and so do the host's sector ops, until clear_faults.
 function Disk:fault_inject(kind)
   P.check(kind, "string", "fault kind")
   P.call("disk.fault_inject", disk_args(self, { kind = kind }))
@@ -279,7 +330,8 @@ function Disk:clear_faults()
   return self
 end
 
--- Unplugs the disk from the guest; a disk made by attach_disk({size}) is deleted. Idempotent.
+-- Unplugs the disk from the guest; a disk made by attach_disk (scratch, size) is deleted.
+-- Idempotent; sector ops raise "detached" afterwards.
 function Disk:detach()
   if self._detached then return end
   P.call("disk.detach", disk_args(self))

@@ -141,11 +141,17 @@ end, function(r, owner)
 end)
 
 -- Raw calls ---------------------------------------------------------------------------------
--- vm:syscall(nr, args?, bufs?, ptrs?): args are integers, strings (passed as a pointer to a
--- NUL-terminated copy) or {buf = i} (the address of bufs[i]); bufs are strings or sizes
--- (zero-filled); ptrs are {buf = i, offset = k, target = j}: before the call the address of
--- bufs[j] is written at byte k of bufs[i]. Returns {ret, result (= ret), errno, errno_name,
--- out_bufs}; a failed call (an unknown number too: ENOSYS) returns ret -1 and does not raise.
+-- vm:syscall(nr, ...) in three forms, one call (see docs/files.md):
+--   vm:syscall(nr, a1, ..., a6)                          the plain form (past six, ignored)
+--   vm:syscall(nr, {args = ..., bufs = ..., ptrs = ..., nested = ...})    the table form
+--   vm:syscall(nr, args, bufs, ptrs)                     the same as lists
+-- args are integers, strings (a pointer to a NUL-terminated copy), Files (their descriptor),
+-- booleans or {buf = i} (the address of bufs[i]); bufs are strings, sizes (zero-filled) or
+-- {data, size}. ptrs: an integer p at position i puts the address of bufs[i] in argument
+-- slot p (0-based, upstream's form); {buf = i, offset = k, target = j} writes the address of
+-- bufs[j] at byte k of bufs[i], as nested = {{parent = i, child = j, offset = k}} does.
+-- Returns {ret, result (= ret), errno, errno_name, out_bufs}; a failed call (an unknown
+-- number too: ENOSYS) returns ret -1 and does not raise.
 local function buf_arg(b, what)
   local ty = type(b)
   if ty == "string" then return b end
@@ -167,64 +173,169 @@ local function list_arg(v, what)
   return v
 end
 
--- The table form vm:syscall(nr, {args = ..., bufs = ..., ptrs = ...}) is the same call.
-local syscall_keys = { args = true, bufs = true, ptrs = true }
-local function syscall_form(args, bufs, ptrs)
-  if type(args) ~= "table" or getmetatable(args) ~= nil or next(args) == nil or math.type(next(args)) == "integer" then
-    return args, bufs, ptrs
+local function buf_index(v, what, nbufs)
+  if math.type(v) ~= "integer" or v < 1 or v > nbufs then
+    P.raise(what .. " must be a buffer index from 1 to " .. nbufs .. ", got " .. P.repr(v))
   end
-  if bufs ~= nil or ptrs ~= nil then
-    P.raise("syscall takes (nr, args, bufs, ptrs) or (nr, {args = ..., bufs = ..., ptrs = ...}), not both")
-  end
-  opts_arg(args, syscall_keys, "syscall option")
-  return args.args, args.bufs, args.ptrs
+  return v
 end
 
 -- The kernel reads six argument registers; like it, we ignore any further arguments.
 local MAX_SYSCALL_ARGS = 6
 
-P.define_guest_op("syscall", function(nr, args, bufs, ptrs)
+local function raw_arg(a, what, nbufs)
+  if getmetatable(a) == P.File then return a:fd_or_raise() end
+  if type(a) == "table" then
+    if math.type(a.buf) ~= "integer" or a.buf < 1 or a.buf > nbufs then
+      P.raise(what .. " = {buf = i} needs 1 <= i <= " .. nbufs .. ", got " .. P.repr(a.buf))
+    end
+    return { buf = a.buf }
+  end
+  if math.type(a) == "float" and math.tointeger(a) then return math.tointeger(a) end
+  if math.type(a) == "integer" or type(a) == "string" or type(a) == "boolean" then return a end
+  P.raise(what .. " must be an integer, a string, a File or {buf = i}, got " .. P.repr(a))
+end
+
+local syscall_keys = { args = true, bufs = true, ptrs = true, nested = true }
+
+-- The call's parts from any form: {args = list, bufs = list, ptrs = list, nested = list}, and
+-- whether it was the table form.
+local function syscall_parts(...)
+  local n, first = select("#", ...), ...
+  if type(first) ~= "table" or getmetatable(first) ~= nil then -- the plain form: integers
+    local args = {}
+    for i = 1, math.min(n, MAX_SYSCALL_ARGS) do
+      local a = select(i, ...)
+      args[i] = a == nil and 0 or a
+    end
+    return { args = args }, false
+  end
+  local args, bufs, ptrs = ...
+  if next(args) == nil or math.type(next(args)) == "integer" then -- the lists
+    return { args = args, bufs = bufs, ptrs = ptrs }, false
+  end
+  if n > 1 then
+    P.raise("syscall takes (nr, args, bufs, ptrs) or (nr, {args = ..., bufs = ..., ptrs = ...}), not both")
+  end
+  opts_arg(args, syscall_keys, "syscall option")
+  return args, true
+end
+
+local function syscall_build(nr, ...)
   int_arg(nr, "syscall number")
-  args, bufs, ptrs = syscall_form(args, bufs, ptrs)
-  bufs = list_arg(bufs, "bufs")
+  local parts = syscall_parts(...)
+  local bufs = list_arg(parts.bufs, "bufs")
   local wbufs = {}
   for i, b in ipairs(bufs) do wbufs[i] = buf_arg(b, "bufs[" .. i .. "]") end
-  args = list_arg(args, "args")
   local wargs = {}
-  for i, a in ipairs(args) do
-    if getmetatable(a) == P.File then
-      wargs[i] = a:fd_or_raise()
-    elseif type(a) == "table" then
-      if math.type(a.buf) ~= "integer" or a.buf < 1 or a.buf > #bufs then
-        P.raise("args[" .. i .. "] = {buf = i} needs 1 <= i <= " .. #bufs .. ", got " .. P.repr(a.buf))
-      end
-      wargs[i] = { buf = a.buf }
-    elseif math.type(a) == "integer" or type(a) == "string" or type(a) == "boolean" then
-      wargs[i] = a
-    else
-      P.raise("args[" .. i .. "] must be an integer, a string, a File or {buf = i}, got " .. P.repr(a))
-    end
+  for i, a in ipairs(list_arg(parts.args, "args")) do
+    if i > MAX_SYSCALL_ARGS then break end
+    wargs[i] = raw_arg(a, "args[" .. i .. "]", #bufs)
   end
   local wptrs = {}
-  for i, p in ipairs(list_arg(ptrs, "ptrs")) do
-    P.check(p, "table", "ptrs[" .. i .. "]")
-    for _, k in ipairs({ "buf", "target" }) do
-      if math.type(p[k]) ~= "integer" or p[k] < 1 or p[k] > #bufs then
-        P.raise("ptrs[" .. i .. "]." .. k .. " must be a buffer index from 1 to " .. #bufs .. ", got " .. P.repr(p[k]))
-      end
+  for i, p in ipairs(list_arg(parts.ptrs, "ptrs")) do
+    if math.type(p) == "integer" then -- upstream's form: bufs[i]'s address goes into argument slot p
+      if p < 0 or p >= MAX_SYSCALL_ARGS then P.raise("ptrs[" .. i .. "] = " .. p .. ": an argument slot is 0 to 5 (0-based)") end
+      buf_index(i, "ptrs[" .. i .. "] (its buffer)", #bufs)
+      for slot = #wargs + 1, p do wargs[slot] = 0 end
+      wargs[p + 1] = { buf = i }
+    else
+      P.check(p, "table", "ptrs[" .. i .. "]")
+      buf_index(p.buf, "ptrs[" .. i .. "].buf", #bufs)
+      buf_index(p.target, "ptrs[" .. i .. "].target", #bufs)
+      if math.type(p.offset) ~= "integer" or p.offset < 0 then P.raise("ptrs[" .. i .. "].offset must be an integer >= 0") end
+      wptrs[#wptrs + 1] = { buf = p.buf, offset = p.offset, target = p.target }
     end
-    if math.type(p.offset) ~= "integer" or p.offset < 0 then P.raise("ptrs[" .. i .. "].offset must be an integer >= 0") end
-    wptrs[i] = { buf = p.buf, offset = p.offset, target = p.target }
   end
-  for i = MAX_SYSCALL_ARGS + 1, #wargs do wargs[i] = nil end
+  for i, e in ipairs(list_arg(parts.nested, "nested")) do
+    local what = "nested[" .. i .. "]"
+    P.check(e, "table", what)
+    for _, k in ipairs({ "parent", "child", "offset" }) do
+      if e[k] == nil then P.raise(what .. " has no " .. k .. " (it takes {parent = i, child = j, offset = k})") end
+    end
+    buf_index(e.parent, what .. ".parent", #bufs)
+    buf_index(e.child, what .. ".child", #bufs)
+    if math.type(e.offset) ~= "integer" or e.offset < 0 then P.raise(what .. ".offset must be an integer >= 0") end
+    wptrs[#wptrs + 1] = { buf = e.parent, offset = e.offset, target = e.child }
+  end
   return { nr = nr, args = wargs, bufs = wbufs, ptrs = wptrs }
+end
+
+-- Inside vm:batch only the plain form and the lists (upstream refuses the table form there).
+local function syscall_batch_build(nr, ...)
+  local _, tabled = syscall_parts(...)
+  if tabled then
+    P.raise("batch:syscall does not take the table form {args = ..., bufs = ..., ptrs = ...}: call vm:syscall outside the batch, or pass plain integers")
+  end
+  return syscall_build(nr, ...)
+end
+
+P.define_guest_op("syscall", syscall_build, nil, syscall_batch_build)
+
+-- vm:syscall_async(...): the same call, sent now; handle:await() returns its result (once).
+-- Other ops go on meanwhile (a worker runs it on a thread of its own process).
+local PendingSyscall = P.class("PendingSyscall")
+PendingSyscall.__tostring = function(h) return "PendingSyscall(" .. h._what .. ")" end
+
+function PendingSyscall:await()
+  if self._awaited then P.raise("syscall_async: handle already awaited (" .. self._what .. ")") end
+  self._awaited = true
+  local r = P.host_await(self._id)
+  if r.err ~= nil then P.raise(r.err) end
+  return r.ok
+end
+
+for _, class in ipairs(P.guest_classes) do
+  class.syscall_async = function(self, nr, ...)
+    local args = syscall_build(nr, ...)
+    args.async = true
+    local id = P.host_submit("guest", { target = self:_target("syscall_async"), op = "syscall", args = args })
+    return setmetatable({ _id = id, _what = "syscall " .. nr .. " on " .. tostring(self) }, PendingSyscall)
+  end
+end
+
+-- vm:read_mem(addr, len): bytes of the agent's own memory (a worker's: its process's), or
+-- nil and the errno when the range is not mapped.
+P.define_guest_op("read_mem", function(addr, len)
+  int_arg(addr, "read_mem address")
+  int_arg(len, "read_mem length")
+  if len < 0 then P.raise("read_mem length must be >= 0, got " .. len) end
+  return { addr = addr, len = len }
+end, function(r)
+  if r.errno ~= 0 then return nil, r.errno end
+  return r.data
 end)
 
--- vm:ioctl(fd, cmd, data?, ptrs?): data is nil (0), an integer (passed by value) or the
--- bytes of the argument struct (a string or a size); ptrs are {offset = k, data = bytes |
--- size}: each becomes a buffer whose address is written at byte k of data. Returns
--- {result, errno, errno_name, out_data, out_bufs} (the buffers after the call).
-P.define_guest_op("ioctl", function(fd, cmd, data, ptrs)
+-- vm:ioctl(fd, cmd, data?, opts?): data is nil (0), an integer (passed by value) or the bytes
+-- of the argument struct (a string or a size). opts is upstream's {bufs = {...}, ptr_offsets
+-- = {...}} (the address of bufs[i] goes at byte ptr_offsets[i] of data) or a list of
+-- {offset = k, data = bytes | size}. Returns {ret, result, errno, errno_name, out_data,
+-- out_bufs} (the buffers after the call); a failing ioctl raises with its errno.
+local function ioctl_ptrs(opts)
+  if opts == nil then return {} end
+  P.check(opts, "table", "ioctl options")
+  if next(opts) == nil or math.type(next(opts)) == "integer" then -- ours: a list of {offset, data}
+    local out = {}
+    for i, p in ipairs(list_arg(opts, "ptrs")) do
+      P.check(p, "table", "ptrs[" .. i .. "]")
+      if math.type(p.offset) ~= "integer" or p.offset < 0 then P.raise("ptrs[" .. i .. "].offset must be an integer >= 0") end
+      out[i] = { offset = p.offset, data = buf_arg(p.data, "ptrs[" .. i .. "].data") }
+    end
+    return out
+  end
+  opts_arg(opts, { bufs = true, ptr_offsets = true }, "ioctl option")
+  local bufs, offsets = list_arg(opts.bufs, "bufs"), list_arg(opts.ptr_offsets, "ptr_offsets")
+  if #offsets > #bufs then P.raise("ptr_offsets has " .. #offsets .. " entries for " .. #bufs .. " bufs") end
+  local out = {}
+  for i, b in ipairs(bufs) do
+    local off = offsets[i]
+    if off ~= nil and (math.type(off) ~= "integer" or off < 0) then P.raise("ptr_offsets[" .. i .. "] must be an integer >= 0, got " .. P.repr(off)) end
+    out[i] = { offset = off, data = buf_arg(b, "bufs[" .. i .. "]") } -- no offset: a buffer nothing points at
+  end
+  return out
+end
+
+P.define_guest_op("ioctl", function(fd, cmd, data, opts)
   fd = P.fd_of(fd, "ioctl fd")
   int_arg(cmd, "ioctl request")
   local wdata
@@ -233,12 +344,7 @@ P.define_guest_op("ioctl", function(fd, cmd, data, ptrs)
     elseif type(data) == "string" or type(data) == "table" then wdata = buf_arg(data, "data")
     else P.raise("ioctl data must be an integer, bytes (a string) or {size = n}, got " .. P.repr(data)) end
   end
-  local wptrs = {}
-  for i, p in ipairs(list_arg(ptrs, "ptrs")) do
-    P.check(p, "table", "ptrs[" .. i .. "]")
-    if math.type(p.offset) ~= "integer" or p.offset < 0 then P.raise("ptrs[" .. i .. "].offset must be an integer >= 0") end
-    wptrs[i] = { offset = p.offset, data = buf_arg(p.data, "ptrs[" .. i .. "].data") }
-  end
+  local wptrs = ioctl_ptrs(opts)
   if #wptrs > 0 and (wdata == nil or math.type(wdata) == "integer") then
     P.raise("ioctl ptrs point from inside data: pass the argument struct as data (bytes)")
   end

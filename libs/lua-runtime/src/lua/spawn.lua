@@ -122,6 +122,19 @@ function P.host_call(op, args)
   return drive(id)
 end
 
+-- A host call answered later (vm:syscall_async): submit it now, take its reply with
+-- P.host_await(id), which waits like a host call does (running the tasks meanwhile).
+function P.host_submit(op, args)
+  return submit(op, args or {})
+end
+
+function P.host_await(id)
+  if task_of[running()] and isyieldable() then
+    return raw_yield(AWAIT, { id = id })
+  end
+  return drive(id)
+end
+
 -- Coroutines created inside a task pass the task's waits up to the scheduler.
 function coroutine.resume(co, ...)
   local task = task_of[running()]

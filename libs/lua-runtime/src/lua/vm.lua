@@ -168,15 +168,16 @@ P.guest_classes = { VM }
 
 local function identity(x) return x end
 
--- `shape(result, owner, args)`: owner is the VM or worker the op ran on.
-function P.define_guest_op(name, build, shape)
+-- `shape(result, owner, args)`: owner is the VM or worker the op ran on. `batch_build`, when
+-- given, builds the op inside vm:batch instead (to refuse a form there).
+function P.define_guest_op(name, build, shape, batch_build)
   shape = shape or identity
   local method = function(self, ...)
     local args = build(...)
     -- the op's name tells a worker this is new work (refused once it was joined)
     return shape(P.call("guest", { target = self:_target(name), op = name, args = args }), self, args)
   end
-  P.guest_ops[name] = { build = build, shape = shape, method = method }
+  P.guest_ops[name] = { build = build, shape = shape, method = method, batch_build = batch_build or build }
   for _, class in ipairs(P.guest_classes) do class[name] = method end
 end
 
@@ -202,7 +203,7 @@ function VM:batch(fn)
       local def = P.guest_ops[name]
       if not def then P.raise("vm:batch has no op '" .. tostring(name) .. "'") end
       return function(_, ...)
-        queue[#queue + 1] = { op = name, args = def.build(...), shape = def.shape }
+        queue[#queue + 1] = { op = name, args = def.batch_build(...), shape = def.shape }
       end
     end,
   })

@@ -1086,7 +1086,12 @@ export const FileOp_Which = {
 * args: fd, request, argument -> raw
 *
 */
-  IOCTL: 15
+  IOCTL: 15,
+  /**
+* the memory of the process that runs the namespace's raw calls -> raw
+*
+*/
+  READ_MEM: 16
 } as const;
 export type FileOp_Which = (typeof FileOp_Which)[keyof typeof FileOp_Which];
 export class FileOp extends $.Struct {
@@ -1106,6 +1111,7 @@ export class FileOp extends $.Struct {
   static readonly FD_STREAM = FileOp_Which.FD_STREAM;
   static readonly SYSCALL = FileOp_Which.SYSCALL;
   static readonly IOCTL = FileOp_Which.IOCTL;
+  static readonly READ_MEM = FileOp_Which.READ_MEM;
   static readonly _capnp = {
     displayName: "FileOp",
     id: "bb289fb241637c51",
@@ -1517,6 +1523,35 @@ export class FileOp extends $.Struct {
   }
   set ioctl(value: RawCall) {
     $.utils.setUint16(0, 15, this);
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  _adoptReadMem(value: $.Orphan<ReadMem>): void {
+    $.utils.setUint16(0, 16, this);
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownReadMem(): $.Orphan<ReadMem> {
+    return $.utils.disown(this.readMem);
+  }
+  /**
+* the memory of the process that runs the namespace's raw calls -> raw
+*
+*/
+  get readMem(): ReadMem {
+    $.utils.testWhich("readMem", $.utils.getUint16(0, this), 16, this);
+    return $.utils.getStruct(0, ReadMem, this);
+  }
+  _hasReadMem(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initReadMem(): ReadMem {
+    $.utils.setUint16(0, 16, this);
+    return $.utils.initStructAt(0, ReadMem, this);
+  }
+  get _isReadMem(): boolean {
+    return $.utils.getUint16(0, this) === 16;
+  }
+  set readMem(value: ReadMem) {
+    $.utils.setUint16(0, 16, this);
     $.utils.copyFrom(value, $.utils.getPointer(0, this));
   }
   toString(): string { return "FileOp_" + super.toString(); }
@@ -2256,7 +2291,7 @@ export class RawCall extends $.Struct {
   static readonly _capnp = {
     displayName: "RawCall",
     id: "9df67027b476181d",
-    size: new $.ObjectSize(8, 3),
+    size: new $.ObjectSize(16, 3),
   };
   static _Args: $.ListCtor<RawArg>;
   static _Bufs: $.ListCtor<RawBuf>;
@@ -2313,6 +2348,11 @@ export class RawCall extends $.Struct {
   _disownPtrs(): $.Orphan<$.List<RawPtr>> {
     return $.utils.disown(this.ptrs);
   }
+  /**
+* The caller does not wait for it (syscall_async): a worker's process runs it on a thread
+* of its own, so the worker's other calls go on meanwhile.
+*
+*/
   get ptrs(): $.List<RawPtr> {
     return $.utils.getList(2, RawCall._Ptrs, this);
   }
@@ -2325,7 +2365,33 @@ export class RawCall extends $.Struct {
   set ptrs(value: $.List<RawPtr>) {
     $.utils.copyFrom(value, $.utils.getPointer(2, this));
   }
+  get async(): boolean {
+    return $.utils.getBit(64, this);
+  }
+  set async(value: boolean) {
+    $.utils.setBit(64, value, this);
+  }
   toString(): string { return "RawCall_" + super.toString(); }
+}
+export class ReadMem extends $.Struct {
+  static readonly _capnp = {
+    displayName: "ReadMem",
+    id: "d823ea9feb107a8f",
+    size: new $.ObjectSize(16, 0),
+  };
+  get addr(): bigint {
+    return $.utils.getUint64(0, this);
+  }
+  set addr(value: bigint) {
+    $.utils.setUint64(0, value, this);
+  }
+  get len(): number {
+    return $.utils.getUint32(8, this);
+  }
+  set len(value: number) {
+    $.utils.setUint32(8, value, this);
+  }
+  toString(): string { return "ReadMem_" + super.toString(); }
 }
 export const RawArg_Which = {
   VALUE: 0,

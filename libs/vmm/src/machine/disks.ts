@@ -1,15 +1,18 @@
 // Disks hot-plugged into a running VM, with faults switched on and off while the guest uses
 // them (docs/prototypes/devices.md, item 4). Each disk is a raw "top" node whose `file` child
-// is swapped with blockdev-reopen: the image itself (no fault), a blkdebug node failing every
-// read or every write with EIO, or a throttle node. The filter nodes are made at attach time,
-// so a switch is one QMP command (~3 ms). Swapping under the raw node, never under a format
-// driver: qcow2 keeps its data I/O on its own child and ignores the swap.
+// is swapped with blockdev-reopen: the image itself (no fault), or the filter for the set of
+// faults in force: a blkdebug node failing reads, writes or both with EIO, a throttle node,
+// or a blkdebug node over the throttle one. The seven filters (one per non-empty set) are made
+// at attach time, so a switch is one QMP command (~3 ms). Swapping under the raw node, never
+// under a format driver: qcow2 keeps its data I/O on its own child and ignores the swap.
 // The guest finds a disk by its serial (/sys/block/vdX/serial = the id): names follow probe order.
 import * as fs from "node:fs";
 import type { QemuVm } from "./qemu";
 
 export type DiskFault = "eio_read" | "eio_write" | "slow";
 export const DISK_FAULTS: readonly DiskFault[] = ["eio_read", "eio_write", "slow"];
+// A set of faults as bits: its filter node is `${id}-f${mask}` (1..7).
+const FAULT_BIT: Record<DiskFault, number> = { eio_read: 1, eio_write: 2, slow: 4 };
 export const SECTOR_BYTES = 512;
 // virtio-blk serials hold 20 bytes; QEMU node names must start with a letter.
 const DISK_ID = /^[A-Za-z][A-Za-z0-9_]{0,19}$/;
@@ -55,8 +58,8 @@ export class HotDisk {
   readonly file: string;
   readonly format: "raw" | "qcow2";
   readonly readOnly: boolean;
-  /** the fault in force, or null */
-  fault: DiskFault | null = null;
+  /** the faults in force */
+  private readonly inForce = new Set<DiskFault>();
   detached = false;
 
   private constructor(
@@ -77,8 +80,8 @@ export class HotDisk {
   private get imageNode() {
     return this.format === "qcow2" ? `${this.id}-fmt` : `${this.id}-file`;
   }
-  private filterNode(f: DiskFault) {
-    return `${this.id}-${f.replace("_", "-")}`;
+  private filterNode(mask: number) {
+    return `${this.id}-f${mask}`;
   }
   private get throttleGroup() {
     return `${this.id}-tg`;
@@ -100,12 +103,21 @@ export class HotDisk {
       await add({ driver: "file", "node-name": `${opts.id}-file`, filename: opts.file });
       if (format === "qcow2") await add({ driver: "qcow2", "node-name": disk.imageNode, file: `${opts.id}-file` });
       await add({ driver: "raw", "node-name": opts.id, file: disk.imageNode });
-      const fail = (event: string, iotype: string) => [{ event, iotype, errno: EIO, immediately: true }];
-      await add({ driver: "blkdebug", "node-name": disk.filterNode("eio_read"), image: disk.imageNode, "inject-error": fail("read_aio", "read") });
-      await add({ driver: "blkdebug", "node-name": disk.filterNode("eio_write"), image: disk.imageNode, "inject-error": fail("write_aio", "write") });
+      // A throttle over the image (4); blkdebug failing reads (1), writes (2) or both (3) over
+      // the image, and the same over the throttle (5..7). blkdebug on top: it only sees the
+      // read/write events the raw node sends its own child, which a throttle would not pass on.
       await vm.qmp.execute("object-add", { "qom-type": "throttle-group", id: disk.throttleGroup, limits: { "iops-total": opts.slowIops ?? 10 } });
       made.push({ object: disk.throttleGroup });
-      await add({ driver: "throttle", "node-name": disk.filterNode("slow"), "throttle-group": disk.throttleGroup, file: disk.imageNode });
+      await add({ driver: "throttle", "node-name": disk.filterNode(4), "throttle-group": disk.throttleGroup, file: disk.imageNode });
+      const rules: Record<number, { event: string; iotype: string }[]> = {
+        1: [{ event: "read_aio", iotype: "read" }],
+        2: [{ event: "write_aio", iotype: "write" }],
+        3: [{ event: "read_aio", iotype: "read" }, { event: "write_aio", iotype: "write" }],
+      };
+      for (const mask of [1, 2, 3, 5, 6, 7]) {
+        const injectError = rules[mask & 3]!.map((r) => ({ ...r, errno: EIO, immediately: true }));
+        await add({ driver: "blkdebug", "node-name": disk.filterNode(mask), image: mask & 4 ? disk.filterNode(4) : disk.imageNode, "inject-error": injectError });
+      }
       // report: an I/O error goes to the guest, it never pauses the VM (virtio-blk's default for writes is enospc)
       await vm.qmp.execute("device_add", { driver: "virtio-blk-pci", id: disk.devId, drive: opts.id, serial: opts.id, werror: "report", rerror: "report" });
     } catch (e) {
@@ -118,19 +130,30 @@ export class HotDisk {
     return disk;
   }
 
-  /** Switches a fault on (replacing the one in force, if any). */
+  /** The faults in force, sorted. */
+  get faults(): DiskFault[] {
+    return [...this.inForce].sort();
+  }
+
+  has(fault: DiskFault) {
+    return this.inForce.has(fault);
+  }
+
+  /** Switches a fault on, beside those in force. */
   async inject(fault: DiskFault): Promise<void> {
     this.checkAttached();
     if (!DISK_FAULTS.includes(fault)) throw new Error(`unknown disk fault ${JSON.stringify(fault)}: one of ${DISK_FAULTS.join(", ")}`);
-    await this.swapTo(this.filterNode(fault));
-    this.fault = fault;
+    let mask = FAULT_BIT[fault];
+    for (const f of this.inForce) mask |= FAULT_BIT[f];
+    await this.swapTo(this.filterNode(mask));
+    this.inForce.add(fault);
   }
 
   /** The guest's I/O goes to the image again, at full speed. */
   async clear(): Promise<void> {
     this.checkAttached();
     await this.swapTo(this.imageNode);
-    this.fault = null;
+    this.inForce.clear();
   }
 
   private swapTo(child: string) {
@@ -163,7 +186,8 @@ export class HotDisk {
       clearTimeout(timer);
     }
     this.detached = true;
-    const nodes = [this.id, this.filterNode("eio_read"), this.filterNode("eio_write"), this.filterNode("slow"), ...(this.format === "qcow2" ? [this.imageNode] : []), `${this.id}-file`];
+    // parents before children: the top node, the blkdebugs over the throttle, the throttle, the others, the image
+    const nodes = [this.id, ...[5, 6, 7, 4, 1, 2, 3].map((m) => this.filterNode(m)), ...(this.format === "qcow2" ? [this.imageNode] : []), `${this.id}-file`];
     for (const node of nodes) await this.vm.qmp.execute("blockdev-del", { "node-name": node });
     await this.vm.qmp.execute("object-del", { id: this.throttleGroup });
   }
@@ -193,11 +217,11 @@ export class HotDisk {
     return buf;
   }
 
-  /** Writes whole sectors at `lba` into the image. */
+  /** Writes `data` into the image from the start of sector `lba` (a part of a sector too). */
   writeSectors(lba: number, data: Uint8Array): void {
-    if (data.length === 0 || data.length % SECTOR_BYTES) throw new Error(`write_sectors: data must be a whole number of ${SECTOR_BYTES}-byte sectors, got ${data.length} bytes`);
     if (this.readOnly) throw new Error(`disk ${this.id} is read-only`);
-    this.checkRange(lba, data.length / SECTOR_BYTES, "write_sectors");
+    if (data.length === 0) return;
+    this.checkRange(lba, Math.ceil(data.length / SECTOR_BYTES), "write_sectors");
     this.io("r+", (fd) => fs.writeSync(fd, data, 0, data.length, lba * SECTOR_BYTES));
   }
 
