@@ -3,6 +3,18 @@
 // sent and what the switch delivered to it (after impairments): what tcpdump on its eth0 sees.
 import { pcapHeader, pcapRecord, PcapWriter } from "./pcap";
 
+
+/** Waits `ms`, or less when the wake function handed to `setWaiter` is called (new data). */
+async function sleepUnlessWoken(ms: number, setWaiter: (wake: (() => void) | null) => void) {
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(resolve, ms);
+    setWaiter(() => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+  setWaiter(null);
+}
 export interface CapturedFrame {
   /** ms since the epoch, sub-ms precision */
   time: number;
@@ -44,14 +56,7 @@ export class FrameQueue implements CaptureSink {
   /** The next frame, waiting up to `timeoutMs`; null on timeout or once closed and empty. */
   async next(timeoutMs: number): Promise<CapturedFrame | null> {
     if (!this.frames.length && !this.closed) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, timeoutMs);
-        this.waiter = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.waiter = null;
+      await sleepUnlessWoken(timeoutMs, (w) => (this.waiter = w));
     }
     const f = this.frames.shift() ?? null;
     if (f) this.bytes -= f.frame.length;
@@ -122,14 +127,7 @@ export class PcapStream implements CaptureSink {
   /** What is waiting, after waiting up to `timeoutMs` for something; `eof` once closed and read. */
   async read(timeoutMs: number): Promise<{ data: Uint8Array; eof: boolean }> {
     if (!this.chunks.length && !this.closed && timeoutMs > 0) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, timeoutMs);
-        this.waiter = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.waiter = null;
+      await sleepUnlessWoken(timeoutMs, (w) => (this.waiter = w));
     }
     const data = Buffer.concat(this.chunks);
     this.chunks = [];
