@@ -6,8 +6,9 @@ import type { BootFile, BootImage } from "@provium/vmm";
 import type { BootExtras } from "./guest";
 import type { Profile } from "./config";
 import type { DiskSpec } from "./disks";
+import { mergeShares, parseShares } from "./shares";
 
-const KNOWN = ["files", "kernel_cmdline", "kernel_cmdline_append", "rng_seed", "initial_time", "agent_timeout"];
+const KNOWN = ["files", "kernel_cmdline", "kernel_cmdline_append", "rng_seed", "initial_time", "agent_timeout", "shares"];
 
 export interface BootPlan {
   extras: (image: BootImage) => BootExtras;
@@ -53,7 +54,8 @@ function ownCmdline(image: BootImage, profile: Profile): string {
   return image.cmdline.slice(0, image.cmdline.length - profile.cmdline.length).trim();
 }
 
-export function bootOptions(opts: Record<string, unknown>, profile: Profile, defaultDeadlineMs: number): BootPlan {
+/** `baseDir`: what relative paths of `shares` are relative to (the test file's directory). */
+export function bootOptions(opts: Record<string, unknown>, profile: Profile, defaultDeadlineMs: number, baseDir = process.cwd()): BootPlan {
   const unknown = Object.keys(opts).filter((k) => !KNOWN.includes(k));
   if (unknown.length) throw new Error(`unknown boot option${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} (known: ${KNOWN.join(", ")})`);
   const bootFiles = opts.files !== undefined ? files(opts.files) : undefined;
@@ -61,6 +63,7 @@ export function bootOptions(opts: Record<string, unknown>, profile: Profile, def
   const append = opts.kernel_cmdline_append !== undefined ? str(opts.kernel_cmdline_append, "kernel_cmdline_append") : undefined;
   const rngSeed = opts.rng_seed !== undefined ? seed(opts.rng_seed) : undefined;
   const rtcBase = opts.initial_time !== undefined ? initialTime(opts.initial_time) : undefined;
+  const shares = mergeShares(profile.shares, opts.shares !== undefined ? parseShares(opts.shares, baseDir, "boot option shares") : []);
   let agentDeadlineMs = profile.agentBootTimeoutMs ?? defaultDeadlineMs;
   if (opts.agent_timeout !== undefined) {
     const s = opts.agent_timeout;
@@ -73,7 +76,8 @@ export function bootOptions(opts: Record<string, unknown>, profile: Profile, def
     disks: profile.disks ?? [],
     extras: (image) => {
       const cmdline = replace === undefined && append === undefined ? undefined : [ownCmdline(image, profile), replace ?? profile.cmdline, append].filter(Boolean).join(" ");
-      return { bootFiles, rngSeed, rtcBase, cmdline };
+      if (shares.length && image.noShares) throw new Error(`${opts.shares !== undefined ? "boot option shares" : `${profile.origin}.shares`}: ${image.noShares}`);
+      return { bootFiles, rngSeed, rtcBase, cmdline, ...(shares.length ? { shares } : {}) };
     },
   };
 }

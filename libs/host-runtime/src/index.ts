@@ -12,3 +12,4 @@ export { CapacityPool, hostCapacity, DEFAULT_CPU_OVERCOMMIT, type Amount } from 
 export { parseMemory } from "./memory-size";
 export { openFixtureCache, lazyFixtureCache } from "./fixture-cache";
 export { keyOf, type FixtureHost } from "./fixtures";
+export { parseShares } from "./shares";
