@@ -74,7 +74,7 @@ function noShares(src: KernelSource): string | undefined {
   const missing = SHARE_DRIVERS.filter((d) => driverState(src, d) === "missing");
   if (!missing.length) return undefined;
   const what = src.given.startsWith("Debian's") ? src.given : `the kernel ${src.given}`;
-  return `shares need 9p over virtio in the guest kernel, and ${what} has neither built in nor as a module ${missing.map((d) => `${d.option} (${d.module})`).join(" nor ")}: use a kernel built with ${SHARE_DRIVERS.map((d) => `${d.option}=y or =m`).join(" and ")} (Debian's generic kernel, linux-image-amd64, has both) with --kernel or a profile's kernel`;
+  return `shares need 9p over virtio in the guest kernel, and ${what} lacks ${missing.map((d) => `${d.option} (${d.module})`).join(" and ")}, neither built in nor as a module: use a kernel built with ${SHARE_DRIVERS.map((d) => `${d.option}=y or =m`).join(" and ")} (Debian's generic kernel, linux-image-amd64, has both) with --kernel or a profile's kernel`;
 }
 
 // A kernel whose disk drivers are there (built in or modules) can take the agent from a disk.
