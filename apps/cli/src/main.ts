@@ -21,6 +21,7 @@ import { fileDurations, TIMINGS_FILE, updateTimings } from "./runner/shards";
 import { mergeRuns } from "./report/merge";
 import { doctor } from "./doctor";
 import { HostError } from "./host-checks";
+import { fileLabel } from "./matrix";
 import { benchCompare, DEFAULT_THRESHOLD_PCT, type CompareOptions } from "./bench-cmd";
 
 function fail(e: unknown): never {
@@ -86,10 +87,11 @@ selectionOptions(program.command("list").description("list the tests that would 
     // Files run in parallel; print them in path order, tests in declaration order.
     const byFile = new Map<string, string[]>();
     for (const e of events) {
-      const lines = byFile.get(e.file ?? "") ?? [];
-      if (e.kind === "test_listed") lines.push(`${e.file} › ${e.test}${e.todo ? "  (todo)" : ""}`);
-      if (e.kind === "file_error") lines.push(`${e.file}: cannot list: ${e.reason}`);
-      byFile.set(e.file ?? "", lines);
+      const file = fileLabel(e); // "[lts] x.test.lua" under a matrix entry
+      const lines = byFile.get(file) ?? [];
+      if (e.kind === "test_listed") lines.push(`${file} › ${e.test}${e.todo ? "  (todo)" : ""}`);
+      if (e.kind === "file_error") lines.push(`${file}: cannot list: ${e.reason}`);
+      byFile.set(file, lines);
     }
     for (const file of [...byFile.keys()].sort()) for (const line of byFile.get(file)!) console.log(line);
   } catch (e) {

@@ -4,7 +4,7 @@
 // package: @provium/vmm's resolveKernelSource) replaces Debian's cloud kernel in every profile
 // that names no kernel of its own; a profile's own kernel is the profile's business.
 import { isAbsolute, resolve } from "node:path";
-import { resolveKernelSource } from "@provium/vmm";
+import { AGENT_DRIVERS, requireDrivers, resolveKernelSource } from "@provium/vmm";
 import type { Config } from "./config";
 
 /** One entry of the matrix: its name and the kernel it runs on. */
@@ -59,10 +59,10 @@ export function matrixEntries(config: Config, spec: string | undefined, kernelFl
   return Object.entries(all).map(([name, kernel]) => ({ name, kernel }));
 }
 
-/** Checks a kernel path before any VM boots: a wrong one fails the run once, not every file. */
+/** Checks a kernel path (and the agent's drivers in it) before any VM boots: a wrong one fails the run once, not every file. */
 export function checkKernel(path: string, where: string, err: (msg: string) => Error): void {
   try {
-    resolveKernelSource(path, where);
+    requireDrivers(resolveKernelSource(path, where), AGENT_DRIVERS, "the agent", where);
   } catch (e) {
     throw err((e as Error).message);
   }
