@@ -29,10 +29,11 @@ function bench(name, opts, fn)
   end
   local meta = { bench = true }
   for k, v in pairs(opts) do if not OWN[k] then meta[k] = v end end
+  local where = P.where(1) -- the bench's own line: its body may have returned before the check
   test(name, meta, function(t)
     local b = setmetatable({ name = name, opts = opts, samples = {}, unit = nil }, B)
     fn(b, t)
-    if #b.samples == 0 then P.raise("bench " .. name .. " took no samples: call b:time(fn) or b:record(value, unit)") end
+    if #b.samples == 0 then error(where .. "bench " .. name .. " took no samples: call b:time(fn) or b:record(value, unit)", 0) end
     P.emit({ kind = "bench_result", test = name, unit = b.unit, better = opts.better or "lower", samples = b.samples })
   end)
 end
