@@ -44,7 +44,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, "src/hello.txt"), "hello from the host\n");
 }, 900_000);
 
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true }), 120_000); // ~3 trees of 400 MB of modules
 
 describe("kernels by path", () => {
   test("the three layouts resolve to their image and modules", () => {

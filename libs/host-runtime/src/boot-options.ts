@@ -54,8 +54,7 @@ function ownCmdline(image: BootImage, profile: Profile): string {
   return image.cmdline.slice(0, image.cmdline.length - profile.cmdline.length).trim();
 }
 
-/** `baseDir`: what relative paths of `shares` are relative to (the test file's directory). */
-export function bootOptions(opts: Record<string, unknown>, profile: Profile, defaultDeadlineMs: number, baseDir = process.cwd()): BootPlan {
+export function bootOptions(opts: Record<string, unknown>, profile: Profile, defaultDeadlineMs: number): BootPlan {
   const unknown = Object.keys(opts).filter((k) => !KNOWN.includes(k));
   if (unknown.length) throw new Error(`unknown boot option${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} (known: ${KNOWN.join(", ")})`);
   const bootFiles = opts.files !== undefined ? files(opts.files) : undefined;
@@ -63,7 +62,8 @@ export function bootOptions(opts: Record<string, unknown>, profile: Profile, def
   const append = opts.kernel_cmdline_append !== undefined ? str(opts.kernel_cmdline_append, "kernel_cmdline_append") : undefined;
   const rngSeed = opts.rng_seed !== undefined ? seed(opts.rng_seed) : undefined;
   const rtcBase = opts.initial_time !== undefined ? initialTime(opts.initial_time) : undefined;
-  const shares = mergeShares(profile.shares, opts.shares !== undefined ? parseShares(opts.shares, baseDir, "boot option shares") : []);
+  // The Lua side made relative host paths relative to the cwd (from the calling file's directory).
+  const shares = mergeShares(profile.shares, opts.shares !== undefined ? parseShares(opts.shares, process.cwd(), "boot option shares") : []);
   let agentDeadlineMs = profile.agentBootTimeoutMs ?? defaultDeadlineMs;
   if (opts.agent_timeout !== undefined) {
     const s = opts.agent_timeout;

@@ -1,6 +1,5 @@
 // The VMs of one test file: created by name, booted (each with its share of host capacity),
 // disposed at the end of the test that made them, numbered for vm:cid().
-import { dirname } from "node:path";
 import { prepareImage, type RemoteCache } from "@provium/vmm";
 import { GuestVm, type VmEvent } from "./guest";
 import { bootOptions } from "./boot-options";
@@ -28,8 +27,6 @@ export interface VmRegistryOptions {
   onVmEvent: VmEvent;
   acquire: Acquire;
   cidCounter?: Int32Array;
-  /** the test file: relative host paths of boot options are relative to its directory */
-  filePath?: string;
 }
 
 export class VmRegistry {
@@ -110,7 +107,7 @@ export class VmRegistry {
     // image ready when it gets it. No VM boots before every share is granted: a lab that can
     // never fit fails at once (before an image build that may take minutes), booting nothing.
     const profiles = vms.map((vm) => this.o.config.profiles[vm.spec.profile]!);
-    const launch = profiles.map((p) => bootOptions(opts ?? {}, p, this.o.agentDeadlineMs, this.o.filePath ? dirname(this.o.filePath) : undefined));
+    const launch = profiles.map((p) => bootOptions(opts ?? {}, p, this.o.agentDeadlineMs));
     const preparing = profiles.map((p) => prepareImage(p, this.o));
     const reserving = vms.map((vm) => this.shares.reserve({ memoryMiB: vm.spec.memoryMiB, cpus: vm.spec.cpus }));
     let releases: (() => void)[];

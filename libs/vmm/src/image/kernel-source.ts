@@ -102,7 +102,7 @@ export function resolveKernelSource(given: string, where = "kernel"): KernelSour
   const images = fs.existsSync(bootDir) ? fs.readdirSync(bootDir).filter((f) => f.startsWith("vmlinuz-")) : [];
   if (!images.length) throw new Error(`${where}: ${given} is neither a kernel image (bzImage), a kernel build tree (arch/x86/boot/bzImage) nor an unpacked kernel package (boot/vmlinuz-*, lib/modules/*)`);
   if (images.length > 1) throw new Error(`${where}: ${given} holds several kernels (${images.map((i) => `boot/${i}`).join(", ")}): point at one of them`);
-  return resolveKernelSource(path.join(bootDir, images[0]!), where);
+  return { ...resolveKernelSource(path.join(bootDir, images[0]!), where), given };
 }
 
 function readTrim(file: string) {
