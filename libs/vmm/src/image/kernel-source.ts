@@ -130,9 +130,13 @@ export function requireDrivers(src: KernelSource, drivers: readonly KernelDriver
   throw new Error(`${where}: ${src.given} has ${missing.length > 1 ? "drivers" : "a driver"} ${why} needs neither built in nor as a module: ${m.join(", ")}; build the kernel with ${missing.map((d) => `${d.option}=y or =m`).join(" and ")}`);
 }
 
-/** A kernel's identity for cache keys: its image and the list of its modules with their sizes. */
+/**
+ * A kernel's identity for fixture keys: its image's bytes and its modules' names and sizes
+ * (hashing ~400 MB of modules per run would cost more than it catches; no mtimes, so a checkout
+ * elsewhere has the same key).
+ */
 export function kernelIdentity(given: string): string {
   const src = resolveKernelSource(given);
-  const mods = src.moduleDir ? [...moduleFiles(src.moduleDir).entries()].map(([n, f]) => `${n}:${fs.statSync(f).size}:${fs.statSync(f).mtimeMs}`).sort() : [];
+  const mods = src.moduleDir ? [...moduleFiles(src.moduleDir).entries()].map(([n, f]) => `${n}:${fs.statSync(f).size}`).sort() : [];
   return contentKey([hashFile(src.kernel), ...mods]);
 }
