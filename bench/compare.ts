@@ -13,78 +13,17 @@
 // its interval: beyond the noise *and* beyond the threshold. The floor's and the peer's own
 // measures are printed as machine drift and never fail a comparison.
 //
-// The resampling is simple-statistics' sampleWithReplacement driven by a seeded generator,
-// so one pair of files always gives the same verdicts.
+// The statistics (the bootstrap, seeded so one pair of files always gives the same verdicts) are
+// @provium/bench-stats', which `provium bench compare` uses too.
 //
 // Usage: bun bench/compare.ts BASELINE.json CURRENT.json [--threshold PCT]
 //        bun run bench --compare BASELINE.json [--threshold PCT]
 import { readFileSync } from "node:fs";
-import { medianSorted, quantileSorted, sampleWithReplacement } from "simple-statistics";
+import { bootstrap, CONFIDENCE, median, MIN_SAMPLES, ratioOfMedians, ratioToFloor, seeded, verdictOf, type Interval, type Verdict } from "@provium/bench-stats";
 import { FLOOR_OF } from "./pairs";
 
 export const DEFAULT_THRESHOLD_PCT = 20;
-const RESAMPLES = 2000;
-const CONFIDENCE = 0.95;
-/** Fewer samples than this on a side (e.g. --quick's 2 boots) are reported, never judged. */
-export const MIN_SAMPLES = 5;
-
-export type Verdict = "faster" | "same" | "slower";
-
-export interface Interval {
-  /** the statistic on the samples as they are */
-  value: number;
-  lo: number;
-  hi: number;
-  /** share of resamples in which this run was slower (statistic > 1) */
-  pSlower: number;
-}
-
-/** A small seeded generator (mulberry32): resampling must not make verdicts flip run to run. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-// A typed array sorts numerically without a comparator call per step (2,000 resamples of 300).
-const median = (xs: readonly number[]) => medianSorted(Float64Array.from(xs).sort() as unknown as number[]);
-
-/**
- * Percentile bootstrap of a statistic of the medians of several independent sample sets: each
- * set is resampled with replacement on its own, `resamples` times.
- */
-export function bootstrap(sets: readonly number[][], stat: (medians: number[]) => number, resamples = RESAMPLES, seed = 1): Interval {
-  const random = seeded(seed);
-  const values: number[] = [];
-  for (let i = 0; i < resamples; i++) values.push(stat(sets.map((s) => median(sampleWithReplacement(s, s.length, random)))));
-  values.sort((a, b) => a - b);
-  const tail = (1 - CONFIDENCE) / 2;
-  return {
-    value: stat(sets.map(median)),
-    lo: quantileSorted(values, tail),
-    hi: quantileSorted(values, 1 - tail),
-    pSlower: values.filter((v) => v > 1).length / values.length,
-  };
-}
-
-/** This run's median over the baseline's, with its interval. */
-export function ratioOfMedians(base: number[], cur: number[], seed = 1): Interval {
-  return bootstrap([base, cur], ([b, c]) => c! / b!, RESAMPLES, seed);
-}
-
-/** (this run's median / its floor's) over (the baseline's / its floor's), with its interval. */
-export function ratioToFloor(base: number[], baseFloor: number[], cur: number[], curFloor: number[], seed = 1): Interval {
-  return bootstrap([base, baseFloor, cur, curFloor], ([b, bf, c, cf]) => c! / cf! / (b! / bf!), RESAMPLES, seed);
-}
-
-export function verdictOf(i: Interval): Verdict {
-  return i.lo > 1 ? "slower" : i.hi < 1 ? "faster" : "same";
-}
+export { seeded, bootstrap, ratioOfMedians, ratioToFloor, verdictOf, MIN_SAMPLES, type Interval, type Verdict };
 
 export interface MeasureComparison {
   id: string;

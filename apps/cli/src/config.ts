@@ -1,16 +1,18 @@
 // provium.toml: `[provium]` (roots, cache_dir, cache_max_size), `[cache]` (remote,
-// remote_write) and `[profiles.NAME]`.
+// remote_write), `[profiles.NAME]` and `[matrix]` (matrix.ts).
 // Built-in profiles need no file. Paths in a profile are relative to the config file.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
-import { builtinProfiles, type Profile, type RuntimeConfig } from "@provium/host-runtime";
+import { builtinProfiles, parseShares, type Profile, type RuntimeConfig } from "@provium/host-runtime";
 import { parseRemoteUrl } from "@provium/vmm";
+import { parseMatrix, type Matrix } from "./matrix";
 
 export { builtinProfiles, type Profile };
-export type Config = RuntimeConfig;
+/** The runtime's configuration and what only the CLI reads: the [matrix] of kernels. */
+export type Config = RuntimeConfig & { matrix?: Matrix };
 
 
-const profileKeys = new Set(["kernel", "initrd", "cmdline", "cmdline_file", "inject_agent", "build", "base", "packages", "disks", "agent_boot_timeout"]);
+const profileKeys = new Set(["kernel", "initrd", "cmdline", "cmdline_file", "inject_agent", "build", "base", "packages", "disks", "agent_boot_timeout", "shares"]);
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/;
 const topKeys = new Set(["roots", "cache_dir", "cache_max_size"]);
 const cacheKeys = new Set(["remote", "remote_write"]);
@@ -56,6 +58,8 @@ export function loadConfig(file: string | null, cwd = process.cwd()): Config {
     if (cache.remote_write !== undefined && typeof cache.remote_write !== "boolean") throw new ConfigError(`${file}: cache.remote_write must be true or false`);
     cfg.remoteCache = { url: cache.remote, write: cache.remote_write ?? true };
   } else if (cache.remote_write !== undefined) throw new ConfigError(`${file}: cache.remote_write without cache.remote`);
+  const matrix = parseMatrix(raw.matrix, file, cfg.dir, (m) => new ConfigError(m));
+  if (matrix) cfg.matrix = matrix;
   for (const [name, p] of Object.entries<any>(raw.profiles ?? {})) {
     const where = `${file}: profiles.${name}`;
     for (const k of Object.keys(p)) if (!profileKeys.has(k)) throw new ConfigError(`${where}: unknown key '${k}' (known: ${[...profileKeys].join(", ")})`);
@@ -82,6 +86,12 @@ export function loadConfig(file: string | null, cwd = process.cwd()): Config {
       agentBootTimeoutMs = p.agent_boot_timeout * 1000;
     }
     const disks = p.disks === undefined ? undefined : profileDisks(p.disks, where, path);
+    let shares: Profile["shares"];
+    try {
+      shares = p.shares === undefined ? undefined : parseShares(p.shares, cfg.dir, `${where}.shares`);
+    } catch (e) {
+      throw new ConfigError((e as Error).message); // it names the file already (`where`)
+    }
     const base = str("base");
     let packages: string[] | undefined;
     if (p.packages !== undefined) {
@@ -107,6 +117,7 @@ export function loadConfig(file: string | null, cwd = process.cwd()): Config {
       ...(base !== undefined ? { base } : {}),
       ...(packages ? { packages } : {}),
       ...(disks ? { disks } : {}),
+      ...(shares ? { shares } : {}),
       ...(agentBootTimeoutMs ? { agentBootTimeoutMs } : {}),
     };
   }

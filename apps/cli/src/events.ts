@@ -19,7 +19,9 @@ export type EventKind =
   | "test_listed"
   | "fixture_build_started"
   | "fixture_build_done"
-  | "fixture_cache_hit";
+  | "fixture_cache_hit"
+  /** a benchmark's samples (bench(...) in Lua): test, unit, better, samples */
+  | "bench_result";
 
 export interface RunEvent {
   v: number;
@@ -46,6 +48,8 @@ export interface Summary {
   skipped: number;
   files: number;
   durationMs: number;
+  /** per matrix entry, when the run had a matrix */
+  byMatrix?: Record<string, { passed: number; failed: number; skipped: number }>;
 }
 
 /** Folds events into the run's summary; any consumer (and a replay) gets the same counts. */
@@ -53,6 +57,12 @@ export function summarize(events: Iterable<RunEvent>): Summary {
   const s: Summary = { passed: 0, failed: 0, skipped: 0, files: 0, durationMs: 0 };
   let start = 0;
   for (const e of events) {
+    if (e.matrix && (e.kind === "test_passed" || e.kind === "test_failed" || e.kind === "file_error" || e.kind === "test_skipped")) {
+      const m = ((s.byMatrix ??= {})[String(e.matrix)] ??= { passed: 0, failed: 0, skipped: 0 });
+      if (e.kind === "test_passed") m.passed++;
+      else if (e.kind === "test_skipped") m.skipped++;
+      else m.failed++;
+    }
     if (e.kind === "test_passed") s.passed++;
     else if (e.kind === "test_failed" || e.kind === "file_error") s.failed++;
     else if (e.kind === "test_skipped") s.skipped++;

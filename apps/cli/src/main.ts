@@ -22,6 +22,8 @@ import { fileDurations, TIMINGS_FILE, updateTimings } from "./runner/shards";
 import { mergeRuns } from "./report/merge";
 import { doctor } from "./doctor";
 import { HostError } from "./host-checks";
+import { fileLabel } from "./matrix";
+import { benchCompare, DEFAULT_THRESHOLD_PCT, type CompareOptions } from "./bench-cmd";
 
 function fail(e: unknown): never {
   const known = e instanceof UsageError || e instanceof ConfigError || e instanceof HostError;
@@ -69,6 +71,9 @@ const program = selectionOptions(new Command())
   .option("--junit <file>", "also write a JUnit XML report")
   .option("--save-events <file>", "also write every event as JSON lines (replay with `provium report`)")
   .option("--events-socket <path>", "also stream events as JSON lines to a unix socket another program listens on")
+  .option("--kernel <path>", "boot this kernel (a bzImage, a kernel build tree or an unpacked kernel package) in every profile without a kernel of its own")
+  .option("--matrix <kernel=entries>", "run each file once per entry of provium.toml's [matrix], e.g. kernel=lts,next (default: every entry)")
+  .option("--bench-out <file>", "write every benchmark sample (bench(...)) as JSON, for `provium bench compare`")
   .option("--watch", "rerun when test files or helpers change", false)
   .option("-v, --verbose", "show test logs and progress detail", false)
   .option("-q, --quiet", "print only failures and the summary", false)
@@ -91,10 +96,11 @@ selectionOptions(program.command("list").description("list the tests that would 
     // Files run in parallel; print them in path order, tests in declaration order.
     const byFile = new Map<string, string[]>();
     for (const e of events) {
-      const lines = byFile.get(e.file ?? "") ?? [];
-      if (e.kind === "test_listed") lines.push(`${e.file} › ${e.test}${e.todo ? "  (todo)" : ""}`);
-      if (e.kind === "file_error") lines.push(`${e.file}: cannot list: ${e.reason}`);
-      byFile.set(e.file ?? "", lines);
+      const file = fileLabel(e); // "[lts] x.test.lua" under a matrix entry
+      const lines = byFile.get(file) ?? [];
+      if (e.kind === "test_listed") lines.push(`${file} › ${e.test}${e.todo ? "  (todo)" : ""}`);
+      if (e.kind === "file_error") lines.push(`${file}: cannot list: ${e.reason}`);
+      byFile.set(file, lines);
     }
     for (const file of [...byFile.keys()].sort()) for (const line of byFile.get(file)!) console.log(line);
   } catch (e) {
@@ -197,6 +203,23 @@ program
       const events = from ? eventsFile(from) : parseEvents(await Bun.stdin.text(), "stdin");
       const c = coverage(events, o.by);
       console.log(o.json ? coverageJson(c) : renderCoverage(c, o.by));
+    } catch (e) {
+      fail(e);
+    }
+  });
+
+program
+  .command("bench")
+  .description("benchmark results written with --bench-out")
+  .command("compare")
+  .description("each benchmark's median change from BASE to NEW with a bootstrap interval; exits 1 on a significant regression beyond --threshold")
+  .argument("<files...>", "BASE NEW (two --bench-out files), or one file with --by kernel")
+  .option("--threshold <pct>", `the smallest change that counts, in percent (default ${DEFAULT_THRESHOLD_PCT})`)
+  .option("--by <dimension>", "kernel: compare the matrix entries within one file instead of two files")
+  .option("--base <entry>", "with --by kernel: the entry the others are compared against (default: the first)")
+  .action((files: string[], o: CompareOptions) => {
+    try {
+      process.exit(benchCompare(files, o));
     } catch (e) {
       fail(e);
     }

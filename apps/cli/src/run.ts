@@ -16,6 +16,8 @@ import { CapacityPool, DEFAULT_CPU_OVERCOMMIT, agentDeadlineMs as defaultAgentDe
 import type { Selection } from "./runner/selection";
 import { fileDurations, parseShard, planShard, readTimings, spread, TIMINGS_FILE, updateTimings } from "./runner/shards";
 import { requireHost } from "./host-checks";
+import { checkKernel, matrixEntries, withKernel } from "./matrix";
+import { writeBenchOut } from "./report/bench-out";
 
 export class UsageError extends Error {}
 
@@ -46,6 +48,12 @@ export interface RunOptions {
   verbose?: boolean;
   quiet?: boolean;
   list?: boolean;
+  /** a kernel by path for every profile without its own (matrix.ts) */
+  kernel?: string;
+  /** "kernel=lts,next": the entries of provium.toml's [matrix] to run */
+  matrix?: string;
+  /** write every benchmark sample here (report/bench-out.ts) */
+  benchOut?: string;
 }
 
 export function loadRunConfig(path?: string): Config {
@@ -123,7 +131,12 @@ export function listFixtures(paths: string[], configPath?: string) {
 }
 
 export async function runSuite(o: RunOptions, write: (s: string) => void = (s) => process.stdout.write(s)): Promise<{ summary: Summary; interrupted: boolean; events: RunEvent[] }> {
-  const config = loadRunConfig(o.config);
+  let config = loadRunConfig(o.config);
+  const usage = (m: string) => new UsageError(m);
+  const entries = matrixEntries(config, o.matrix, o.kernel, usage);
+  const kernel = o.kernel !== undefined ? resolve(o.kernel) : undefined;
+  if (!o.list) for (const [k, where] of [...(kernel ? [[kernel, "--kernel"]] : []), ...(entries ?? []).map((e) => [e.kernel, `matrix.kernel.${e.name}`])]) checkKernel(k!, where!, usage);
+  if (kernel) config = withKernel(config, kernel);
   const roots = suiteRoots(o, config);
   let files: string[];
   try {
@@ -178,7 +191,7 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
     if (o.json) write(JSON.stringify(e) + "\n");
     else human!.onEvent(e);
   };
-  emit(event("run_started", { files: files.length, jobs }));
+  emit(event("run_started", { files: files.length, jobs, ...(kernel ? { kernel } : {}), ...(entries ? { matrix_kernels: Object.fromEntries(entries.map((e) => [e.name, e.kernel])) } : {}) }));
   if (sharded) emit(event("shard_planned", sharded.info));
   if (!files.length && !o.rerunFailed && !o.since) throw new UsageError(`no *.test.lua files under ${roots.join(", ")}`);
   if (files.length && !o.list) requireHost(config); // no QEMU, no busybox: say so now, not once per file
@@ -189,7 +202,8 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
   const agentDeadlineMs = defaultAgentDeadlineMs(accel, o.bootTimeout ? 1000 * duration("--boot-timeout", o.bootTimeout) : undefined);
   const filterFiles = o.filter ? files.filter((f) => rootRelative(f, roots).includes(o.filter!)) : undefined;
   const selection: Selection = { filter: o.filter, filterFiles, tags: o.tag ?? [], noTags: o.skipTag ?? [], tagMeta, noTagMeta, includeSlow: !!o.includeSlow, only, listOnly: !!o.list };
-  const pool = new Pool({ files, jobs, failFast: o.failFast, onEvent: emit, capacity, init: { config, cacheDir, accel, fileTimeoutS, agentDeadlineMs, selection, cids: new SharedArrayBuffer(4) } });
+  const work = entries ? files.flatMap((path) => entries.map((matrix) => ({ path, matrix }))) : files.map((path) => ({ path }));
+  const pool = new Pool({ files: work, jobs, failFast: o.failFast, onEvent: emit, capacity, init: { config, cacheDir, accel, fileTimeoutS, agentDeadlineMs, selection, cids: new SharedArrayBuffer(4) } });
 
   let interrupted = 0;
   const onSigint = () => {
@@ -231,6 +245,7 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
     if (!sharded) updateTimings(timingsPath, config.dir, fileDurations(events));
   }
   if (o.junit) writeFileSync(o.junit, junitXml(events));
+  if (o.benchOut && !o.list) writeBenchOut(o.benchOut, events, accel);
   for (const s of sinks) await s.close();
   return { summary, interrupted: interrupted > 0, events };
 }

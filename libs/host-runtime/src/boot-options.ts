@@ -6,8 +6,9 @@ import type { BootFile, BootImage } from "@provium/vmm";
 import type { BootExtras } from "./guest";
 import type { Profile } from "./config";
 import { parseDiskSize, type DiskSpec } from "./disks";
+import { mergeShares, parseShares } from "./shares";
 
-const KNOWN = ["files", "kernel_cmdline", "kernel_cmdline_append", "rng_seed", "initial_time", "agent_timeout", "disks"];
+const KNOWN = ["files", "kernel_cmdline", "kernel_cmdline_append", "rng_seed", "initial_time", "agent_timeout", "disks", "shares"];
 
 export interface BootPlan {
   extras: (image: BootImage) => BootExtras;
@@ -110,6 +111,8 @@ export function bootOptions(opts: Record<string, unknown>, profile: Profile, def
   const rngSeed = opts.rng_seed !== undefined ? seed(opts.rng_seed) : undefined;
   const rtcBase = opts.initial_time !== undefined ? initialTime(opts.initial_time) : undefined;
   const disks = opts.disks !== undefined ? bootDisks(opts.disks) : [];
+  // The Lua side made relative host paths relative to the cwd (from the calling file's directory).
+  const shares = mergeShares(profile.shares, opts.shares !== undefined ? parseShares(opts.shares, process.cwd(), "boot option shares") : []);
   let agentDeadlineMs = profile.agentBootTimeoutMs ?? defaultDeadlineMs;
   if (opts.agent_timeout !== undefined) {
     const s = opts.agent_timeout;
@@ -122,7 +125,8 @@ export function bootOptions(opts: Record<string, unknown>, profile: Profile, def
     disks: [...(profile.disks ?? []), ...disks],
     extras: (image) => {
       const cmdline = replace === undefined && append === undefined ? undefined : [ownCmdline(image, profile), replace ?? profile.cmdline, append].filter(Boolean).join(" ");
-      return { bootFiles, rngSeed, rtcBase, cmdline };
+      if (shares.length && image.noShares) throw new Error(`${opts.shares !== undefined ? "boot option shares" : `${profile.origin}.shares`}: ${image.noShares}`);
+      return { bootFiles, rngSeed, rtcBase, cmdline, ...(shares.length ? { shares } : {}) };
     },
   };
 }

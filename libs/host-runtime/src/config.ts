@@ -1,6 +1,6 @@
 // What the host runtime needs of a configuration: profiles to boot, roots to find modules and
 // fixtures in, the cache's cap. Loading it (provium.toml) is the CLI's business.
-import type { Profile as ImageProfile } from "@provium/vmm";
+import type { Profile as ImageProfile, ShareOptions } from "@provium/vmm";
 import type { DiskSpec } from "./disks";
 
 export interface Profile extends ImageProfile {
@@ -8,6 +8,7 @@ export interface Profile extends ImageProfile {
   packages?: string[]; // recipes: packages this one adds
   disks?: DiskSpec[]; // plugged into every VM of the profile before boot() returns
   agentBootTimeoutMs?: number; // how long a booting guest's agent may take to answer
+  shares?: ShareOptions[]; // host directories every VM of the profile mounts (virtio-9p)
 }
 
 export interface RuntimeConfig {

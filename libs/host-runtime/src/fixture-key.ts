@@ -3,7 +3,7 @@
 // key is known before anything is built.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { type RemoteCache, contentKey, ensureAgentBinary, ensureDebianKernel, hashFile } from "@provium/vmm";
+import { type RemoteCache, contentKey, ensureAgentBinary, ensureDebianKernel, hashFile, kernelIdentity } from "@provium/vmm";
 import { protocolVersion } from "@provium/protocol";
 import type { RuntimeConfig as Config, Profile } from "./config";
 import { literalCalls } from "./lua-scan";
@@ -48,10 +48,13 @@ export interface KeyContext {
 // kernel it gets when it names none. Not where it was defined, nor where its files are: a
 // checkout elsewhere (another CI runner) has the same fixtures.
 function profileIdentity(p: Profile, ctx: KeyContext): string {
-  const { origin: _, kernel, initrd, ...rest } = p;
-  const files = [kernel, initrd].filter((f): f is string => !!f && !f.includes("{out}")).map((f) => (existsSync(f) ? hashFile(f) : `missing:${f}`));
+  const { origin: _, kernel, initrd, shares, ...rest } = p;
+  // A kernel by path may be a build tree or an unpacked package: its image and modules count.
+  const identity = (f: string, isKernel: boolean) => (!existsSync(f) ? `missing:${f}` : isKernel ? kernelIdentity(f) : hashFile(f));
+  const files = [kernel, initrd].map((f, i) => (f && !f.includes("{out}") ? identity(f, i === 0) : null)).filter((f) => f !== null);
   const built = [kernel, initrd].map((f) => (f?.includes("{out}") ? f : null)); // made by `build`: named by the command
-  return JSON.stringify({ ...rest, files, built, kernel: kernel ? null : ctx.defaultKernel, agent: p.injectAgent ? ctx.agent : null });
+  const mounts = shares?.map((s) => ({ mount: s.mount, readOnly: !!s.readOnly })); // where the host dirs are is not part of it
+  return JSON.stringify({ ...rest, ...(mounts ? { shares: mounts } : {}), files, built, kernel: kernel ? null : ctx.defaultKernel, agent: p.injectAgent ? ctx.agent : null });
 }
 
 /** Returns the key and the host files it covers (for `provium fixture stale`). */

@@ -11,7 +11,7 @@ import { VmDisks } from "./disks";
 export type VmState = "created" | "booted" | "paused" | "shutdown" | "dead";
 
 /** What vm:boot(opts) adds to a profile's launch (see vm-registry.ts's bootOptions). */
-export type BootExtras = Pick<LaunchOptions, "bootFiles" | "rngSeed" | "rtcBase"> & { cmdline?: string };
+export type BootExtras = Pick<LaunchOptions, "bootFiles" | "rngSeed" | "rtcBase" | "shares"> & { cmdline?: string };
 
 // The console a dead VM leaves for read_log() (its run dir, and the log with it, is gone).
 const DEAD_LOG_KEEP = 1 << 20;

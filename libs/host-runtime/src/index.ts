@@ -13,3 +13,4 @@ export { parseMemory } from "./memory-size";
 export { openFixtureCache, lazyFixtureCache } from "./fixture-cache";
 export { keyOf, type FixtureHost } from "./fixtures";
 export { luaFileDeps } from "./lua-deps";
+export { parseShares } from "./shares";

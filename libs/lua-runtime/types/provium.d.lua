@@ -259,6 +259,11 @@ function VM:is_quiescent() end
 ---@field template? string  a host image copied into the VM's run dir: the template stays as it was
 ---@field id? string  default boot0, boot1, ... (its position, from 0)
 ---@field readonly? boolean
+---@field shares? table<string, string|ShareSpec>  guest mount point -> host directory (relative: to the calling file), mounted over virtio-9p before the agent answers; the kernel needs CONFIG_9P_FS and CONFIG_NET_9P_VIRTIO
+
+---@class ShareSpec
+---@field path string        the host directory (relative: to the calling file)
+---@field readonly? boolean  the guest can only read it (writes fail with EROFS)
 
 ---@param opts? BootOptions
 ---@return VM
@@ -630,6 +635,32 @@ function T:log(msg) end
 function test(name, meta_or_fn, fn) end
 ---@param reason string
 function todo(reason) end
+
+---@class BenchOptions: TestMeta
+---@field rounds? integer       measured rounds of b:time (default 10; with min_time: at least 5)
+---@field min_time? Duration    b:time measures until this much time has passed
+---@field warmup? integer       unmeasured runs of b:time's function first (default 1)
+---@field better? "lower"|"higher"  which way is worse for `provium bench compare` (default "lower": times)
+
+---@class Bench
+---@field name string
+---@field samples number[]     the samples so far
+---@field unit string|nil
+local Bench = {}
+---Runs fn `warmup` times, then measures it (host clock, ms) `rounds` times or until `min_time`.
+---@param fn fun()
+---@return number[] samples
+function Bench:time(fn) end
+---One sample the test measured itself (e.g. parsed from a tool's output); one unit per benchmark.
+---@param value number
+---@param unit? string
+function Bench:record(value, unit) end
+
+---A test that measures: its samples go into the run's events and --bench-out.
+---@param name string
+---@param opts_or_fn BenchOptions|fun(b: Bench, t: TestContext)
+---@param fn? fun(b: Bench, t: TestContext)
+function bench(name, opts_or_fn, fn) end
 ---@param pred fun(): any
 ---@param opts? {timeout?: Duration, interval?: Duration, desc?: string}
 function wait_until(pred, opts) end

@@ -18,7 +18,6 @@ export {
   type AgentOverlayOptions,
   type EnsureImageOptions,
   type GuestImage,
-  type KernelModule,
 } from "./image/initramfs";
 export { ensureAgentDisk, type EnsureAgentDiskOptions, type AgentDisk } from "./image/agent-disk";
 export { ensureRootfs, hostRelease, hostAptSources, checkPackageName, type EnsureRootfsOptions, type Rootfs } from "./image/rootfs";
@@ -52,4 +51,7 @@ export { HotDisk, createRawDisk, imageFormat, DISK_FAULTS, SECTOR_BYTES, type Di
 export { bootFileEntries, writeInitrdWithFiles, type BootFile } from "./machine/boot-files";
 export { kernelCmdline, MAX_CMDLINE_BYTES, type GuestEnd } from "./machine/qemu";
 export { DIE_WITH_PARENT, type NicOptions } from "./machine/qemu";
-export { NET_MODULES } from "./image/initramfs";
+export type { ShareOptions } from "./machine/shares";
+export { NET_MODULES, SHARE_MODULES, imageModules } from "./image/initramfs";
+export { moduleClosure, moduleDepends, moduleFiles, builtinModules, type KernelModule } from "./image/kernel-modules";
+export { resolveKernelSource, requireDrivers, driverState, kernelIdentity, AGENT_DRIVERS, DISK_DRIVERS, SHARE_DRIVERS, type KernelSource, type KernelDriver } from "./image/kernel-source";

@@ -17,13 +17,15 @@ beforeAll(() => {
   fs.writeFileSync(kernel, "fake kernel v1");
   agent = path.join(dir, "agent");
   fs.copyFileSync(HELLO_AGENT, agent);
-  // A fake lib/modules/<ver>: one module xz-compressed, virtio_pci_legacy_dev "built in" (absent).
+  // A fake lib/modules/<ver>: one module xz-compressed, virtio_pci_legacy_dev "built in" (absent),
+  // virtio_pci needing a module nobody asks for by name (its .modinfo `depends=`), 9p's pair.
   moduleDir = path.join(dir, "modules");
   const order: string[] = [];
-  for (const [name, sub] of [["virtio_ring", "virtio"], ["virtio", "virtio"], ["virtio_pci_modern_dev", "virtio"], ["virtio_pci", "virtio"], ["virtio_console", "char"]]) {
+  const mods = [["9p", "fs", "9pnet"], ["9pnet", "net", ""], ["9pnet_virtio", "net", "virtio,9pnet"], ["virtio_ring", "virtio", ""], ["virtio", "virtio", ""], ["virtio_pci_modern_dev", "virtio", ""], ["virtio_pci", "virtio", "virtio_ring,pci-helper,virtio_pci_modern_dev"], ["pci-helper", "virtio", ""], ["virtio_console", "char", null]];
+  for (const [name, sub, deps] of mods) {
     const rel = `kernel/drivers/${sub}/${name}.ko`;
     fs.mkdirSync(path.join(moduleDir, path.dirname(rel)), { recursive: true });
-    fs.writeFileSync(path.join(moduleDir, rel), `module ${name}`);
+    fs.writeFileSync(path.join(moduleDir, rel), `module ${name}${deps === null ? "" : `\0depends=${deps}\0`}`);
     order.push(rel);
   }
   Bun.spawnSync(["xz", path.join(moduleDir, "kernel/drivers/char/virtio_console.ko")]);
@@ -42,13 +44,23 @@ describe("guest image", () => {
     for (const n of ["init", "provium/bin/busybox", "provium/agent", "dev/console"]) expect(byName.has(n)).toBe(true);
     expect(new TextDecoder().decode(byName.get("init")!.data)).toBe(GUEST_INIT_SCRIPT);
     expect(byName.get("init")!.mode & 0o777).toBe(0o755);
+    // Each group's modules, dependencies first, then its load order for guest-init.sh.
+    const text = (n: string) => new TextDecoder().decode(byName.get(n)!.data);
     expect(entries.filter((e) => e.name.startsWith("provium/modules/")).map((e) => e.name)).toEqual([
       "provium/modules/virtio_ring.ko",
       "provium/modules/virtio.ko",
       "provium/modules/virtio_pci_modern_dev.ko",
+      "provium/modules/pci_helper.ko",
       "provium/modules/virtio_pci.ko",
       "provium/modules/virtio_console.ko",
+      "provium/modules/boot.order",
+      "provium/modules/9pnet.ko",
+      "provium/modules/9p.ko",
+      "provium/modules/9pnet_virtio.ko",
+      "provium/modules/share.order",
     ]);
+    expect(text("provium/modules/boot.order")).toBe("virtio_ring\nvirtio\nvirtio_pci_modern_dev\npci_helper\nvirtio_pci\nvirtio_console\n");
+    expect(text("provium/modules/share.order")).toBe("9pnet\n9p\n9pnet_virtio\n"); // virtio: loaded at boot already
     expect(new TextDecoder().decode(byName.get("provium/modules/virtio_console.ko")!.data)).toBe("module virtio_console"); // decompressed
     expect(byName.has("provium/lib/ld.so")).toBe(false); // a script agent needs no libraries
   });

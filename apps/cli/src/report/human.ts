@@ -1,6 +1,7 @@
 // The human reporter: one line per test, failures in full, a summary.
 import pc from "picocolors";
 import type { RunEvent, Summary } from "../events";
+import { fileLabel } from "../matrix";
 
 export interface HumanOptions {
   verbose: boolean;
@@ -41,12 +42,13 @@ export class HumanReporter {
   onEvent(e: RunEvent) {
     this.show(e);
     if (e.file) {
-      if (e.kind === "file_completed") this.running.delete(e.file);
-      else if (e.kind === "test_started") this.running.set(e.file, e.test!);
-      else if (e.kind === "progress") this.running.set(e.file, String(e.message));
-      else if (e.kind === "file_dispatched") this.running.set(e.file, "starting");
-      else if (e.kind === "vm_spawned") this.running.set(e.file, `booting ${e.vm}`);
-      else if (e.kind === "fixture_build_started") this.running.set(e.file, `building fixture ${e.fixture}`);
+      const at = fileLabel(e);
+      if (e.kind === "file_completed") this.running.delete(at);
+      else if (e.kind === "test_started") this.running.set(at, e.test!);
+      else if (e.kind === "progress") this.running.set(at, String(e.message));
+      else if (e.kind === "file_dispatched") this.running.set(at, "starting");
+      else if (e.kind === "vm_spawned") this.running.set(at, `booting ${e.vm}`);
+      else if (e.kind === "fixture_build_started") this.running.set(at, `building fixture ${e.fixture}`);
     }
     if (this.o.live) {
       this.print("");
@@ -58,23 +60,27 @@ export class HumanReporter {
     const { c } = this;
     const out = (s: string) => this.print(s);
     const dur = e.duration_ms !== undefined ? c.dim(` (${fmtMs(e.duration_ms)})`) : "";
+    const file = fileLabel(e); // "[lts] tests/x.test.lua" under a matrix entry
     switch (e.kind) {
       case "test_passed":
-        if (!this.o.quiet) out(`${c.green("✓")} ${e.file} › ${e.test}${dur}\n`);
+        if (!this.o.quiet) out(`${c.green("✓")} ${file} › ${e.test}${dur}\n`);
         break;
       case "test_failed":
         this.failures.push(e);
-        out(`${c.red("✗")} ${e.file} › ${e.test}${dur}\n`);
+        out(`${c.red("✗")} ${file} › ${e.test}${dur}\n`);
         break;
       case "file_error":
         this.failures.push(e);
-        out(`${c.red("✗")} ${e.file} ${c.red("(file failed)")}\n`);
+        out(`${c.red("✗")} ${file} ${c.red("(file failed)")}\n`);
         break;
       case "test_skipped":
-        if (!this.o.quiet) out(`${c.yellow("-")} ${e.file} › ${e.test} ${c.dim(`skipped: ${e.reason}`)}\n`);
+        if (!this.o.quiet) out(`${c.yellow("-")} ${file} › ${e.test} ${c.dim(`skipped: ${e.reason}`)}\n`);
         break;
       case "shard_planned":
         out(c.dim(`shard ${e.shard}: ${e.files} of ${e.of} files, expected ${fmtMs(Number(e.expected_ms))} (spread ${Number(e.spread).toFixed(2)}: the slowest shard over the mean${e.unknown ? `; ${e.unknown} files without a recorded time count as the median` : ""})\n`));
+        break;
+      case "bench_result":
+        if (!this.o.quiet) out(c.dim(`  … ${file} › ${e.test}: ${benchLine(e)}\n`));
         break;
       case "fixture_build_done":
         if (!this.o.quiet) out(c.dim(`  … built fixture ${e.fixture} in ${fmtMs(Number(e.duration_ms))}\n`));
@@ -84,7 +90,7 @@ export class HumanReporter {
         if (!this.o.quiet && (!this.o.live || this.o.verbose)) out(c.dim(`  … ${e.message}\n`));
         break;
       case "log":
-        if (this.o.verbose) out(c.dim(`  ${e.file}${e.test ? ` › ${e.test}` : ""}: ${e.message}\n`));
+        if (this.o.verbose) out(c.dim(`  ${file}${e.test ? ` › ${e.test}` : ""}: ${e.message}\n`));
         break;
     }
   }
@@ -94,7 +100,7 @@ export class HumanReporter {
     if (this.statusShown) this.o.write("\r\x1b[2K");
     this.statusShown = false;
     for (const f of this.failures) {
-      this.o.write(`\n${c.red(c.bold(f.kind === "file_error" ? `FAIL ${f.file}` : `FAIL ${f.file} › ${f.test}`))}\n`);
+      this.o.write(`\n${c.red(c.bold(f.kind === "file_error" ? `FAIL ${fileLabel(f)}` : `FAIL ${fileLabel(f)} › ${f.test}`))}\n`);
       if (f.meta && Object.keys(f.meta).length) this.o.write(c.dim(`meta: ${JSON.stringify(f.meta)}\n`));
       this.o.write(`${f.traceback ?? f.reason}\n`);
       for (const st of (f.streams as { label: string; opened_at: string; unread: string; eof: boolean }[] | undefined) ?? []) {
@@ -109,7 +115,18 @@ export class HumanReporter {
     const parts = [c.green(`${s.passed} passed`), s.failed ? c.red(`${s.failed} failed`) : `${s.failed} failed`];
     if (s.skipped) parts.push(c.yellow(`${s.skipped} skipped`));
     this.o.write(`\n${parts.join(", ")} ${c.dim(`(${s.files} files, ${fmtMs(s.durationMs)})`)}\n`);
+    for (const [entry, m] of Object.entries(s.byMatrix ?? {}))
+      this.o.write(c.dim(`  [${entry}] ${m.passed} passed, ${m.failed} failed${m.skipped ? `, ${m.skipped} skipped` : ""}\n`));
   }
+}
+
+// "median 12.3 ms over 10 samples (min 11.9, max 14.0)"
+function benchLine(e: RunEvent) {
+  const xs = [...((e.samples as number[]) ?? [])].sort((a, b) => a - b);
+  if (!xs.length) return "no samples";
+  const f = (x: number) => (Math.abs(x) < 10 ? x.toFixed(2) : x.toFixed(1));
+  const unit = e.unit ? ` ${e.unit}` : "";
+  return `median ${f(xs[Math.floor(xs.length / 2)]!)}${unit} over ${xs.length} samples (min ${f(xs[0]!)}, max ${f(xs.at(-1)!)})`;
 }
 
 function fmtMs(ms: number) {

@@ -1,6 +1,7 @@
 // JUnit XML (the dialect CI tools read: testsuites > testsuite per file > testcase), built
 // from events only, so a replay of saved events gives the same file.
 import type { RunEvent } from "../events";
+import { fileLabel } from "../matrix";
 
 const esc = (s: string) =>
   s
@@ -27,7 +28,7 @@ export function junitXml(events: RunEvent[]): string {
   };
   for (const e of events) {
     if (!e.file) continue;
-    const s = suite(e.file, e.ts);
+    const s = suite(fileLabel(e), e.ts); // one suite per file and matrix entry: "[lts] tests/x.test.lua"
     const time = (e.duration_ms ?? 0) / 1000;
     if (e.kind === "test_passed") s.cases.push({ name: e.test!, time, meta: e.meta });
     else if (e.kind === "test_skipped") s.cases.push({ name: e.test!, time: 0, meta: e.meta, skipped: e.reason ?? "" });

@@ -11,6 +11,7 @@ import { event, type RunEvent } from "../events";
 import { verdict } from "./selection";
 import { acquireCapacity, onCapacityReply } from "./capacity-client";
 import { send, type FromWorker, type ToWorker, type WorkerInit } from "./messages";
+import { withKernel } from "../matrix";
 
 declare const self: Worker;
 
@@ -43,12 +44,12 @@ self.onmessage = async (m: MessageEvent<ToWorker>) => {
     runExitCleanups();
     toPool({ kind: "stopped" });
   } else if (d.kind === "file") {
-    await runFile(d.path);
+    await runFile(d.path, d.matrix ? { ...host!, config: withKernel(init.config, d.matrix.kernel) } : host!);
     toPool({ kind: "file_done", path: d.path });
   }
 };
 
-async function runFile(path: string) {
+async function runFile(path: string, host: HostSetup) {
   const file = relative(process.cwd(), path) || path;
   const started = Date.now();
   let current = null as { name: string; started: number } | null;
@@ -64,7 +65,7 @@ async function runFile(path: string) {
   let fileTimeoutS = init.fileTimeoutS;
   armDeadline(fileTimeoutS, "file");
 
-  const session = openSession(host!, path, {
+  const session = openSession(host, path, {
     cidCounter: new Int32Array(init.cids),
     listOnly: init.selection.listOnly,
     plan: (tests, timeoutS) => {

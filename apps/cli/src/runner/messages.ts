@@ -4,6 +4,7 @@ import type { Amount } from "@provium/host-runtime";
 import type { RunEvent } from "../events";
 import type { Config } from "../config";
 import type { Selection } from "./selection";
+import type { MatrixEntry } from "../matrix";
 
 export interface WorkerInit {
   config: Config;
@@ -18,7 +19,8 @@ export interface WorkerInit {
 
 export type ToWorker =
   | { kind: "init"; init: WorkerInit }
-  | { kind: "file"; path: string }
+  /** a test file, under a matrix entry's kernel when given */
+  | { kind: "file"; path: string; matrix?: MatrixEntry }
   /** The run is being interrupted: kill the VMs, answer "stopped". */
   | { kind: "stop" }
   | { kind: "capacity_reply"; id: number; error?: string };

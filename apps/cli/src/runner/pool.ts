@@ -5,9 +5,16 @@ import { relative } from "node:path";
 import { event, type RunEvent } from "../events";
 import type { Amount, CapacityPool } from "@provium/host-runtime";
 import { send, type FromWorker, type ToWorker, type WorkerInit } from "./messages";
+import type { MatrixEntry } from "../matrix";
+
+/** A file to run, under a matrix entry when the run has a matrix (its events carry the entry's name). */
+export interface FileJob {
+  path: string;
+  matrix?: MatrixEntry;
+}
 
 export interface PoolOptions {
-  files: string[];
+  files: FileJob[];
   jobs: number;
   init: WorkerInit;
   onEvent: (e: RunEvent) => void;
@@ -19,7 +26,7 @@ const workerEntry = new URL("./io-worker.ts", import.meta.url).href;
 const toWorker = (w: Worker, m: ToWorker) => send(w, m);
 
 export class Pool {
-  private queue: string[];
+  private queue: FileJob[];
   private workers = new Set<Worker>();
   private stopped = false;
   private held = new Map<Worker, Map<number, Amount>>();
@@ -90,25 +97,27 @@ export class Pool {
   private async lane() {
     let w = this.spawn();
     while (!this.stopped && this.queue.length) {
-      const path = this.queue.shift()!;
+      const { path, matrix } = this.queue.shift()!;
       const file = relative(process.cwd(), path) || path;
-      this.o.onEvent(event("file_dispatched", { file }));
+      const tag = matrix ? { matrix: matrix.name } : {};
+      const onEvent = (e: RunEvent) => this.o.onEvent({ ...e, ...tag });
+      onEvent(event("file_dispatched", { file }));
       const ok = await new Promise<boolean>((resolve) => {
         w.onmessage = (m: MessageEvent<FromWorker>) => {
           const d = m.data;
           if (d.kind === "event") {
-            this.o.onEvent(d.event);
+            onEvent(d.event);
             if (this.o.failFast && (d.event.kind === "test_failed" || d.event.kind === "file_error")) this.stop();
           } else if (d.kind === "file_done") resolve(true);
         };
         w.onerror = (e) => {
           e.preventDefault?.();
-          this.o.onEvent(event("file_error", { file, reason: `runner worker crashed: ${e.message}` }));
-          this.o.onEvent(event("file_completed", { file }));
+          onEvent(event("file_error", { file, reason: `runner worker crashed: ${e.message}` }));
+          onEvent(event("file_completed", { file }));
           resolve(false);
         };
         w.addEventListener("close", () => resolve(false));
-        toWorker(w, { kind: "file", path });
+        toWorker(w, { kind: "file", path, matrix });
       });
       if (!ok) {
         this.retire(w);

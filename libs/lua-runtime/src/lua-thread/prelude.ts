@@ -2,6 +2,7 @@
 import core from "../lua/core.lua" with { type: "text" };
 import requireLua from "../lua/require.lua" with { type: "text" };
 import testLua from "../lua/test.lua" with { type: "text" };
+import benchLua from "../lua/bench.lua" with { type: "text" };
 import vmLua from "../lua/vm.lua" with { type: "text" };
 import jsonLua from "../lua/json.lua" with { type: "text" };
 import waitLua from "../lua/wait.lua" with { type: "text" };
@@ -21,6 +22,7 @@ export const preludeChunks: readonly (readonly [string, string])[] = [
   ["core.lua", core],
   ["require.lua", requireLua],
   ["test.lua", testLua],
+  ["bench.lua", benchLua],
   ["vm.lua", vmLua],
   ["json.lua", jsonLua],
   ["wait.lua", waitLua],

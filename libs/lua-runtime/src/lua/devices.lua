@@ -152,7 +152,7 @@ local function file_list(files)
   return out
 end
 
--- vm:boot(opts): host paths of `files` are relative to the calling file, agent_timeout is a
+-- vm:boot(opts): host paths of `files` and `shares` are relative to the calling file, agent_timeout is a
 -- duration; the host checks the rest (and names unknown options).
 function P.boot_options(opts)
   P.check(opts, "table", "boot options")
@@ -189,6 +189,21 @@ function P.boot_options(opts)
         d = copy
       end
       out.disks[i] = d
+    end
+  end
+  -- shares: { ["/mnt/src"] = "../src" } or { ["/mnt/src"] = { path = "../src", readonly = true } }
+  if type(opts.shares) == "table" then
+    local rel = function(h) return (type(h) == "string" and h:sub(1, 1) ~= "/") and (P.caller_dir() .. "/" .. h) or h end
+    out.shares = {}
+    for guest, spec in pairs(opts.shares) do
+      if type(spec) == "table" then
+        local copy = {}
+        for k, v in pairs(spec) do copy[k] = v end
+        copy.path = rel(spec.path)
+        out.shares[guest] = copy
+      else
+        out.shares[guest] = rel(spec)
+      end
     end
   end
   if opts.agent_timeout ~= nil then

@@ -8,12 +8,13 @@ import type { RemoteCache } from "./remote-cache";
 import { ensureAgentDisk } from "./agent-disk";
 import { DISK_MODULES, ensureImage, NET_MODULES } from "./initramfs";
 import { ensureDebianKernel } from "./kernel";
+import { AGENT_DRIVERS, DISK_DRIVERS, driverState, requireDrivers, resolveKernelSource, SHARE_DRIVERS, type KernelSource } from "./kernel-source";
 import { ensureRootfs } from "./rootfs";
 
 /** What a profile says about its image (provium.toml's `[profiles.NAME]`, resolved). */
 export interface Profile {
   name: string;
-  kernel?: string; // absent: Debian's cloud kernel
+  kernel?: string; // a bzImage, kernel build tree or unpacked kernel package (kernel-source.ts); absent: Debian's cloud kernel
   initrd?: string; // absent: the agent overlay alone is the initrd
   cmdline: string;
   injectAgent: boolean;
@@ -28,6 +29,8 @@ export interface BootImage {
   cmdline: string;
   /** disks (the root disk of a Debian image: a shared base behind a per-VM overlay) */
   drives?: DriveOptions[];
+  /** why this kernel cannot mount `shares` (no 9p), when it cannot */
+  noShares?: string;
 }
 
 /** Where images are cached and what goes into them: the agent program is the caller's to name
@@ -43,14 +46,39 @@ export interface ImageContext {
 const prepared = new Map<string, Promise<BootImage>>();
 
 export function prepareImage(profile: Profile, ctx: ImageContext): Promise<BootImage> {
-  let p = prepared.get(profile.name);
+  // By name and kernel: one process runs a profile under several kernels (a matrix, --kernel).
+  const key = `${profile.name}\0${profile.kernel ?? ""}`;
+  let p = prepared.get(key);
   if (!p) {
     p = build(profile, ctx);
-    prepared.set(profile.name, p);
-    p.catch(() => prepared.delete(profile.name)); // a failed build is retried next time
+    prepared.set(key, p);
+    p.catch(() => prepared.delete(key)); // a failed build is retried next time
   }
   return p;
 }
+
+// The kernel a profile boots: its own by path (checked for the drivers the agent needs), else
+// Debian's cloud kernel from the cache.
+async function kernelOf(profile: Profile, kernel: string | undefined, ctx: ImageContext): Promise<KernelSource> {
+  if (!kernel) {
+    const k = await ensureDebianKernel({ cacheDir: ctx.cacheDir, onProgress: ctx.onProgress, remote: ctx.remote });
+    return { ...resolveKernelSource(k.kernel, "Debian's cloud kernel"), given: `Debian's cloud kernel (${k.version})` };
+  }
+  const src = resolveKernelSource(kernel, `${profile.origin}.kernel`);
+  if (profile.injectAgent) requireDrivers(src, AGENT_DRIVERS, "the agent", `${profile.origin}.kernel`);
+  return src;
+}
+
+/** Why `src` cannot mount shares (9p), or undefined when it can (or cannot tell: a bare bzImage). */
+function noShares(src: KernelSource): string | undefined {
+  const missing = SHARE_DRIVERS.filter((d) => driverState(src, d) === "missing");
+  if (!missing.length) return undefined;
+  const what = src.given.startsWith("Debian's") ? src.given : `the kernel ${src.given}`;
+  return `shares need 9p over virtio in the guest kernel, and ${what} lacks ${missing.map((d) => `${d.option} (${d.module})`).join(" and ")}, neither built in nor as a module: use a kernel built with ${SHARE_DRIVERS.map((d) => `${d.option}=y or =m`).join(" and ")} (Debian's generic kernel, linux-image-amd64, has both) with --kernel or a profile's kernel`;
+}
+
+// A kernel whose disk drivers are there (built in or modules) can take the agent from a disk.
+const hasDiskDrivers = (src: KernelSource) => DISK_DRIVERS.every((d) => ["builtin", "module"].includes(driverState(src, d)));
 
 async function build(profile: Profile, ctx: ImageContext): Promise<BootImage> {
   const { cacheDir, agentEntry, onProgress, remote } = ctx;
@@ -68,19 +96,20 @@ async function build(profile: Profile, ctx: ImageContext): Promise<BootImage> {
   }
   for (const [key, path] of [["kernel", kernel], ["initrd", initrd]] as const)
     if (path && !existsSync(path)) throw new Error(`${profile.origin}.${key}: ${path} does not exist`);
-  let moduleDir: string | undefined;
-  if (!kernel) ({ kernel, moduleDir } = await ensureDebianKernel({ cacheDir, onProgress, remote }));
+  const src = await kernelOf(profile, kernel, ctx);
+  const moduleDir = src.moduleDir;
+  const shares = { noShares: noShares(src) };
   if (!profile.injectAgent) {
     if (!initrd) throw new Error(`${profile.origin}: inject_agent = false needs an initrd that starts the agent itself`);
-    return { kernel, initrd, cmdline: profile.cmdline };
+    return { kernel: src.kernel, initrd, cmdline: profile.cmdline, ...shares };
   }
   const agentBinary = await ensureAgentBinary({ cacheDir, entry: agentEntry, onProgress, remote });
-  if (!initrd && moduleDir) {
+  if (!initrd && moduleDir && hasDiskDrivers(src)) {
     // Our kernel and our initramfs alone (the minimal profile): the agent comes from a small
     // read-only disk instead of the initramfs, so the ~110 MB binary is not unpacked into RAM
     // (only the pages it runs from are read in): snapshots shrink by ~65 MB and restore faster.
     const [image, disk] = await Promise.all([
-      ensureImage({ cacheDir, kernel, injectAgent: true, agentOnDisk: true, moduleDir, extraModules: [...DISK_MODULES, ...NET_MODULES], onProgress, remote }),
+      ensureImage({ cacheDir, kernel: src.kernel, injectAgent: true, agentOnDisk: true, moduleDir, extraModules: [...DISK_MODULES, ...NET_MODULES], onProgress, remote }),
       ensureAgentDisk({ cacheDir, agentBinary, onProgress, remote }),
     ]);
     return {
@@ -88,21 +117,22 @@ async function build(profile: Profile, ctx: ImageContext): Promise<BootImage> {
       initrd: image.initrd!,
       cmdline: ["provium.agent=/dev/vda", profile.cmdline].filter(Boolean).join(" "),
       drives: [{ file: disk.image, format: "raw", readOnly: true }],
+      ...shares,
     };
   }
-  const image = await ensureImage({ cacheDir, kernel, initrd, injectAgent: true, agentBinary, moduleDir, onProgress, remote });
-  return { kernel: image.kernel, initrd: image.initrd!, cmdline: profile.cmdline };
+  const image = await ensureImage({ cacheDir, kernel: src.kernel, initrd, injectAgent: true, agentBinary, moduleDir, extraModules: moduleDir ? NET_MODULES : undefined, onProgress, remote });
+  return { kernel: image.kernel, initrd: image.initrd!, cmdline: profile.cmdline, ...shares };
 }
 
 // A Debian image: the usual kernel with a small initramfs (busybox, virtio_blk) that mounts the
 // root disk (a shared base behind a per-VM overlay), mounts the agent disk on its /provium and
 // switches into it (guest-init.sh). Each part is cached by its own inputs; the root filesystem
 // builds while the agent does.
-async function buildDebian(profile: Profile, packages: string[], { cacheDir, agentEntry, onProgress, remote }: ImageContext): Promise<BootImage> {
-  const boot = (async () => {
-    const { kernel, moduleDir } = await ensureDebianKernel({ cacheDir, onProgress, remote });
-    return ensureImage({ cacheDir, kernel, injectAgent: true, agentOnDisk: true, moduleDir, extraModules: [...DISK_MODULES, ...NET_MODULES], onProgress, remote });
-  })();
+async function buildDebian(profile: Profile, packages: string[], ctx: ImageContext): Promise<BootImage> {
+  const { cacheDir, agentEntry, onProgress, remote } = ctx;
+  const src = await kernelOf(profile, profile.kernel, ctx);
+  if (profile.kernel) requireDrivers(src, DISK_DRIVERS, "a root disk", `${profile.origin}.kernel`);
+  const boot = ensureImage({ cacheDir, kernel: src.kernel, injectAgent: true, agentOnDisk: true, moduleDir: src.moduleDir, extraModules: [...DISK_MODULES, ...NET_MODULES], onProgress, remote });
   const agent = (async () => {
     const agentBinary = await ensureAgentBinary({ cacheDir, entry: agentEntry, onProgress, remote });
     return ensureAgentDisk({ cacheDir, agentBinary, onProgress, remote });
@@ -117,5 +147,6 @@ async function buildDebian(profile: Profile, packages: string[], { cacheDir, age
       { file: root.image, format: "raw", overlay: true },
       { file: agentDisk.image, format: "raw", readOnly: true },
     ],
+    noShares: noShares(src),
   };
 }

@@ -37,22 +37,24 @@ place_files() {
 }
 
 if [ "$PROVIUM_STAGE" != root ]; then
-  # Order matters: each module needs the previous ones. Failures are fine (a user kernel may
-  # have the drivers built in, or already loaded).
-  for m in virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci virtio_console virtio_blk button evdev pvpanic pvpanic_mmio; do
-    [ -e /provium/modules/$m.ko ] && $bb insmod /provium/modules/$m.ko 2>/dev/null
-  done
+  # The image lists each group's modules dependencies first (initramfs.ts, imageModules); a
+  # module the kernel has built in is not shipped. Failures are fine (already loaded).
+  load_modules() {
+    [ -e /provium/modules/$1.order ] || return 0
+    while read -r m; do $bb insmod /provium/modules/$m.ko 2>/dev/null; done < /provium/modules/$1.order
+  }
+  load_modules boot
   # NICs only when the host configures one (provium.net=, below): no cost for other VMs.
   case " $cmdline " in *" provium.net="*)
-    for m in failover net_failover virtio_net; do
-      [ -e /provium/modules/$m.ko ] && $bb insmod /provium/modules/$m.ko 2>/dev/null
-    done
+    load_modules net
     # Up now, addresses later (below): the interface sends at once (its queue is attached
     # when it opens with carrier), and the kernel's link watch, which marks it "up" (operstate,
     # IFF_RUNNING) up to ~1 s later under TCG, runs meanwhile. Nothing waits for it.
     for d in /sys/class/net/*; do $bb ip link set "${d##*/}" up 2>/dev/null; done
     trace "links up" ;;
   esac
+  # Host directories (provium.share=, below): virtio-9p, loaded here where the modules are.
+  case " $cmdline " in *" provium.share="*) load_modules share ;; esac
   trace "modules loaded"
   # vm:boot({rng_seed}): mixed into the entropy pool (not credited) before anything reads it.
   [ -e /provium-rng-seed ] && $bb cat /provium-rng-seed > /dev/urandom && $bb rm -f /provium-rng-seed
@@ -155,6 +157,17 @@ for arg in $cmdline; do
   trace "$dev has $addr"
 done
 trace "network configured"
+
+# provium.share=TAG,DIR[,ro], one per shared host directory (vm:boot's or a profile's `shares`):
+# the virtio-9p export TAG is mounted on DIR before the agent starts. A share that does not
+# mount stops the boot, naming it (a test would otherwise find an empty directory).
+for arg in $cmdline; do
+  case $arg in provium.share=*) ;; *) continue ;; esac
+  v=${arg#provium.share=}; tag=${v%%,*}; dir=${v#*,}; mode=rw
+  case $dir in *,ro) dir=${dir%,ro}; mode=ro ;; esac
+  $bb mkdir -p "$dir" && $bb mount -t 9p -o "trans=virtio,version=9p2000.L,msize=262144,$mode" "$tag" "$dir" || fail "cannot mount share $tag on $dir (9p over virtio: does the kernel have 9p, 9pnet_virtio?)"
+  trace "share $tag on $dir"
+done
 
 # The agent's glibc lives in /provium/lib and is used only by the agent: its own loader with
 # --library-path (no LD_LIBRARY_PATH), so neither the user's libc nor the programs the agent

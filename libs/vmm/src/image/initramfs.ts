@@ -9,6 +9,7 @@ import { atomicWriteFile, contentKey, DAY_MS, hashFile, markUsed, pruneCache, ty
 import { cpioChunks, withParents, type CpioEntry } from "./cpio";
 import { elfInterpreter, isElf } from "./elf";
 import { ensureDebianKernel } from "./kernel";
+import { moduleClosure, moduleFiles, readModule, type KernelModule } from "./kernel-modules";
 import { aptInstall, BUSYBOX } from "../host-tools";
 import GUEST_INIT from "./guest-init.sh" with { type: "text" };
 
@@ -19,10 +20,11 @@ export const GUEST_INIT_SCRIPT: string = GUEST_INIT;
 export const VIRTIO_MODULES = ["virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "virtio_console"] as const;
 
 /**
- * What a root disk needs on top (ext4 and its crc32c/jbd2/mbcache are built into Debian's cloud
- * kernel; virtio_blk is a module). guest-init.sh loads these after VIRTIO_MODULES.
+ * What a root disk needs on top: virtio_blk, ext4 and the crc32c its checksums ask the crypto
+ * API for (no modprobe in the guest to load it on demand). Debian's cloud kernel has ext4 and
+ * crc32c built in (absent here, so skipped); its generic kernel has them as modules.
  */
-export const DISK_MODULES = ["virtio_blk"] as const;
+export const DISK_MODULES = ["virtio_blk", "crc32c_generic", "ext4"] as const;
 
 /**
  * Power events (shipped in every image, loaded if present): button + evdev make the ACPI power
@@ -31,6 +33,8 @@ export const DISK_MODULES = ["virtio_blk"] as const;
 export const POWER_MODULES = ["button", "evdev", "pvpanic", "pvpanic_mmio"] as const;
 /** What a virtio NIC needs, in load order (guest-init.sh loads them when a NIC is configured). */
 export const NET_MODULES = ["failover", "net_failover", "virtio_net"] as const;
+/** What `shares` (virtio-9p) need: shipped whenever the kernel has them as modules, loaded only for a boot with shares. */
+export const SHARE_MODULES = ["9p", "9pnet_virtio"] as const;
 
 /** A static busybox (it runs before any library exists in the guest), else a clear error. */
 export function findStaticBusybox(explicit?: string): string {
@@ -43,49 +47,39 @@ export function findStaticBusybox(explicit?: string): string {
   throw new Error(BUSYBOX.missing);
 }
 
-export interface KernelModule {
-  name: string;
-  data: Uint8Array;
+/**
+ * The named modules from a kernel's lib/modules/<ver> dir, decompressed, in the order given.
+ * Modules the kernel doesn't ship (built in) are simply absent; dependencies are not added
+ * (imageModules does that).
+ */
+export function findVirtioModules(moduleDir: string, names: readonly string[] = VIRTIO_MODULES): KernelModule[] {
+  const files = moduleFiles(moduleDir);
+  return names.flatMap((name) => {
+    const file = files.get(name);
+    return file ? [{ name, data: readModule(file) }] : [];
+  });
 }
 
 /**
- * The virtio modules from a kernel's lib/modules/<ver> dir, decompressed (busybox insmod
- * can't read .ko.xz/.zst). Modules the kernel doesn't ship (built in) are simply absent.
+ * An image's modules by when guest-init.sh loads them, each group dependencies first: `boot`
+ * (virtio, power, and what `extra` adds but NICs), `net` (the NIC drivers in `extra`, loaded for
+ * a boot with a NIC), `share` (virtio-9p, loaded for a boot with shares). Each group's list goes
+ * into /provium/modules/<group>.order.
  */
-export function findVirtioModules(moduleDir: string, names: readonly string[] = VIRTIO_MODULES): KernelModule[] {
-  const byName = new Map<string, string>();
-  const order = path.join(moduleDir, "modules.order");
-  const rels = fs.existsSync(order)
-    ? fs.readFileSync(order, "utf8").split("\n").filter(Boolean)
-    : ["kernel/drivers/virtio", "kernel/drivers/char"].flatMap((d) => {
-        const dir = path.join(moduleDir, d);
-        return fs.existsSync(dir) ? fs.readdirSync(dir).map((f) => `${d}/${f}`) : [];
-      });
-  for (const rel of rels) {
-    const base = path.basename(rel).replace(/\.ko(\.(xz|zst|gz))?$/, "");
-    for (const cand of [rel, `${rel}.xz`, `${rel}.zst`, `${rel}.gz`, rel.replace(/\.ko$/, ".ko.xz"), rel.replace(/\.ko$/, ".ko.zst")]) {
-      const full = path.join(moduleDir, cand);
-      if (fs.existsSync(full)) {
-        byName.set(base.replace(/-/g, "_"), full);
-        break;
-      }
-    }
-  }
-  const out: KernelModule[] = [];
-  for (const name of names) {
-    const file = byName.get(name);
-    if (file) out.push({ name, data: readModule(file) });
-  }
-  return out;
+export function imageModules(moduleDir: string, extra: readonly string[] = []): Record<"boot" | "net" | "share", KernelModule[]> {
+  const isNet = (m: string) => (NET_MODULES as readonly string[]).includes(m);
+  const boot = moduleClosure(moduleDir, [...VIRTIO_MODULES, ...POWER_MODULES, ...extra.filter((m) => !isNet(m))]);
+  const loaded = new Set(boot.map((m) => m.name));
+  return { boot, net: moduleClosure(moduleDir, extra.filter(isNet), loaded), share: moduleClosure(moduleDir, SHARE_MODULES, loaded) };
 }
 
-function readModule(file: string): Uint8Array {
-  if (file.endsWith(".gz")) return Bun.gunzipSync(fs.readFileSync(file));
-  const tool = file.endsWith(".xz") ? ["xz", "-dc", file] : file.endsWith(".zst") ? ["zstd", "-dcq", file] : null;
-  if (!tool) return fs.readFileSync(file);
-  const r = Bun.spawnSync(tool, { stdout: "pipe", stderr: "pipe" });
-  if (!r.success) throw new Error(`${tool.join(" ")} failed: ${r.stderr.toString().trim()}`);
-  return r.stdout;
+function moduleEntries(groups: Record<string, KernelModule[]>): CpioEntry[] {
+  const entries: CpioEntry[] = [];
+  for (const [group, mods] of Object.entries(groups)) {
+    for (const m of mods) entries.push({ type: "file", path: `provium/modules/${m.name}.ko`, data: m.data, mode: 0o644 });
+    if (mods.length) entries.push({ type: "file", path: `provium/modules/${group}.order`, data: new TextEncoder().encode(mods.map((m) => m.name).join("\n") + "\n"), mode: 0o644 });
+  }
+  return entries;
 }
 
 /** The loader and shared libraries a dynamic ELF needs (via ldd), or null for static/non-ELF files. */
@@ -162,9 +156,7 @@ export function agentOverlayEntries(opts: AgentOverlayOptions): CpioEntry[] {
     if (!opts.agentBinary) throw new Error("agentOverlayEntries: agentBinary is required unless agentOnDisk");
     entries.push(...agentTreeEntries({ agentBinary: opts.agentBinary, busybox, initScript: opts.initScript }));
   }
-  if (opts.moduleDir) {
-    for (const m of findVirtioModules(opts.moduleDir, [...VIRTIO_MODULES, ...POWER_MODULES, ...(opts.extraModules ?? [])])) entries.push({ type: "file", path: `provium/modules/${m.name}.ko`, data: m.data, mode: 0o644 });
-  }
+  if (opts.moduleDir) entries.push(...moduleEntries(imageModules(opts.moduleDir, opts.extraModules)));
   entries.push({ type: "file", path: "init", data: new TextEncoder().encode(opts.initScript ?? GUEST_INIT_SCRIPT), mode: 0o755 });
   return withParents(entries);
 }
@@ -211,7 +203,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<GuestImage>
   }
   if (!opts.agentBinary && !opts.agentOnDisk) throw new Error("ensureImage: injectAgent needs agentBinary");
   const busybox = findStaticBusybox(opts.busybox);
-  const modules = moduleDir ? findVirtioModules(moduleDir, [...VIRTIO_MODULES, ...POWER_MODULES, ...(opts.extraModules ?? [])]) : [];
+  const modules: Record<string, KernelModule[]> = moduleDir ? imageModules(moduleDir, opts.extraModules) : {};
   const parts: KeyPart[] = [
     IMAGE_FORMAT,
     hashFile(kernel),
@@ -220,7 +212,7 @@ export async function ensureImage(opts: EnsureImageOptions): Promise<GuestImage>
     hashFile(busybox),
     opts.initScript ?? GUEST_INIT_SCRIPT,
   ];
-  for (const m of modules) parts.push(m.name, contentKey([m.data]));
+  for (const [group, mods] of Object.entries(modules)) for (const m of mods) parts.push(group, m.name, contentKey([m.data]));
   // The agent's libraries come from the host: a glibc upgrade must rebuild the image.
   const deps = opts.agentOnDisk ? null : agentLibraries(opts.agentBinary!);
   if (deps) for (const f of [deps.interp, ...deps.libs]) parts.push(path.basename(f), hashFile(f));

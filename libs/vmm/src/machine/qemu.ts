@@ -12,6 +12,7 @@ import { onProcessExit } from "./exit-cleanup";
 import { ownedTempDir } from "./sweep";
 import { ConsoleHost } from "./console";
 import { writeInitrdWithFiles, type BootFile } from "./boot-files";
+import { checkShare, shareArgs, shareCmdline, type ShareOptions } from "./shares";
 
 export interface LaunchOptions {
   name: string;
@@ -46,6 +47,8 @@ export interface LaunchOptions {
   rtcBase?: Date;
   /** virtio-net NICs, each on a switch port (see @provium/netswitch) */
   nics?: NicOptions[];
+  /** host directories the guest mounts over virtio-9p before the agent starts (see shares.ts) */
+  shares?: ShareOptions[];
 }
 
 /**
@@ -128,8 +131,8 @@ const qv = (s: string) => s.replace(/,/g, ",,");
 export type GuestEnd = "poweroff" | "panic" | "reboot";
 
 /** The whole kernel command line a VM boots with: Provium's base, the accelerator's, the caller's. */
-export function kernelCmdline(opts: Pick<LaunchOptions, "accel" | "cmdline" | "nics">): string {
-  const append = [BASE_CMDLINE, accelCmdline(opts.accel), nicCmdline(opts.nics ?? []), opts.cmdline].filter(Boolean).join(" ");
+export function kernelCmdline(opts: Pick<LaunchOptions, "accel" | "cmdline" | "nics" | "shares">): string {
+  const append = [BASE_CMDLINE, accelCmdline(opts.accel), nicCmdline(opts.nics ?? []), shareCmdline(opts.shares ?? []), opts.cmdline].filter(Boolean).join(" ");
   const bytes = Buffer.byteLength(append);
   if (bytes > MAX_CMDLINE_BYTES)
     throw new Error(`kernel command line too long: ${bytes} bytes, the limit is ${MAX_CMDLINE_BYTES} (x86 COMMAND_LINE_SIZE; a longer one hangs the boot silently)`);
@@ -195,6 +198,7 @@ export class QemuVm {
       "-device", "virtserialport,bus=vser0.0,chardev=agent,name=provium.agent",
       ...drives.flatMap((d, i) => driveArgs(d, opts.drives![i]!)),
       ...(opts.nics ?? []).flatMap(nicArgs),
+      ...shareArgs(opts.shares ?? []),
       ...(opts.extraArgs ?? []),
     ];
     this.proc = Bun.spawn([...DIE_WITH_PARENT, ...this.argv], { stdio: ["ignore", "ignore", "pipe", ...(opts.fds ?? [])] }) as Subprocess<"ignore", "ignore", "pipe">;
@@ -244,6 +248,7 @@ export class QemuVm {
     for (const d of opts.drives ?? []) if (!fs.existsSync(d.file)) throw new Error(`drive image not found: ${d.file}`);
     kernelCmdline(opts); // refuse an overlong command line before anything is made
     for (const n of opts.nics ?? []) checkNic(n);
+    for (const s of opts.shares ?? []) checkShare(s);
     const runDir = makeRunDir(opts.runDir);
     let vm: QemuVm;
     let console: ConsoleHost | null = null;
