@@ -8,7 +8,7 @@ export { builtinProfiles, type Profile };
 export type Config = RuntimeConfig;
 
 
-const profileKeys = new Set(["kernel", "initrd", "cmdline", "cmdline_file", "inject_agent", "build", "base", "packages", "disks", "agent_boot_timeout"]);
+const profileKeys = new Set(["kernel", "initrd", "cmdline", "cmdline_file", "inject_agent", "build", "base", "packages", "disks", "agent_boot_timeout", "qemu_args"]);
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/;
 const topKeys = new Set(["roots", "cache_dir", "cache_max_size"]);
 
@@ -67,6 +67,8 @@ export function loadConfig(file: string | null, cwd = process.cwd()): Config {
       agentBootTimeoutMs = p.agent_boot_timeout * 1000;
     }
     const disks = p.disks === undefined ? undefined : profileDisks(p.disks, where, path);
+    if (p.qemu_args !== undefined && (!Array.isArray(p.qemu_args) || p.qemu_args.some((a: unknown) => typeof a !== "string")))
+      throw new ConfigError(`${where}.qemu_args must be an array of strings (QEMU arguments, e.g. ["-device", "virtio-rng-pci"])`);
     const base = str("base");
     let packages: string[] | undefined;
     if (p.packages !== undefined) {
@@ -93,6 +95,7 @@ export function loadConfig(file: string | null, cwd = process.cwd()): Config {
       ...(packages ? { packages } : {}),
       ...(disks ? { disks } : {}),
       ...(agentBootTimeoutMs ? { agentBootTimeoutMs } : {}),
+      ...(p.qemu_args?.length ? { qemuArgs: p.qemu_args } : {}),
     };
   }
   for (const prof of Object.values(cfg.profiles)) resolveRecipe(cfg, prof, []);

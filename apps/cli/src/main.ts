@@ -9,6 +9,7 @@ import { runSuite, UsageError, type RunOptions } from "./run";
 import { summarize } from "./events";
 import { HumanReporter } from "./report/human";
 import { junitXml } from "./report/junit";
+import { writeHtmlReport } from "./report/html";
 import { readEvents } from "./report/sinks";
 import { writeFileSync } from "node:fs";
 import { fixtureBuild, fixtureClean, fixtureList, fixtureStale } from "./fixture-cmd";
@@ -55,6 +56,9 @@ const program = selectionOptions(new Command())
   .option("--junit <file>", "also write a JUnit XML report")
   .option("--save-events <file>", "also write every event as JSON lines (replay with `provium report`)")
   .option("--events-socket <path>", "also stream events as JSON lines to a unix socket another program listens on")
+  .option("--html <dir>", "also write an HTML report (DIR/index.html, opens from file://)")
+  .option("--debug", "when a test fails, pause the run with its VMs alive and open a Lua prompt on them (.continue / .stop); one file at a time", false)
+  .option("--gdb", "QEMU's gdbstub on a unix socket per VM (paths printed); with --debug a booting VM waits for the debugger", false)
   .option("--watch", "rerun when test files or helpers change", false)
   .option("-v, --verbose", "show test logs and progress detail", false)
   .option("-q, --quiet", "print only failures and the summary", false)
@@ -143,10 +147,12 @@ program
   .description("replay events saved with --save-events through a reporter")
   .argument("<events-file>")
   .option("--junit <file>", "write a JUnit XML report instead of the human one")
-  .action((file: string, o: { junit?: string }) => {
+  .option("--html <dir>", "write the HTML report into DIR instead of the human one")
+  .action((file: string, o: { junit?: string; html?: string }) => {
     try {
       const events = readEvents(file);
       if (o.junit) return writeFileSync(o.junit, junitXml(events));
+      if (o.html) return console.log(`HTML report: ${writeHtmlReport(o.html, events)}`);
       const human = new HumanReporter({ verbose: false, quiet: false, write: (s) => process.stdout.write(s), color: !!process.stdout.isTTY, live: false });
       for (const e of events) human.onEvent(e);
       const summary = summarize(events);

@@ -7,7 +7,7 @@ import type { BootExtras } from "./guest";
 import type { Profile } from "./config";
 import type { DiskSpec } from "./disks";
 
-const KNOWN = ["files", "kernel_cmdline", "kernel_cmdline_append", "rng_seed", "initial_time", "agent_timeout"];
+const KNOWN = ["files", "kernel_cmdline", "kernel_cmdline_append", "rng_seed", "initial_time", "agent_timeout", "qemu_args"];
 
 export interface BootPlan {
   extras: (image: BootImage) => BootExtras;
@@ -15,6 +15,14 @@ export interface BootPlan {
   /** the exact guest time the agent sets once it answers */
   initialTimeNs?: bigint;
   disks: DiskSpec[];
+}
+
+// A Lua sequence crosses as a JS array, or as an object keyed "1", "2", ... (an empty table: {}).
+function listOf(v: unknown): unknown {
+  if (Array.isArray(v) || typeof v !== "object" || v === null) return v;
+  const keys = Object.keys(v);
+  if (keys.every((k, i) => k === String(i + 1))) return keys.map((k) => (v as Record<string, unknown>)[k]);
+  return v;
 }
 
 function str(v: unknown, what: string): string {
@@ -30,6 +38,12 @@ function files(v: unknown): BootFile[] {
     if (!existsSync(host) || !statSync(host).isFile()) throw new Error(`boot option files["${guest}"]: host file not found: ${host}`);
     return { path: guest, source: host };
   });
+}
+
+/** qemu_args: QEMU arguments appended as given (unsupported territory: Provium does not check them). */
+export function qemuArgs(v: unknown, what: string): string[] {
+  if (!Array.isArray(v) || v.some((a) => typeof a !== "string")) throw new Error(`${what} must be a list of strings (QEMU arguments, e.g. {"-device", "virtio-rng-pci"}), got ${JSON.stringify(v)}`);
+  return v as string[];
 }
 
 function initialTime(v: unknown): Date {
@@ -61,6 +75,7 @@ export function bootOptions(opts: Record<string, unknown>, profile: Profile, def
   const append = opts.kernel_cmdline_append !== undefined ? str(opts.kernel_cmdline_append, "kernel_cmdline_append") : undefined;
   const rngSeed = opts.rng_seed !== undefined ? seed(opts.rng_seed) : undefined;
   const rtcBase = opts.initial_time !== undefined ? initialTime(opts.initial_time) : undefined;
+  const extraQemu = [...(profile.qemuArgs ?? []), ...(opts.qemu_args !== undefined ? qemuArgs(listOf(opts.qemu_args), "boot option qemu_args") : [])];
   let agentDeadlineMs = profile.agentBootTimeoutMs ?? defaultDeadlineMs;
   if (opts.agent_timeout !== undefined) {
     const s = opts.agent_timeout;
@@ -73,7 +88,7 @@ export function bootOptions(opts: Record<string, unknown>, profile: Profile, def
     disks: profile.disks ?? [],
     extras: (image) => {
       const cmdline = replace === undefined && append === undefined ? undefined : [ownCmdline(image, profile), replace ?? profile.cmdline, append].filter(Boolean).join(" ");
-      return { bootFiles, rngSeed, rtcBase, cmdline };
+      return { bootFiles, rngSeed, rtcBase, cmdline, qemuArgs: extraQemu.length ? extraQemu : undefined };
     },
   };
 }

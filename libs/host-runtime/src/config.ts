@@ -8,6 +8,7 @@ export interface Profile extends ImageProfile {
   packages?: string[]; // recipes: packages this one adds
   disks?: DiskSpec[]; // plugged into every VM of the profile before boot() returns
   agentBootTimeoutMs?: number; // how long a booting guest's agent may take to answer
+  qemuArgs?: string[]; // appended to QEMU's command line (unsupported territory)
 }
 
 export interface RuntimeConfig {

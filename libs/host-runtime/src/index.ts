@@ -12,3 +12,5 @@ export { CapacityPool, hostCapacity, DEFAULT_CPU_OVERCOMMIT, type Amount } from 
 export { parseMemory } from "./memory-size";
 export { openFixtureCache, lazyFixtureCache } from "./fixture-cache";
 export { keyOf, type FixtureHost } from "./fixtures";
+export type { OpRecord } from "./op-timeline";
+export { FAILURE_CONSOLE_LINES } from "./session";

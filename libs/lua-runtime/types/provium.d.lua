@@ -214,6 +214,7 @@ function VM:is_quiescent() end
 ---@field rng_seed? string|integer  mixed into the guest's entropy pool before the agent starts (not credited)
 ---@field initial_time? number|string  the guest's wall clock at power-on: seconds since the epoch or "2030-01-01T00:00:00Z"
 ---@field agent_timeout? number|string  how long the agent may take to answer (default: the profile's agent_boot_timeout, else 90 s under TCG)
+---@field qemu_args? string[]  appended to QEMU's command line after the profile's qemu_args (unsupported territory: unchecked, may break boots, snapshots and Provium's own devices)
 
 ---@param opts? BootOptions
 ---@return VM
@@ -259,6 +260,10 @@ function VM:nic(bridge) end
 ---@param bridge? Bridge|string  default: its first bridge
 ---@return string|nil  its IPv4 address there ("10.0.1.2"); nil when on no bridge
 function VM:ip(bridge) end
+---QEMU's human monitor (HMP) through QMP's human-monitor-command, e.g. "info registers", "info mtree".
+---@param command string
+---@return string  the monitor's text answer
+function VM:monitor(command) end
 
 ---@class Console  the VM's serial console (ttyS0), both ways
 local Console = {}
@@ -493,6 +498,12 @@ function T:assert_raises(fn, msg) end
 function T:fail(msg) end
 function T:skip(reason) end
 function T:log(msg) end
+---Adds a file or a string to the test's report (--html): a string naming a host file (relative: to the
+---test file's directory) attaches the file, any other string itself; {path = ...} is always a file,
+---{data = ...} always the bytes. Cut at 8 MiB.
+---@param name string  the attachment's name in the report, e.g. "traffic.pcap"
+---@param value string|{path?: string, data?: string}
+function T:attach(name, value) end
 
 ---@class TestMeta
 ---@field tags? string|string[]   --tag / --no-tag select on these

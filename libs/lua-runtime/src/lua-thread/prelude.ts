@@ -3,6 +3,7 @@ import core from "../lua/core.lua" with { type: "text" };
 import requireLua from "../lua/require.lua" with { type: "text" };
 import testLua from "../lua/test.lua" with { type: "text" };
 import vmLua from "../lua/vm.lua" with { type: "text" };
+import replLua from "../lua/repl.lua" with { type: "text" };
 import jsonLua from "../lua/json.lua" with { type: "text" };
 import waitLua from "../lua/wait.lua" with { type: "text" };
 import streamLua from "../lua/stream.lua" with { type: "text" };
@@ -22,6 +23,7 @@ export const preludeChunks: readonly (readonly [string, string])[] = [
   ["require.lua", requireLua],
   ["test.lua", testLua],
   ["vm.lua", vmLua],
+  ["repl.lua", replLua],
   ["json.lua", jsonLua],
   ["wait.lua", waitLua],
   ["stream.lua", streamLua],

@@ -46,6 +46,8 @@ export interface LaunchOptions {
   rtcBase?: Date;
   /** virtio-net NICs, each on a switch port (see @provium/netswitch) */
   nics?: NicOptions[];
+  /** QEMU's gdbstub on RUN/gdb.sock; "wait": the CPUs start stopped (-S) until a debugger continues or detaches */
+  gdb?: "on" | "wait";
 }
 
 /**
@@ -143,6 +145,8 @@ export class QemuVm {
   readonly agentSocket: string;
   readonly qmpSocket: string;
   readonly consoleLog: string;
+  /** the gdbstub's unix socket (`target remote PATH`), when launched with `gdb` */
+  readonly gdbSocket: string | null;
   /** the serial console: its log, subscribers and input */
   readonly console: ConsoleHost;
   /** the VM's disks; overlays live in the run dir and go with it */
@@ -170,6 +174,7 @@ export class QemuVm {
     this.qmpSocket = path.join(runDir, "qmp.sock");
     this.consoleLog = console.logPath;
     this.console = console;
+    this.gdbSocket = opts.gdb ? path.join(runDir, "gdb.sock") : null;
     const append = kernelCmdline(opts);
     this.argv = [
       qemu,
@@ -195,6 +200,8 @@ export class QemuVm {
       "-device", "virtserialport,bus=vser0.0,chardev=agent,name=provium.agent",
       ...drives.flatMap((d, i) => driveArgs(d, opts.drives![i]!)),
       ...(opts.nics ?? []).flatMap(nicArgs),
+      ...(this.gdbSocket ? ["-chardev", `socket,id=gdb,path=${qv(this.gdbSocket)},server=on,wait=off`, "-gdb", "chardev:gdb"] : []),
+      ...(opts.gdb === "wait" ? ["-S"] : []),
       ...(opts.extraArgs ?? []),
     ];
     this.proc = Bun.spawn([...DIE_WITH_PARENT, ...this.argv], { stdio: ["ignore", "ignore", "pipe", ...(opts.fds ?? [])] }) as Subprocess<"ignore", "ignore", "pipe">;
