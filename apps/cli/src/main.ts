@@ -44,6 +44,8 @@ const program = selectionOptions(new Command())
   .name("provium")
   .description("Run Lua integration tests inside real QEMU virtual machines.")
   .version("0.1.0")
+  // A subcommand's options are its own: `report --html DIR` is report's --html, not the run's.
+  .enablePositionalOptions()
   .option("--fail-fast", "stop after the first failure", false)
   .option("--rerun-failed", "run only the tests that failed in the last run", false)
   .option("--timeout <duration>", 'per-file timeout: seconds or "90s", "5m" (default 5m)')
