@@ -34,7 +34,7 @@ ${shell ? shellLoop : `__repl("provium> ")`}
 `;
 
 export async function interactive(o: { profile?: string; fixture?: string; config?: string; accel?: string; shell: boolean }) {
-  if (!o.profile === !o.fixture) throw new Error("give a profile, or --fixture PATH");
+  if (!o.profile === !o.fixture) throw new Error("give a profile, or --fixture NAME");
   const host = await hostSetup(loadRunConfig(o.config), { agentEntry, accel: o.accel as AccelRequest | undefined });
   const historyFile = join(host.cacheDir, "repl_history");
   const history = existsSync(historyFile) ? readFileSync(historyFile, "utf8").split("\n").filter(Boolean).reverse() : [];

@@ -116,7 +116,7 @@ program
   .command("repl")
   .description("a Lua prompt against a live guest (`vm`), with history")
   .argument("[profile]", "the profile to boot")
-  .option("--fixture <path>", "resume this fixture instead of booting a profile")
+  .option("--fixture <name>", "resume this fixture (NAME.fixture.lua, at its cached snapshot) instead of booting a profile")
   .option("--config <file>")
   .addOption(accelOption())
   .action((profile, o) => interactive({ ...o, profile, shell: false }).catch(fail));

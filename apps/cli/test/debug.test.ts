@@ -118,4 +118,15 @@ describe("--debug", () => {
       run.kill();
     }
   }, 180_000);
+
+  test("provium repl --fixture NAME opens the prompt on the fixture's VM at its snapshot", async () => {
+    // tests/fixtures/base.fixture.lua left "fixture-state" in /tmp/fixture before its snapshot.
+    const repl = Bun.spawn(["bun", main, "repl", "--fixture", "base"], { cwd: join(root, "tests", "fixtures"), stdin: "pipe", stdout: "pipe", stderr: "pipe" });
+    repl.stdin.write('vm:read_file("/tmp/fixture")\n');
+    repl.stdin.end();
+    const out = await new Response(repl.stdout).text();
+    expect(await repl.exited).toBe(0);
+    expect(out).toContain('"fixture-state\\n"');
+    expect(out).toContain("vm is ready as `vm`");
+  }, 600_000);
 });
