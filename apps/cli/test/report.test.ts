@@ -71,10 +71,15 @@ describe("the HTML report", () => {
     expect(tail.split("\n").length).toBeLessThanOrEqual(40);
   });
 
+  test("a kernel warning reaches the failure's console excerpt", () => {
+    const failed = events.find((e) => e.kind === "test_failed" && e.test === "kernel release is what we expect");
+    expect(failed.consoles).toEqual([{ vm: "web", tail: expect.stringContaining("provium-report: a kernel warning") }]);
+  });
+
   test("the failed test's event carries its timeline", () => {
     const failed = events.find((e) => e.kind === "test_failed" && e.test === "kernel release is what we expect");
-    expect(failed.timeline.map((o: any) => o.op)).toEqual(["write_file", "run", "read_file", "read_file"]);
-    const run = failed.timeline[1];
+    expect(failed.timeline.map((o: any) => o.op)).toEqual(["run", "write_file", "run", "read_file", "read_file"]);
+    const run = failed.timeline[2];
     expect(run).toMatchObject({ vm: "web", what: "run /bin/sh -c uname -r", ok: true });
     expect(run.out).toContain("stdout: 6.");
     expect(run.ms).toBeGreaterThan(0);
@@ -109,12 +114,13 @@ describe("the HTML report", () => {
 
   test("a failed test shows its error with file:line, its timeline, console, log and attachments", async () => {
     const d = await open("kernel release is what we expect");
-    expect(d.error).toContain(`${suite}/a_mixed.test.lua:15: uname -r: expected "2.6.32\\n", got "6.`);
-    expect(await page.$$eval("#detail .error .loc", (ls) => ls.map((l) => l.textContent))).toContain(`${suite}/a_mixed.test.lua:15`);
+    expect(d.error).toContain(`${suite}/a_mixed.test.lua:17: uname -r: expected "2.6.32\\n", got "6.`);
+    expect(await page.$$eval("#detail .error .loc", (ls) => ls.map((l) => l.textContent))).toContain(`${suite}/a_mixed.test.lua:17`);
     expect(d.timeline).toContain("run /bin/sh -c uname -r");
     expect(d.timeline).toContain("write_file /tmp/expected");
-    expect(await page.$$eval("#detail section.timeline tbody tr", (rs) => rs.length)).toBe(4);
+    expect(await page.$$eval("#detail section.timeline tbody tr", (rs) => rs.length)).toBe(5);
     expect(d.console).toContain("vm web");
+    expect(d.console).toContain("provium-report: a kernel warning");
     expect(await page.$eval("#detail .logs", (e) => e.textContent)).toContain("guest kernel 6.");
     expect(d.attachments).toContain("expected.txt");
     expect(d.attachments).toContain("notes.txt");
