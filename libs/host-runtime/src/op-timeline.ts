@@ -100,7 +100,7 @@ export async function timed<T>(op: string, args: any, vmName: (id: unknown) => s
     const names = (vms as unknown[]).map(vmName).filter(Boolean).join(", ");
     const what = op === "guest" ? describeGuest(args.op, args.args)
       : op === "guest.batch" ? (args.ops as { op: string; args: unknown }[]).map((o) => describeGuest(o.op, o.args)).join("; ")
-      : `${RENAMED[op] ?? op}${args && Object.keys(args).length ? ` ${argsText(args)}` : ""}`;
+      : [RENAMED[op] ?? op, argsText(args ?? {})].filter(Boolean).join(" ");
     const r: OpRecord = { op: op === "guest" ? String(args.op) : (RENAMED[op] ?? op), vm: names || undefined, what: cut(what, WHAT_MAX), at, ms: Math.round((performance.now() - t0) * 10) / 10, ok };
     if (ok) r.out = summary(x);
     else r.err = cut(String((x as Error)?.message ?? x), OUT_MAX);
