@@ -17,6 +17,8 @@ export class DebugConsole {
     const rl = (this.rl = createInterface({ input: process.stdin, output: process.stdout, terminal: !!process.stdin.isTTY }));
     rl.on("line", (l) => (this.waiting ? this.deliver(l) : this.lines.push(l)));
     rl.on("close", () => ((this.ended = true), this.deliver(null)));
+    // Ctrl-C at the prompt stops the run as it does elsewhere (readline would swallow it).
+    rl.on("SIGINT", () => process.emit("SIGINT"));
     return rl;
   }
 

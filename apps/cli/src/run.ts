@@ -128,7 +128,7 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
   if (o.eventsSocket) sinks.push(await socketSink(o.eventsSocket));
   const human = o.json ? null : new HumanReporter({ verbose: !!o.verbose, quiet: !!o.quiet, write, color: !!process.stdout.isTTY, live: !!process.stdout.isTTY && !o.quiet });
   const events: RunEvent[] = [];
-  const debugConsole = o.debug && !o.list ? new DebugConsole(write) : undefined;
+  const debugConsole = o.debug && !o.list ? new DebugConsole((s) => (human ? human.interject(s) : write(s))) : undefined;
   const emit = (e: RunEvent) => {
     events.push(e);
     if (debugConsole?.stopRequested && e.kind === "test_failed") pool.drain(); // .stop at the prompt

@@ -57,9 +57,9 @@ afterAll(async () => {
 });
 
 describe("the HTML report", () => {
-  test("the run: 1 passed, 3 failed, 2 skipped, and where the report is", () => {
+  test("the run: 2 passed, 3 failed, 2 skipped, and where the report is", () => {
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/^1 passed, 3 failed, 2 skipped/m);
+    expect(run.stdout).toMatch(/^2 passed, 3 failed, 2 skipped/m);
     expect(run.stdout).toContain(`HTML report: ${join(dir, "html", "index.html")}`);
   });
 
@@ -96,8 +96,8 @@ describe("the HTML report", () => {
 
   test("the page opens from file:// without fetching anything, and sums up the run", async () => {
     expect(fetched.filter((u) => !u.startsWith("file://"))).toEqual([]);
-    expect(await page.$eval("#summary", (e) => e.textContent)).toContain("1 passed3 failed2 skipped");
-    expect(await page.$$eval("#tests .test", (as) => as.length)).toBe(6);
+    expect(await page.$eval("#summary", (e) => e.textContent)).toContain("2 passed3 failed2 skipped");
+    expect(await page.$$eval("#tests .test", (as) => as.length)).toBe(7);
   });
 
   test("filters by status, file and tag", async () => {
@@ -145,6 +145,13 @@ describe("the HTML report", () => {
     expect(d.error).toContain(`${suite}/b_setup_fails.test.lua:3: settings.json: no such file`);
     expect(d.error).toContain(`${suite}/b_setup_fails.test.lua:5: in main chunk`);
     expect(d.error).not.toContain("xpcall"); // the runner's own frames are left out
+  });
+
+  test("a capture's pcap is attached to its test", async () => {
+    await open("a bridge capture is attached");
+    const href = await page.$eval("#detail .attachments a", (a) => a.getAttribute("href")!);
+    expect(await page.$eval("#detail .attachments a", (a) => a.textContent)).toBe("lan.pcap");
+    expect(readFileSync(join(dir, "html", href)).subarray(0, 4)).toEqual(Buffer.from([0xd4, 0xc3, 0xb2, 0xa1])); // pcap magic
   });
 
   test("the page raised no script error", () => {

@@ -38,6 +38,11 @@ export class HumanReporter {
     this.statusShown = true;
   }
 
+  /** Text from elsewhere (--debug's prompt): the status line is cleared first, not drawn over. */
+  interject(text: string) {
+    this.print(text);
+  }
+
   onEvent(e: RunEvent) {
     this.show(e);
     if (e.file) {

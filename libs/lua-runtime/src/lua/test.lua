@@ -140,6 +140,7 @@ function P.run_tests()
       P.call("test.begin", { name = tc.name, timeout = tc.meta.timeout and P.duration(tc.meta.timeout, "meta timeout") or nil })
       P.open_scope()
       local t = setmetatable({ name = tc.name, meta = tc.meta }, T)
+      P.current_test = t -- what closes with the test attaches to it (a capture's pcap)
       local ok, err = xpcall(P.before_test, traceback, i)
       if ok then ok, err = xpcall(tc.fn, traceback, t) end
       local stop = false
@@ -150,6 +151,7 @@ function P.run_tests()
         if failing.debug then stop = P.debug_prompt(t, err, failing.vm) == ".stop" end
       end
       local closed_ok, close_err = pcall(P.close_scope, ok)
+      P.current_test = nil
       if ok and not closed_ok then ok, err = false, traceback(close_err) end
       if ok then
         P.emit({ kind = "test_passed", test = tc.name, meta = tc.meta })

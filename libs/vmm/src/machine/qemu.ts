@@ -17,7 +17,7 @@ export interface LaunchOptions {
   name: string;
   kernel: string;
   initrd?: string | null;
-  /** appended to the base kernel command line ("console=ttyS0 loglevel=5 panic=-1 cryptomgr.notests", and under TCG "tsc=reliable provium.noftl", see accelCmdline) */
+  /** appended to the base kernel command line ("console=ttyS0 quiet loglevel=5 panic=-1 cryptomgr.notests", and under TCG "tsc=reliable provium.noftl", see accelCmdline) */
   cmdline?: string;
   memoryMiB: number;
   cpus: number;
@@ -102,13 +102,15 @@ export interface VmExit {
 // an extracted vmlinux gained <0.2 s, not consistently. So: plain i440fx "pc" with SeaBIOS;
 // hpet=off drops a timer device the guest never needs.
 const BASE_MACHINE = "pc,hpet=off";
-// loglevel=5: the kernel's warnings and errors reach the console (failure reports show them);
-// `quiet` is level 4 on Debian's kernel, errors only. A boot prints 0-4 more lines (under TCG:
-// timer calibration and MMCONFIG warnings); printing to an emulated UART is slow, so not 7.
+// quiet, then loglevel=5: the boot code and decompressor stay silent (they read `quiet`), and
+// the kernel's warnings and errors reach the console (failure reports show them): `quiet` alone
+// is level 4 on Debian's kernel, errors only, and the later loglevel= wins. A boot prints 0-4
+// more lines (under TCG: timer calibration and MMCONFIG warnings); a printed line costs 1-3.5 ms
+// through the emulated UART under TCG (bench/console-print.ts), so not 7 (every info line).
 // panic=-1 + -no-reboot: a guest panic ends QEMU.
 // cryptomgr.notests: no self-tests of every crypto algorithm as it registers (225-250 ms of the
 // kernel's boot under TCG, initcall_debug; ~5% of a boot); FIPS mode (fips=1) still runs them.
-const BASE_CMDLINE = "console=ttyS0 loglevel=5 panic=-1 cryptomgr.notests";
+const BASE_CMDLINE = "console=ttyS0 quiet loglevel=5 panic=-1 cryptomgr.notests";
 // x86's COMMAND_LINE_SIZE, NUL included: QEMU passes a longer one on and the boot hangs silently.
 export const MAX_CMDLINE_BYTES = 2047;
 const STDERR_KEEP = 64 * 1024;
