@@ -49,7 +49,7 @@ function P.debug_prompt(t, err, vm_id)
     for i = 1, parts.n do parts[i] = tostring(parts[i]) end
     write(table.concat(parts, "\t"))
   end
-  write("\n--- test \"" .. t.name .. "\" failed: " .. tostring(err.message):match("[^\n]*"))
+  write("\n--- test \"" .. t.name .. "\" failed:\n" .. tostring(err.traceback or err.message))
   write("--- --debug: the run is paused and the test's VMs are alive"
     .. (vm and (": `vm` is " .. vm:name()) or "") .. "; `lab` is the file's lab"
     .. (#names > 0 and (", its VMs by name: " .. table.concat(names, ", ")) or "") .. ".")

@@ -147,8 +147,11 @@ function P.run_tests()
       if not ok and getmetatable(err) ~= Skip then
         -- Before the test's VMs are shut down: the host keeps their consoles (and --debug
         -- opens a prompt on them).
-        local failing = P.call("test.failing", { name = tc.name })
-        if failing.debug then stop = P.debug_prompt(t, err, failing.vm) == ".stop" end
+        local asked, failing = pcall(P.call, "test.failing", { name = tc.name })
+        if asked and failing.debug then
+          local prompted, word = pcall(P.debug_prompt, t, err, failing.vm)
+          stop = prompted and word == ".stop"
+        end
       end
       local closed_ok, close_err = pcall(P.close_scope, ok)
       P.current_test = nil
