@@ -148,7 +148,7 @@
     );
     return section(
       `${cls} timeline`,
-      `${title} (${ops.length} ops${t.timeline_dropped ? `, ${t.timeline_dropped} earlier ones left out` : ""})`,
+      `${title} (${ops.length} op${ops.length === 1 ? "" : "s"}${t.timeline_dropped ? `, ${t.timeline_dropped} earlier ones left out` : ""})`,
       h("table", {}, h("thead", {}, h("tr", {}, ["start", "", "vm", "op", "what (click for output)", "took"].map((c) => h("th", {}, c)))), h("tbody", {}, rows)),
     );
   }
