@@ -147,7 +147,7 @@ function P.run_tests()
       if not ok and getmetatable(err) ~= Skip then
         -- Before the test's VMs are shut down: the host keeps their consoles (and --debug
         -- opens a prompt on them).
-        local asked, failing = pcall(P.call, "test.failing", { name = tc.name })
+        local asked, failing = pcall(function() return P.call("test.failing", { name = tc.name }) end)
         if asked and failing.debug then
           local prompted, word = pcall(P.debug_prompt, t, err, failing.vm)
           stop = prompted and word == ".stop"
