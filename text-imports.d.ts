@@ -1,5 +1,5 @@
 // `import x from "./file.sh" with { type: "text" }` (Bun embeds the text at build time): the
-// guest init script, the Lua prelude and the LuaLS definitions.
+// guest init script, the Lua prelude, the LuaLS definitions and the HTML report's page.
 declare module "*.sh" {
   const text: string;
   export default text;
@@ -12,4 +12,13 @@ declare module "*.lua" {
 declare module "*.wasm" {
   const path: string;
   export default path;
+}
+// The HTML report's page script and style, inlined into every report (apps/cli/src/report/html.ts).
+declare module "*/page/report.js" {
+  const text: string;
+  export default text;
+}
+declare module "*.css" {
+  const text: string;
+  export default text;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Provium needs on a Debian/Ubuntu machine: QEMU, busybox, capnproto (for the
-# protocol code generator), mmdebstrap and e2fsprogs (Debian guest images), Bun (from npm) and
-# the node modules. Safe to run again.
+# protocol code generator), mmdebstrap and e2fsprogs (Debian guest images), chromium and gdb (for
+# the tests of the HTML report and --gdb), Bun (from npm) and the node modules. Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
@@ -19,6 +19,10 @@ command -v npm >/dev/null || need+=(nodejs npm)          # installs bun below; t
 command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
 PATH="$PATH:/usr/sbin:/sbin" command -v mke2fs >/dev/null || need+=(e2fsprogs)
 command -v qemu-img >/dev/null || need+=(qemu-utils)
+# The HTML report's browser test drives Debian's chromium (puppeteer-core, no browser download);
+# the --gdb test asks Debian's gdb for the guest's registers.
+command -v chromium >/dev/null || need+=(chromium)
+command -v gdb >/dev/null || need+=(gdb)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"
   $SUDO apt-get update -qq

@@ -12,7 +12,7 @@ export { builtinProfiles, type Profile };
 export type Config = RuntimeConfig & { matrix?: Matrix };
 
 
-const profileKeys = new Set(["kernel", "initrd", "cmdline", "cmdline_file", "inject_agent", "build", "base", "packages", "disks", "agent_boot_timeout", "shares"]);
+const profileKeys = new Set(["kernel", "initrd", "cmdline", "cmdline_file", "inject_agent", "build", "base", "packages", "disks", "agent_boot_timeout", "shares", "qemu_args"]);
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/;
 const topKeys = new Set(["roots", "cache_dir", "cache_max_size"]);
 const cacheKeys = new Set(["remote", "remote_write"]);
@@ -92,6 +92,8 @@ export function loadConfig(file: string | null, cwd = process.cwd()): Config {
     } catch (e) {
       throw new ConfigError((e as Error).message); // it names the file already (`where`)
     }
+    if (p.qemu_args !== undefined && (!Array.isArray(p.qemu_args) || p.qemu_args.some((a: unknown) => typeof a !== "string")))
+      throw new ConfigError(`${where}.qemu_args must be an array of strings (QEMU arguments, e.g. ["-device", "virtio-rng-pci"])`);
     const base = str("base");
     let packages: string[] | undefined;
     if (p.packages !== undefined) {
@@ -119,6 +121,7 @@ export function loadConfig(file: string | null, cwd = process.cwd()): Config {
       ...(disks ? { disks } : {}),
       ...(shares ? { shares } : {}),
       ...(agentBootTimeoutMs ? { agentBootTimeoutMs } : {}),
+      ...(p.qemu_args?.length ? { qemuArgs: p.qemu_args } : {}),
     };
   }
   for (const prof of Object.values(cfg.profiles)) resolveRecipe(cfg, prof, []);

@@ -1,4 +1,6 @@
 // Events are the one record of a run; reporters only consume them.
+import type { OpRecord } from "@provium/host-runtime";
+
 export const EVENTS_VERSION = 1;
 
 export type EventKind =
@@ -21,7 +23,8 @@ export type EventKind =
   | "fixture_build_done"
   | "fixture_cache_hit"
   /** a benchmark's samples (bench(...) in Lua): test, unit, better, samples */
-  | "bench_result";
+  | "bench_result"
+  | "attachment";
 
 export interface RunEvent {
   v: number;
@@ -34,6 +37,10 @@ export interface RunEvent {
   traceback?: string;
   duration_ms?: number;
   consoles?: { vm: string; tail: string }[];
+  /** On a test's end event: its VM ops, timed; on file_completed / file_error: the file's top-level ones. */
+  timeline?: OpRecord[];
+  /** How many of the oldest ops the timeline left out (it keeps the last TIMELINE_MAX). */
+  timeline_dropped?: number;
   message?: string;
   [extra: string]: unknown;
 }

@@ -12,41 +12,30 @@ import { startLuaThread } from "@provium/lua-runtime";
 import { loadRunConfig } from "./run";
 import { requireHost } from "./host-checks";
 
-const replProgram = (setup: string, shell: boolean) => `
-local vm = ${setup}
-_G.vm = vm
-${shell ? `print("--- serial console of vm " .. vm:name() .. " ---\\n" .. vm:console_log() .. "\\n---")` : ""}
-print(${shell ? `"shell on vm " .. vm:name() .. ": each line runs in the guest (Ctrl-D to quit)"` : `"vm is ready as \`vm\` (" .. vm:name() .. "); Lua 5.4 with the Provium API (Ctrl-D to quit)"`})
-while true do
-  local line = __repl_read(${shell ? `"guest$ "` : `"provium> "`})
+// The shell reads lines itself; the Lua prompt is P.repl (lua-runtime's repl.lua), as --debug's.
+const shellLoop = `while true do
+  local line = __repl_read("guest$ ")
   if line == nil then break end
-  ${
-    shell
-      ? `if line:match("%S") then
+  if line:match("%S") then
     local ok, r = pcall(vm.run, vm, line)
     if not ok then print(r) else
       if #r.stdout > 0 then print((r.stdout:gsub("\\n$", ""))) end
       if #r.stderr > 0 then print((r.stderr:gsub("\\n$", ""))) end
       if r.exit_code ~= 0 then print("[" .. r.status .. " " .. tostring(r.signal or r.exit_code) .. "]") end
     end
-  end`
-      : `local chunk, err = load("return " .. line, "=repl")
-  if not chunk then chunk, err = load(line, "=repl") end
-  if not chunk then print(err) else
-    local res = table.pack(xpcall(chunk, debug.traceback))
-    if not res[1] then print(res[2])
-    elseif res.n > 1 then
-      local out = {}
-      for i = 2, res.n do out[#out + 1] = __repl_repr(res[i]) end
-      print(table.concat(out, "\\t"))
-    end
-  end`
-  }
-end
+  end
+end`;
+
+const replProgram = (setup: string, shell: boolean) => `
+local vm = ${setup}
+_G.vm = vm
+${shell ? `print("--- serial console of vm " .. vm:name() .. " ---\\n" .. vm:console_log() .. "\\n---")` : ""}
+print(${shell ? `"shell on vm " .. vm:name() .. ": each line runs in the guest (Ctrl-D to quit)"` : `"vm is ready as \`vm\` (" .. vm:name() .. "); Lua 5.4 with the Provium API (Ctrl-D to quit)"`})
+${shell ? shellLoop : `__repl("provium> ")`}
 `;
 
 export async function interactive(o: { profile?: string; fixture?: string; config?: string; accel?: string; shell: boolean }) {
-  if (!o.profile === !o.fixture) throw new Error("give a profile, or --fixture PATH");
+  if (!o.profile === !o.fixture) throw new Error("give a profile, or --fixture NAME");
   const config = loadRunConfig(o.config);
   const profile = o.profile === undefined ? undefined : config.profiles[o.profile];
   requireHost(config, profile ? [profile] : undefined); // a fixture's profile is known only once it loads

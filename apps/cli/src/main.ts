@@ -11,6 +11,7 @@ import { HumanReporter } from "./report/human";
 import { junitXml } from "./report/junit";
 import { parseEvents, readEvents } from "./report/sinks";
 import { coverage, coverageJson, renderCoverage } from "./report/coverage";
+import { writeHtmlReport } from "./report/html";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { fixtureBuild, fixtureClean, fixtureList, fixtureStale } from "./fixture-cmd";
 import { serialConsole } from "./serial-console";
@@ -74,6 +75,9 @@ const program = selectionOptions(new Command())
   .option("--kernel <path>", "boot this kernel (a bzImage, a kernel build tree or an unpacked kernel package) in every profile without a kernel of its own")
   .option("--matrix <kernel=entries>", "run each file once per entry of provium.toml's [matrix], e.g. kernel=lts,next (default: every entry)")
   .option("--bench-out <file>", "write every benchmark sample (bench(...)) as JSON, for `provium bench compare`")
+  .option("--html <dir>", "also write an HTML report (DIR/index.html, opens from file://)")
+  .option("--debug", "when a test fails, pause the run with its VMs alive and open a Lua prompt on them (.continue / .stop); one file at a time", false)
+  .option("--gdb", "QEMU's gdbstub on a unix socket per VM (paths printed); with --debug a booting VM waits for the debugger", false)
   .option("--watch", "rerun when test files or helpers change", false)
   .option("-v, --verbose", "show test logs and progress detail", false)
   .option("-q, --quiet", "print only failures and the summary", false)
@@ -133,7 +137,7 @@ program
   .command("repl")
   .description("a Lua prompt against a live guest (`vm`), with history")
   .argument("[profile]", "the profile to boot")
-  .option("--fixture <path>", "resume this fixture instead of booting a profile")
+  .option("--fixture <name>", "resume this fixture (NAME.fixture.lua, at its cached snapshot) instead of booting a profile")
   .option("--config <file>")
   .addOption(accelOption())
   .action((profile, o) => interactive({ ...o, profile, shell: false }).catch(fail));
@@ -231,7 +235,8 @@ const report = program
   .enablePositionalOptions()
   .argument("<events-file>")
   .option("--junit <file>", "write a JUnit XML report instead of the human one")
-  .action((file: string, o: { junit?: string }) => {
+  .option("--html <dir>", "write the HTML report into DIR instead of the human one")
+  .action((file: string, o: { junit?: string; html?: string }) => {
     try {
       replay(eventsFile(file), o);
     } catch (e) {
@@ -244,9 +249,10 @@ report
   .description("one report from the saved events of several shards (or runs of disjoint files)")
   .argument("<events-files...>")
   .option("--junit <file>", "write a JUnit XML report of the whole (else the human one is printed)")
+  .option("--html <dir>", "write the HTML report of the whole into DIR")
   .option("--save-events <file>", "write the merged events, as one run's")
   .option("--timings <file>", `fold every file's duration into this timings file (as ${TIMINGS_FILE}, for the next --shard split)`)
-  .action((files: string[], o: { junit?: string; saveEvents?: string; timings?: string }) => {
+  .action((files: string[], o: { junit?: string; html?: string; saveEvents?: string; timings?: string }) => {
     try {
       const merged = mergeRuns(files.map((f) => ({ name: basename(f).replace(/\.jsonl?$/, ""), events: eventsFile(f) })));
       for (const f of merged.overlapping) console.error(`provium: warning: ${f} ran in more than one of the inputs; its tests count once per input`);
@@ -263,11 +269,13 @@ function eventsFile(path: string) {
   return readEvents(path);
 }
 
-/** Events through a reporter: JUnit to a file, else the human report; exits 1 on failures. */
-function replay(events: RunEvent[], o: { junit?: string }) {
+/** Events through a reporter: JUnit to a file, HTML into a directory, else the human report;
+ *  exits 1 on failures. */
+function replay(events: RunEvent[], o: { junit?: string; html?: string }) {
   const summary = summarize(events);
   if (o.junit) writeFileSync(o.junit, junitXml(events));
-  else {
+  if (o.html) console.log(`HTML report: ${writeHtmlReport(o.html, events)}`);
+  if (!o.junit && !o.html) {
     const human = new HumanReporter({ verbose: false, quiet: false, write: (s) => process.stdout.write(s), color: !!process.stdout.isTTY, live: false });
     for (const e of events) human.onEvent(e);
     human.finish(summary);

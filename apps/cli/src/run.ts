@@ -11,6 +11,8 @@ import { Pool } from "./runner/pool";
 import { HumanReporter } from "./report/human";
 import { junitXml } from "./report/junit";
 import { fileSink, socketSink, type Sink } from "./report/sinks";
+import { writeHtmlReport } from "./report/html";
+import { DebugConsole } from "./debug-console";
 import { parseDurationSeconds } from "./duration";
 import { CapacityPool, DEFAULT_CPU_OVERCOMMIT, agentDeadlineMs as defaultAgentDeadlineMs, hostCapacity, parseMemory } from "@provium/host-runtime";
 import type { Selection } from "./runner/selection";
@@ -54,6 +56,12 @@ export interface RunOptions {
   matrix?: string;
   /** write every benchmark sample here (report/bench-out.ts) */
   benchOut?: string;
+  /** also write the HTML report into this directory */
+  html?: string;
+  /** a failed test pauses the run with its VMs alive and opens a prompt on them */
+  debug?: boolean;
+  /** QEMU's gdbstub on a unix socket per VM */
+  gdb?: boolean;
 }
 
 export function loadRunConfig(path?: string): Config {
@@ -163,8 +171,10 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
     files = files.filter((f) => f in failed);
     only = Object.fromEntries(Object.entries(failed).filter(([, names]) => names.length));
   }
-  const jobs = Number(o.jobs ?? availableParallelism());
+  let jobs = Number(o.jobs ?? availableParallelism());
   if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError(`--jobs must be a positive integer, got ${o.jobs}`);
+  // --debug: one file at a time, so that a failure's pause pauses the run and the terminal is the prompt's.
+  if (o.debug) jobs = 1;
   const overcommit = Number(o.cpuOvercommit ?? DEFAULT_CPU_OVERCOMMIT);
   if (!(overcommit > 0)) throw new UsageError(`--cpu-overcommit must be a positive number, got ${o.cpuOvercommit}`);
   let memoryMiB: number | undefined;
@@ -184,8 +194,10 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
   if (o.eventsSocket) sinks.push(await socketSink(o.eventsSocket));
   const human = o.json ? null : new HumanReporter({ verbose: !!o.verbose, quiet: !!o.quiet, write, color: !!process.stdout.isTTY, live: !!process.stdout.isTTY && !o.quiet });
   const events: RunEvent[] = [];
+  const debugConsole = o.debug && !o.list ? new DebugConsole((s) => (human ? human.interject(s) : write(s))) : undefined;
   const emit = (e: RunEvent) => {
     events.push(e);
+    if (debugConsole?.stopRequested && e.kind === "test_failed") pool.drain(); // .stop at the prompt
     trackVm(e);
     for (const s of sinks) s.write(e);
     if (o.json) write(JSON.stringify(e) + "\n");
@@ -203,7 +215,15 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
   const filterFiles = o.filter ? files.filter((f) => rootRelative(f, roots).includes(o.filter!)) : undefined;
   const selection: Selection = { filter: o.filter, filterFiles, tags: o.tag ?? [], noTags: o.skipTag ?? [], tagMeta, noTagMeta, includeSlow: !!o.includeSlow, only, listOnly: !!o.list };
   const work = entries ? files.flatMap((path) => entries.map((matrix) => ({ path, matrix }))) : files.map((path) => ({ path }));
-  const pool = new Pool({ files: work, jobs, failFast: o.failFast, onEvent: emit, capacity, init: { config, cacheDir, accel, fileTimeoutS, agentDeadlineMs, selection, cids: new SharedArrayBuffer(4) } });
+  const pool = new Pool({
+    files: work,
+    jobs,
+    failFast: o.failFast,
+    onEvent: emit,
+    capacity,
+    debug: debugConsole,
+    init: { config, cacheDir, accel, fileTimeoutS, agentDeadlineMs, selection, cids: new SharedArrayBuffer(4), debug: !!debugConsole, gdb: !!o.gdb },
+  });
 
   let interrupted = 0;
   const onSigint = () => {
@@ -234,6 +254,7 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
     process.off("SIGTERM", onTerminate);
     process.off("SIGHUP", onTerminate);
     killTrackedVms();
+    debugConsole?.close();
   }
   emit(event("run_completed", {}));
   const summary = summarize(events);
@@ -246,6 +267,10 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
   }
   if (o.junit) writeFileSync(o.junit, junitXml(events));
   if (o.benchOut && !o.list) writeBenchOut(o.benchOut, events, accel);
+  if (o.html && !o.list) {
+    const page = writeHtmlReport(o.html, events);
+    if (!o.json) write(`HTML report: ${page}\n`);
+  }
   for (const s of sinks) await s.close();
   return { summary, interrupted: interrupted > 0, events };
 }

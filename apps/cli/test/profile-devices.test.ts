@@ -44,3 +44,9 @@ test("bad disks and timeouts are refused naming the key", () => {
   expect(fails(`[profiles.p]\nagent_boot_timeout = -1\n`)).toContain("profiles.p.agent_boot_timeout must be a positive number of seconds");
   expect(fails(`[profiles.p]\nagent_boot_timeout = "soon"\n`)).toContain("agent_boot_timeout must be a positive number");
 });
+
+test("qemu_args: a list of strings, kept on the profile", () => {
+  expect(load(`[profiles.p]\nqemu_args = ["-device", "virtio-rng-pci"]\n`).profiles.p!.qemuArgs).toEqual(["-device", "virtio-rng-pci"]);
+  expect(fails(`[profiles.p]\nqemu_args = "-s"\n`)).toContain("profiles.p.qemu_args must be an array of strings");
+  expect(fails(`[profiles.p]\nqemu_args = ["-m", 512]\n`)).toContain("profiles.p.qemu_args must be an array of strings");
+});

@@ -8,7 +8,7 @@ import type { Profile } from "./config";
 import { parseDiskSize, type DiskSpec } from "./disks";
 import { mergeShares, parseShares } from "./shares";
 
-const KNOWN = ["files", "kernel_cmdline", "kernel_cmdline_append", "rng_seed", "initial_time", "agent_timeout", "disks", "shares"];
+const KNOWN = ["files", "kernel_cmdline", "kernel_cmdline_append", "rng_seed", "initial_time", "agent_timeout", "disks", "shares", "qemu_args"];
 
 export interface BootPlan {
   extras: (image: BootImage) => BootExtras;
@@ -16,6 +16,14 @@ export interface BootPlan {
   /** the exact guest time the agent sets once it answers */
   initialTimeNs?: bigint;
   disks: DiskSpec[];
+}
+
+// A Lua sequence crosses as a JS array, or as an object keyed "1", "2", ... (an empty table: {}).
+function listOf(v: unknown): unknown {
+  if (Array.isArray(v) || typeof v !== "object" || v === null) return v;
+  const keys = Object.keys(v);
+  if (keys.every((k, i) => k === String(i + 1))) return keys.map((k) => (v as Record<string, unknown>)[k]);
+  return v;
 }
 
 function str(v: unknown, what: string): string {
@@ -39,6 +47,12 @@ function files(v: unknown): BootFile[] {
     if (!existsSync(host) || !statSync(host).isFile()) throw new Error(`boot option files["${guest}"]: host file not found: ${host}`);
     return { path: guest, source: host };
   });
+}
+
+/** qemu_args: QEMU arguments appended as given (unsupported territory: Provium does not check them). */
+export function qemuArgs(v: unknown, what: string): string[] {
+  if (!Array.isArray(v) || v.some((a) => typeof a !== "string")) throw new Error(`${what} must be a list of strings (QEMU arguments, e.g. {"-device", "virtio-rng-pci"}), got ${JSON.stringify(v)}`);
+  return v as string[];
 }
 
 const DISK_SOURCES = ["path", "scratch", "template"] as const;
@@ -113,6 +127,7 @@ export function bootOptions(opts: Record<string, unknown>, profile: Profile, def
   const disks = opts.disks !== undefined ? bootDisks(opts.disks) : [];
   // The Lua side made relative host paths relative to the cwd (from the calling file's directory).
   const shares = mergeShares(profile.shares, opts.shares !== undefined ? parseShares(opts.shares, process.cwd(), "boot option shares") : []);
+  const extraQemu = [...(profile.qemuArgs ?? []), ...(opts.qemu_args !== undefined ? qemuArgs(listOf(opts.qemu_args), "boot option qemu_args") : [])];
   let agentDeadlineMs = profile.agentBootTimeoutMs ?? defaultDeadlineMs;
   if (opts.agent_timeout !== undefined) {
     const s = opts.agent_timeout;
@@ -126,7 +141,7 @@ export function bootOptions(opts: Record<string, unknown>, profile: Profile, def
     extras: (image) => {
       const cmdline = replace === undefined && append === undefined ? undefined : [ownCmdline(image, profile), replace ?? profile.cmdline, append].filter(Boolean).join(" ");
       if (shares.length && image.noShares) throw new Error(`${opts.shares !== undefined ? "boot option shares" : `${profile.origin}.shares`}: ${image.noShares}`);
-      return { bootFiles, rngSeed, rtcBase, cmdline, ...(shares.length ? { shares } : {}) };
+      return { bootFiles, rngSeed, rtcBase, cmdline, qemuArgs: extraQemu.length ? extraQemu : undefined, ...(shares.length ? { shares } : {}) };
     },
   };
 }

@@ -9,6 +9,7 @@ export interface Profile extends ImageProfile {
   disks?: DiskSpec[]; // plugged into every VM of the profile before boot() returns
   agentBootTimeoutMs?: number; // how long a booting guest's agent may take to answer
   shares?: ShareOptions[]; // host directories every VM of the profile mounts (virtio-9p)
+  qemuArgs?: string[]; // appended to QEMU's command line (unsupported territory)
 }
 
 export interface RuntimeConfig {

@@ -6,18 +6,22 @@ import { join } from "node:path";
 import { connectAgent, type AgentClient } from "@provium/protocol";
 import type { BootImage, NicOptions } from "@provium/vmm";
 import { VmDisks } from "./disks";
+import { cleanConsole, failureExcerpt } from "./console-excerpt";
 
 /** "dead": the guest powered itself off, panicked or rebooted itself (QEMU runs with -no-reboot). */
 export type VmState = "created" | "booted" | "paused" | "shutdown" | "dead";
 
 /** What vm:boot(opts) adds to a profile's launch (see vm-registry.ts's bootOptions). */
-export type BootExtras = Pick<LaunchOptions, "bootFiles" | "rngSeed" | "rtcBase" | "shares"> & { cmdline?: string };
+export type BootExtras = Pick<LaunchOptions, "bootFiles" | "rngSeed" | "rtcBase" | "shares"> & { cmdline?: string; qemuArgs?: string[] };
+
+// --gdb with --debug: a booting VM waits for the debugger, so its agent gets a day to answer.
+const DEBUGGER_WAIT_MS = 24 * 3600 * 1000;
 
 // The console a dead VM leaves for read_log() (its run dir, and the log with it, is gone).
 const DEAD_LOG_KEEP = 1 << 20;
 
-/** A QEMU process of a VM started or ended (for the run's events and leak checks). */
-export type VmEvent = (kind: "vm_spawned" | "vm_shutdown", info: { vm: string; pid: number; run_dir: string }) => void;
+/** A QEMU process of a VM started or ended (for the run's events and leak checks); `gdb`: its gdbstub's socket. */
+export type VmEvent = (kind: "vm_spawned" | "vm_shutdown", info: { vm: string; pid: number; run_dir: string; gdb?: string }) => void;
 
 export interface VmSpec {
   name: string;
@@ -26,6 +30,10 @@ export interface VmSpec {
   cpus: number;
   /** NICs on the file's bridges (bridges.ts adds them before boot) */
   nics?: NicOptions[];
+  /** QEMU arguments appended to its command line (profile key and boot option qemu_args), kept for restores */
+  qemuArgs?: string[];
+  /** --gdb: a gdbstub on every launch; "wait": a boot also waits for the debugger (--debug) */
+  gdb?: "on" | "wait";
 }
 
 /** One VM's saved state: what a restore needs to rebuild it. */
@@ -103,6 +111,7 @@ export class GuestVm {
   async boot(image: BootImage, accel: "kvm" | "tcg", agentDeadlineMs: number, extras: BootExtras = {}) {
     this.checkBootable();
     this.state = "booted";
+    if (extras.qemuArgs?.length) this.spec.qemuArgs = extras.qemuArgs;
     let launched: Launched;
     try {
       launched = await this.launch(image, accel, this.spec, [], undefined, extras);
@@ -111,7 +120,7 @@ export class GuestVm {
       throw e;
     }
     this.adopt(launched, image, accel);
-    await this.awaitAgent(agentDeadlineMs, "of boot");
+    await this.awaitAgent(this.spec.gdb === "wait" ? DEBUGGER_WAIT_MS : agentDeadlineMs, "of boot");
   }
 
   /**
@@ -179,8 +188,9 @@ export class GuestVm {
       accel,
       drives: image.drives,
       nics: spec.nics,
-      extraArgs,
+      extraArgs: [...extraArgs, ...(spec.qemuArgs ?? [])],
       fds,
+      gdb: spec.gdb && (fds ? "on" : spec.gdb), // a restore's QEMU loads before it runs: no wait
     });
     try {
       return { qemu, agent: await this.connect(qemu) };
@@ -207,7 +217,7 @@ export class GuestVm {
     this.qemu = l.qemu;
     this.agent = l.agent;
     void l.qemu.exited.then(() => this.onQemuExit(l.qemu));
-    this.onLifecycle("vm_spawned", { vm: this.spec.name, pid: l.qemu.pid, run_dir: l.qemu.runDir });
+    this.onLifecycle("vm_spawned", { vm: this.spec.name, pid: l.qemu.pid, run_dir: l.qemu.runDir, ...(l.qemu.gdbSocket ? { gdb: l.qemu.gdbSocket } : {}) });
   }
 
   // A restore for `snap` launches its QEMU here, ahead of time, and the next restore takes it:
@@ -378,6 +388,17 @@ export class GuestVm {
     return cleanConsole(this.qemu?.consoleTail(lines) ?? "");
   }
 
+  /** A failure report's excerpt of the console: its last `lines` lines after the firmware's. */
+  failureExcerpt(lines: number) {
+    const log = this.qemu ? this.qemu.console.readLog() : this.deadLog;
+    return log ? failureExcerpt(Buffer.from(log).toString("utf8"), lines) : "";
+  }
+
+  /** QEMU's human monitor (HMP) through QMP: vm:monitor(cmd)'s text. */
+  monitor(command: string): Promise<string> {
+    return this.machine().qmp.execute("human-monitor-command", { "command-line": command });
+  }
+
   // An agent that sent part of a frame and stopped is stuck or hostile: say so.
   private unfinishedFrame() {
     const p = this.agent?.partial;
@@ -466,13 +487,4 @@ function panicExcerpt(log: Uint8Array) {
   const at = text.lastIndexOf("Kernel panic");
   const lines = (at < 0 ? text : text.slice(text.lastIndexOf("\n", at) + 1)).split("\n");
   return `\n--- last lines of the guest console (from the panic) ---\n${(at < 0 ? lines.slice(-20) : lines.slice(0, 40)).join("\n").trimEnd()}`;
-}
-
-export function cleanConsole(text: string) {
-  return text
-    .replace(/\x1b\[[0-9;?]*[A-Za-z]|\x1bc/g, "")
-    .replace(/[\x00-\x08\x0b-\x1f\x7f]/g, "")
-    .split("\n")
-    .filter((l, i, all) => l.trim() || (i > 0 && all[i - 1]!.trim()))
-    .join("\n");
 }

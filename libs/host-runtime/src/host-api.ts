@@ -16,6 +16,13 @@ export interface Target {
 export interface HostApi {
   "file.plan": { args: { tests?: { name: string; meta: Record<string, unknown> }[]; timeout?: number }; result: { verdicts: string[] } };
   "test.begin": { args: { name: string; timeout?: number }; result: void };
+  /** A test failed (before its scope closes): the host keeps its VMs' consoles; `debug`: open the prompt. */
+  "test.failing": { args: { name: string }; result: { debug: boolean; vm: number | null } };
+  /** t:attach(name, path_or_string): a file's bytes or a string, onto the test's report. */
+  "test.attach": { args: { test: string; name: string; value?: string | Uint8Array; path?: string; data?: string | Uint8Array; dir: string }; result: true };
+  /** --debug's prompt: a line from the user (null: end of input), and text to show. */
+  "debug.read": { args: { prompt: string }; result: string | null };
+  "debug.write": { args: { text: string }; result: true };
   "module.find": { args: { name: string }; result: { path: string; source: string } | null };
   "clock.now": { args: {}; result: number };
   "clock.sleep": { args: { seconds: number }; result: void };
@@ -32,6 +39,8 @@ export interface HostApi {
   "vm.resume": { args: { vm: number }; result: true };
   "vm.reset": { args: { vm: number }; result: true };
   "vm.power_button": { args: { vm: number; timeout?: number }; result: true };
+  /** QEMU's human monitor (HMP) through QMP's human-monitor-command: its text answer. */
+  "vm.monitor": { args: { vm: number; command: string }; result: string };
   "console.log": { args: { vm: number }; result: Uint8Array };
   "console.write": { args: { vm: number; data: string | Uint8Array; timeout?: number }; result: true };
   "console.expect": { args: { vm: number; pattern: string | Uint8Array; timeout: number }; result: { found: boolean; ended: boolean; tail: string } };

@@ -14,3 +14,5 @@ export { openFixtureCache, lazyFixtureCache } from "./fixture-cache";
 export { keyOf, type FixtureHost } from "./fixtures";
 export { luaFileDeps } from "./lua-deps";
 export { parseShares } from "./shares";
+export type { OpRecord } from "./op-timeline";
+export { FAILURE_CONSOLE_LINES } from "./session";

@@ -20,6 +20,8 @@ export interface HostSetup {
   agentDeadlineMs: number;
   fixtures: () => FixtureCache;
   acquire: Acquire;
+  /** --gdb: a gdbstub per VM; "wait": booting VMs wait for the debugger */
+  gdb?: "on" | "wait";
 }
 
 /** How long a booting guest's agent has to answer, by accelerator, unless given. */

@@ -18,6 +18,11 @@ import { findModule } from "./modules";
 import { resumeFixture, type FixtureHost } from "./fixtures";
 import { ConsoleStreams } from "./console-streams";
 import { consoleExpect } from "./console-expect";
+import { timed, type OpRecord } from "./op-timeline";
+import { readAttachment } from "./attachments";
+
+/** A failure's console excerpt: this many lines of what the guest printed after its firmware. */
+export const FAILURE_CONSOLE_LINES = 40;
 
 export interface SessionOptions {
   config: RuntimeConfig;
@@ -47,6 +52,14 @@ export interface SessionOptions {
   snapshotsInto?: string;
   /** vm:cid() numbers: one counter shared by the run's workers (a SharedArrayBuffer's Int32Array). */
   cidCounter?: Int32Array;
+  /** --gdb: a gdbstub per VM; "wait": booting VMs wait for the debugger */
+  gdb?: "on" | "wait";
+  /** Each op that touches a VM, timed (the report's timeline); unset: nothing is recorded. */
+  onOp?: (r: OpRecord) => void;
+  /** A test failed and its VMs still run: keep what the report needs; true: --debug's prompt opens. */
+  onTestFailing?: (name: string) => boolean;
+  /** --debug's prompt: reads a line from the user, shows text. */
+  debugConsole?: { read(prompt: string): Promise<string | null>; write(text: string): void };
 }
 
 export class FileSession {
@@ -58,6 +71,8 @@ export class FileSession {
   private readonly consoles = new ConsoleStreams();
   private readonly bridges: Bridges;
   private readonly ops: HostOps;
+  /** The VM of the latest op that named one: the debug prompt's `vm`. */
+  private lastVm: number | null = null;
 
   constructor(private readonly o: SessionOptions) {
     const vms = (this.vms = new VmRegistry(o));
@@ -75,6 +90,10 @@ export class FileSession {
     this.ops = {
       "file.plan": ({ tests, timeout }) => ({ verdicts: o.plan(tests ?? [], timeout ?? undefined) }),
       "test.begin": ({ name, timeout }) => o.onTestBegin(name, timeout),
+      "test.failing": ({ name }) => ({ debug: o.onTestFailing?.(name) ?? false, vm: this.lastVm }),
+      "test.attach": (a) => (o.emit("attachment", { test: a.test, ...readAttachment(a) }), true as const),
+      "debug.read": ({ prompt }) => (o.debugConsole ? o.debugConsole.read(prompt) : null),
+      "debug.write": ({ text }) => (o.debugConsole?.write(text), true as const),
       "module.find": ({ name }) => findModule(String(name), o.filePath, o.config.roots),
       "clock.now": () => performance.now() / 1000,
       "clock.sleep": ({ seconds }) => Bun.sleep(Math.max(0, Number(seconds)) * 1000),
@@ -94,6 +113,7 @@ export class FileSession {
       "vm.resume": (a) => vms.get(a.vm).resume().then(() => true as const),
       "vm.reset": (a) => vms.get(a.vm).reset(o.agentDeadlineMs).then(() => true as const),
       "vm.power_button": (a) => vms.get(a.vm).powerButton((a.timeout ?? 30) * 1000).then(() => true as const),
+      "vm.monitor": (a) => vms.get(a.vm).monitor(a.command),
       "console.log": (a) => vms.consoleLog(a.vm),
       "console.write": (a) => vms.get(a.vm).machine().console.write(a.data, (a.timeout ?? 10) * 1000).then(() => true as const),
       "console.expect": (a) => consoleExpect(vms.get(a.vm), () => vms.consoleLog(a.vm), typeof a.pattern === "string" ? Buffer.from(a.pattern) : a.pattern, a.timeout * 1000),
@@ -158,7 +178,19 @@ export class FileSession {
   handle = async (op: string, args: any) => {
     const fn = (this.ops as Record<string, (args: any) => unknown>)[op] ?? this.o.extraOps?.[op];
     if (!fn) throw new Error(`unknown host op '${op}'`);
-    return fn(args ?? {});
+    args ??= {};
+    const vm = args.target?.vm ?? args.vm ?? (args.vms?.length === 1 ? args.vms[0] : undefined);
+    if (typeof vm === "number") this.lastVm = vm;
+    if (!this.o.onOp) return fn(args);
+    return timed(op, args, this.vmName, () => fn(args), this.o.onOp);
+  };
+
+  private vmName = (id: unknown) => {
+    try {
+      return this.vms.get(id).spec.name;
+    } catch {
+      return undefined;
+    }
   };
 
   /** The host ops this session answers (the contract's; a test checks Lua calls exactly these). */
@@ -166,9 +198,9 @@ export class FileSession {
     return Object.keys(this.ops);
   }
 
-  /** Console tails of this file's VMs, for failure reports. */
-  consoleTails(lines = 15) {
-    return this.vms.all().filter((v) => v.qemu || v.deadLog).map((v) => ({ vm: v.spec.name, tail: v.consoleTail(lines) }));
+  /** Console excerpts of this file's VMs (running or dead), for failure reports. */
+  consoleTails(lines = FAILURE_CONSOLE_LINES) {
+    return this.vms.all().filter((v) => v.qemu || v.deadLog).map((v) => ({ vm: v.spec.name, tail: v.failureExcerpt(lines) }));
   }
 
   /** The host files this test file's push_file calls read (unless auto_dep = false). */

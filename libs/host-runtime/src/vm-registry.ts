@@ -27,6 +27,8 @@ export interface VmRegistryOptions {
   onVmEvent: VmEvent;
   acquire: Acquire;
   cidCounter?: Int32Array;
+  /** --gdb: every VM's QEMU gets a gdbstub; "wait": a boot waits for the debugger (--debug) */
+  gdb?: "on" | "wait";
 }
 
 export class VmRegistry {
@@ -54,7 +56,7 @@ export class VmRegistry {
     const memoryMiB = a.memory === undefined || a.memory === null ? DEFAULT_MEMORY_MIB : vmMemoryMiB(a.memory);
     const cpus = a.cpus === undefined || a.cpus === null ? 1 : Number(a.cpus);
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) throw new Error(`cpus must be an integer from 1 to 64, got ${a.cpus}`);
-    this.vms.push(new GuestVm({ name: a.name, profile: a.profile, memoryMiB, cpus }, this.o.onVmEvent));
+    this.vms.push(new GuestVm({ name: a.name, profile: a.profile, memoryMiB, cpus, ...(this.o.gdb ? { gdb: this.o.gdb } : {}) }, this.o.onVmEvent));
     return this.vms.length - 1;
   }
 

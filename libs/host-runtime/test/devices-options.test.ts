@@ -37,3 +37,14 @@ test("boot options: deadlines, times and seeds", () => {
   expect(() => bootOptions({ agent_timeout: -1 }, profile, 1)).toThrow("agent_timeout must be a positive number of seconds, got -1");
   expect(() => bootOptions({ files: ["x"] }, profile, 1)).toThrow("boot option files must be a table");
 });
+
+test("boot options: qemu_args follow the profile's, and must be a list of strings", () => {
+  const withArgs: Profile = { ...profile, qemuArgs: ["-device", "virtio-rng-pci"] };
+  expect(bootOptions({}, profile, 1).extras(image).qemuArgs).toBeUndefined();
+  expect(bootOptions({}, withArgs, 1).extras(image).qemuArgs).toEqual(["-device", "virtio-rng-pci"]);
+  // a Lua sequence may cross as an object keyed "1", "2", ...
+  expect(bootOptions({ qemu_args: { 1: "-s", 2: "-S" } }, withArgs, 1).extras(image).qemuArgs).toEqual(["-device", "virtio-rng-pci", "-s", "-S"]);
+  expect(bootOptions({ qemu_args: ["-s"] }, profile, 1).extras(image).qemuArgs).toEqual(["-s"]);
+  expect(() => bootOptions({ qemu_args: "-s" }, profile, 1)).toThrow('boot option qemu_args must be a list of strings (QEMU arguments, e.g. {"-device", "virtio-rng-pci"}), got "-s"');
+  expect(() => bootOptions({ qemu_args: ["-m", 512] }, profile, 1)).toThrow("boot option qemu_args must be a list of strings");
+});

@@ -259,6 +259,7 @@ function VM:is_quiescent() end
 ---@field template? string  a host image copied into the VM's run dir: the template stays as it was
 ---@field id? string  default boot0, boot1, ... (its position, from 0)
 ---@field readonly? boolean
+---@field qemu_args? string[]  appended to QEMU's command line after the profile's qemu_args (unsupported territory: unchecked, may break boots, snapshots and Provium's own devices)
 ---@field shares? table<string, string|ShareSpec>  guest mount point -> host directory (relative: to the calling file), mounted over virtio-9p before the agent answers; the kernel needs CONFIG_9P_FS and CONFIG_NET_9P_VIRTIO
 
 ---@class ShareSpec
@@ -319,6 +320,10 @@ function VM:nic(bridge) end
 ---@param bridge? Bridge|string  default: its first bridge
 ---@return string|nil  its IPv4 address there ("10.0.1.2"); nil when on no bridge
 function VM:ip(bridge) end
+---QEMU's human monitor (HMP) through QMP's human-monitor-command, e.g. "info registers", "info mtree".
+---@param command string
+---@return string  the monitor's text answer
+function VM:monitor(command) end
 
 ---@class Console  the VM's serial console (ttyS0), both ways
 local Console = {}
@@ -622,6 +627,12 @@ function T:assert_raises(fn, msg) end
 function T:fail(msg) end
 function T:skip(reason) end
 function T:log(msg) end
+---Adds a file or a string to the test's report (--html): a string naming a host file (relative: to the
+---test file's directory) attaches the file, any other string itself; {path = ...} is always a file,
+---{data = ...} always the bytes. Cut at 8 MiB.
+---@param name string  the attachment's name in the report, e.g. "traffic.pcap"
+---@param value string|{path?: string, data?: string}
+function T:attach(name, value) end
 
 ---@class TestMeta
 ---@field tags? string|string[]   --tag / --no-tag select on these

@@ -39,6 +39,11 @@ export class HumanReporter {
     this.statusShown = true;
   }
 
+  /** Text from elsewhere (--debug's prompt): the status line is cleared first, not drawn over. */
+  interject(text: string) {
+    this.print(text);
+  }
+
   onEvent(e: RunEvent) {
     this.show(e);
     if (e.file) {
@@ -88,6 +93,10 @@ export class HumanReporter {
       case "progress":
         // On a TTY progress lives in the status line; elsewhere it is a line of its own.
         if (!this.o.quiet && (!this.o.live || this.o.verbose)) out(c.dim(`  … ${e.message}\n`));
+        break;
+      case "vm_spawned":
+        // --gdb: where to point the debugger, whatever the verbosity
+        if (e.gdb) out(c.cyan(`  … vm ${e.vm} (${e.file}): gdbstub on ${e.gdb}  (gdb -ex "target remote ${e.gdb}")\n`));
         break;
       case "log":
         if (this.o.verbose) out(c.dim(`  ${file}${e.test ? ` › ${e.test}` : ""}: ${e.message}\n`));

@@ -12,6 +12,7 @@ import { verdict } from "./selection";
 import { acquireCapacity, onCapacityReply } from "./capacity-client";
 import { send, type FromWorker, type ToWorker, type WorkerInit } from "./messages";
 import { withKernel } from "../matrix";
+import { TimelineBuffer } from "./timeline-buffer";
 
 declare const self: Worker;
 
@@ -36,8 +37,10 @@ self.onmessage = async (m: MessageEvent<ToWorker>) => {
       agentDeadlineMs: init.agentDeadlineMs,
       fixtures: lazyFixtureCache(init.config, init.cacheDir),
       acquire: (want) => acquireCapacity(toPool, want),
+      gdb: init.gdb ? (init.debug ? "wait" : "on") : undefined,
     };
   } else if (d.kind === "capacity_reply") onCapacityReply(d);
+  else if (d.kind === "debug_line") debugLine?.(d.line);
   else if (d.kind === "stop") {
     // The run is being interrupted: kill our VMs (spares too) and remove the sessions' temp
     // dirs now, before the pool ends this thread.
@@ -49,9 +52,18 @@ self.onmessage = async (m: MessageEvent<ToWorker>) => {
   }
 };
 
+// --debug's prompt: a line asked of the pool (which owns the terminal), one at a time.
+let debugLine: ((line: string | null) => void) | null = null;
+function debugRead(prompt: string) {
+  return new Promise<string | null>((resolve) => {
+    debugLine = (line) => ((debugLine = null), resolve(line));
+    toPool({ kind: "debug_read", prompt });
+  });
+}
+
 async function runFile(path: string, host: HostSetup) {
   const file = relative(process.cwd(), path) || path;
-  const started = Date.now();
+  let started = Date.now();
   let current = null as { name: string; started: number } | null;
   let deadline: Timer | undefined;
   let lua: LuaThread | null = null;
@@ -64,6 +76,12 @@ async function runFile(path: string, host: HostSetup) {
   };
   let fileTimeoutS = init.fileTimeoutS;
   armDeadline(fileTimeoutS, "file");
+  // Ops of the running test, and of the file's top level; consoles kept when a test failed.
+  const testOps = new TimelineBuffer();
+  const fileOps = new TimelineBuffer();
+  let failingConsoles: RunEvent["consoles"] | null = null;
+  // --debug: while the prompt is open the file's clock stops (no timeout fires on the user).
+  let pausedAt: number | null = null;
 
   const session = openSession(host, path, {
     cidCounter: new Int32Array(init.cids),
@@ -80,17 +98,37 @@ async function runFile(path: string, host: HostSetup) {
       current = { name, started: Date.now() };
       if (timeoutS) armDeadline(timeoutS, `test "${name}"`);
     },
+    onOp: (r) => (current ? testOps : fileOps).push(r),
+    onTestFailing: () => {
+      failingConsoles = session.consoleTails();
+      return !!init.debug;
+    },
+    debugConsole: init.debug
+      ? {
+          read: (prompt) => {
+            if (pausedAt === null) (pausedAt = Date.now()), clearTimeout(deadline);
+            return debugRead(prompt);
+          },
+          write: (text) => toPool({ kind: "debug_write", text }),
+        }
+      : undefined,
   });
 
   const onLuaEvent = (e: Record<string, unknown>) => {
     const kind = e.kind as string;
     const out = event(kind as RunEvent["kind"], { ...e, file });
-    if (kind === "test_passed" || kind === "test_failed") {
-      out.duration_ms = current ? Date.now() - current.started : 0;
+    const ended = kind === "test_passed" || kind === "test_failed" || (kind === "test_skipped" && current?.name === e.test);
+    if (ended) {
+      if (pausedAt !== null) started += Date.now() - pausedAt; // the prompt's time is not the file's
+      out.duration_ms = current ? Date.now() - current.started - (pausedAt !== null ? Date.now() - pausedAt : 0) : 0;
+      pausedAt = null;
       current = null;
+      Object.assign(out, testOps.take());
       armDeadline(fileTimeoutS - (Date.now() - started) / 1000, "file");
     }
-    if (kind === "test_failed" || kind === "file_error") out.consoles = session.consoleTails();
+    if (kind === "test_failed") out.consoles = failingConsoles ?? session.consoleTails();
+    if (kind === "file_error") Object.assign(out, { consoles: session.consoleTails() }, fileOps.fields());
+    if (ended) failingConsoles = null;
     post(out);
   };
 
@@ -106,9 +144,9 @@ async function runFile(path: string, host: HostSetup) {
   clearTimeout(deadline);
   if (failure) {
     const consoles = session.consoleTails();
-    if (current) post(event("test_failed", { file, test: current.name, reason: failure, duration_ms: Date.now() - current.started, consoles }));
-    else post(event("file_error", { file, reason: failure, consoles }));
+    if (current) post(event("test_failed", { file, test: current.name, reason: failure, duration_ms: Date.now() - current.started, consoles, ...testOps.take() }));
+    else post(event("file_error", { file, reason: failure, consoles, ...fileOps.fields() }));
   }
   await session.close();
-  post(event("file_completed", { file, duration_ms: Date.now() - started }));
+  post(event("file_completed", { file, duration_ms: Date.now() - started, ...fileOps.take() }));
 }

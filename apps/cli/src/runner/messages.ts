@@ -15,6 +15,10 @@ export interface WorkerInit {
   agentDeadlineMs: number;
   /** The run's vm:cid() counter, shared by every worker. */
   cids: SharedArrayBuffer;
+  /** --debug: a failed test opens a prompt on its live VMs (lines through the pool's terminal). */
+  debug?: boolean;
+  /** --gdb: QEMU's gdbstub on a unix socket per VM (with --debug, a booting VM waits for the debugger). */
+  gdb?: boolean;
 }
 
 export type ToWorker =
@@ -23,14 +27,19 @@ export type ToWorker =
   | { kind: "file"; path: string; matrix?: MatrixEntry }
   /** The run is being interrupted: kill the VMs, answer "stopped". */
   | { kind: "stop" }
-  | { kind: "capacity_reply"; id: number; error?: string };
+  | { kind: "capacity_reply"; id: number; error?: string }
+  /** --debug: the user's line for the prompt (null: end of input). */
+  | { kind: "debug_line"; line: string | null };
 
 export type FromWorker =
   | { kind: "event"; event: RunEvent }
   | { kind: "file_done"; path: string }
   | { kind: "stopped" }
   | { kind: "capacity_acquire"; id: number; want: Amount }
-  | { kind: "capacity_release"; id: number };
+  | { kind: "capacity_release"; id: number }
+  /** --debug: show `prompt` and send the next line of the terminal's input. */
+  | { kind: "debug_read"; prompt: string }
+  | { kind: "debug_write"; text: string };
 
 /** Typed postMessage for either side. */
 export const send = <M extends ToWorker | FromWorker>(to: { postMessage(m: unknown): void }, m: M) => to.postMessage(m);

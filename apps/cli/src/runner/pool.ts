@@ -20,6 +20,8 @@ export interface PoolOptions {
   onEvent: (e: RunEvent) => void;
   failFast?: boolean;
   capacity: CapacityPool;
+  /** --debug: the terminal a failed test's prompt reads from and writes to. */
+  debug?: { read(prompt: string): Promise<string | null>; write(text: string): void };
 }
 
 const workerEntry = new URL("./io-worker.ts", import.meta.url).href;
@@ -38,6 +40,11 @@ export class Pool {
   async run() {
     const n = Math.max(1, Math.min(this.o.jobs, this.queue.length));
     await Promise.all(Array.from({ length: n }, () => this.lane()));
+  }
+
+  /** Stops dispatching new files; running ones finish. */
+  drain() {
+    this.queue = [];
   }
 
   /** Stops dispatching; running files are abandoned, their VMs killed, their workers ended. */
@@ -79,7 +86,9 @@ export class Pool {
       } else if (d.kind === "capacity_release" && held.has(d.id)) {
         this.o.capacity.release(held.get(d.id)!, w);
         held.delete(d.id);
-      }
+      } else if (d.kind === "debug_read") {
+        void (this.o.debug?.read(d.prompt) ?? Promise.resolve(null)).then((line) => toWorker(w, { kind: "debug_line", line }));
+      } else if (d.kind === "debug_write") this.o.debug?.write(d.text);
     });
     this.held.set(w, held);
     return w;

@@ -20,7 +20,7 @@ export async function runFile(caller: SyncCaller, displayPath: string, source: s
       if mode == "repl" then
         -- The interactive prompt's program reads lines from the host and shows values.
         __repl_read = function(prompt) return P.call("repl.read", { prompt = prompt }) end
-        __repl_repr = P.repr
+        __repl = function(prompt) P.repl(function() return __repl_read(prompt) end, print, _G) end
       end
       local chunk, err = load(src, "@" .. path, "t")
       if not chunk then
@@ -28,7 +28,9 @@ export async function runFile(caller: SyncCaller, displayPath: string, source: s
         return
       end
       local ok, err = xpcall(chunk, function(e)
-        return { message = tostring(e), traceback = debug.traceback(tostring(e), 2) }
+        -- the file's own frames: the runner's (this chunk, xpcall) say nothing to its author
+        local tb = debug.traceback(tostring(e), 2):gsub("\\n%s*%[C%]: in function 'xpcall'.*$", "")
+        return { message = tostring(e), traceback = tb }
       end)
       if not ok then
         P.emit({ kind = "file_error", reason = err.message, traceback = err.traceback })

@@ -4,6 +4,7 @@ import requireLua from "../lua/require.lua" with { type: "text" };
 import testLua from "../lua/test.lua" with { type: "text" };
 import benchLua from "../lua/bench.lua" with { type: "text" };
 import vmLua from "../lua/vm.lua" with { type: "text" };
+import replLua from "../lua/repl.lua" with { type: "text" };
 import jsonLua from "../lua/json.lua" with { type: "text" };
 import waitLua from "../lua/wait.lua" with { type: "text" };
 import streamLua from "../lua/stream.lua" with { type: "text" };
@@ -24,6 +25,7 @@ export const preludeChunks: readonly (readonly [string, string])[] = [
   ["test.lua", testLua],
   ["bench.lua", benchLua],
   ["vm.lua", vmLua],
+  ["repl.lua", replLua],
   ["json.lua", jsonLua],
   ["wait.lua", waitLua],
   ["stream.lua", streamLua],

@@ -352,6 +352,11 @@ function Capture:close()
   if self._closed then return 0 end
   self._closed = true
   local r = P.call("capture.close", { capture = self._id })
+  -- A pcap written during a test goes onto its report (--html), as t:attach would put it.
+  -- (its path is already the host's: relative to the runner's directory, or absolute)
+  if self._pcap and P.current_test then
+    P.call("test.attach", { test = P.current_test.name, name = self._pcap:match("[^/]*$"), path = self._pcap, dir = "." })
+  end
   return self._pcap and r.frames or r.lost
 end
 

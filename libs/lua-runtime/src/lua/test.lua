@@ -80,6 +80,26 @@ function T:log(msg)
   P.emit({ kind = "log", test = self.name, message = tostring(msg) })
 end
 
+-- t:attach(name, value): onto the test's report. A string naming a host file (relative to the
+-- test file's directory) attaches the file, any other string itself; {path = ...} is always a
+-- file, {data = ...} always the bytes.
+function T:attach(name, value)
+  P.check(name, "string", "attachment name")
+  if name == "" then P.raise("attachment name must not be empty") end
+  local args = { test = self.name, name = name, dir = P.caller_dir() }
+  if type(value) == "table" then
+    for k in pairs(value) do
+      if k ~= "path" and k ~= "data" then P.raise("unknown attachment option '" .. tostring(k) .. "' (known: path, data)") end
+    end
+    if (value.path == nil) == (value.data == nil) then P.raise("give the attachment as {path = ...} or {data = ...}") end
+    if value.path ~= nil then args.path = P.check(value.path, "string", "attachment path") end
+    if value.data ~= nil then args.data = P.check(value.data, "string", "attachment data") end
+  else
+    args.value = P.check(value, "string", "attachment (a host path or a string)")
+  end
+  P.call("test.attach", args)
+end
+
 -- The traceback of a failure, without the runner's own frames: the user's code only.
 local function traceback(err)
   if getmetatable(err) == Skip then return err end
@@ -120,9 +140,21 @@ function P.run_tests()
       P.call("test.begin", { name = tc.name, timeout = tc.meta.timeout and P.duration(tc.meta.timeout, "meta timeout") or nil })
       P.open_scope()
       local t = setmetatable({ name = tc.name, meta = tc.meta }, T)
+      P.current_test = t -- what closes with the test attaches to it (a capture's pcap)
       local ok, err = xpcall(P.before_test, traceback, i)
       if ok then ok, err = xpcall(tc.fn, traceback, t) end
+      local stop = false
+      if not ok and getmetatable(err) ~= Skip then
+        -- Before the test's VMs are shut down: the host keeps their consoles (and --debug
+        -- opens a prompt on them).
+        local asked, failing = pcall(function() return P.call("test.failing", { name = tc.name }) end)
+        if asked and failing.debug then
+          local prompted, word = pcall(P.debug_prompt, t, err, failing.vm)
+          stop = prompted and word == ".stop"
+        end
+      end
       local closed_ok, close_err = pcall(P.close_scope, ok)
+      P.current_test = nil
       if ok and not closed_ok then ok, err = false, traceback(close_err) end
       if ok then
         P.emit({ kind = "test_passed", test = tc.name, meta = tc.meta })
@@ -131,6 +163,7 @@ function P.run_tests()
       else
         P.emit({ kind = "test_failed", test = tc.name, meta = tc.meta, reason = err.message, traceback = err.traceback, streams = err.streams })
       end
+      if stop then break end
     end
   end
   local ok, err = pcall(P.close_file_scope)

@@ -111,8 +111,12 @@ end
 
 -- The Lua object of a host VM. One made inside a test is shut down when the test ends and
 -- its name freed; one made at the file's top level lives until the file ends.
+-- VMs by their host id (weak): --debug's prompt finds the VM of the test's last op here.
+P.vms_by_id = setmetatable({}, { __mode = "v" })
+
 function P.new_vm(id, name, profile)
   local vm = setmetatable({ _id = id, _name = name, _profile = profile, _labs = {}, _in_test = P.in_test_scope() }, VM)
+  P.vms_by_id[id] = vm
   if vm._in_test then P.on_scope_end(function() vm:_dispose() end, "vm") end
   return vm
 end
@@ -233,6 +237,12 @@ end
 
 function VM:console_log()
   return P.call("vm.console", { vm = self._id })
+end
+
+-- QEMU's human monitor (HMP, e.g. "info registers"): its text answer.
+function VM:monitor(command)
+  P.check(command, "string", "monitor command")
+  return P.call("vm.monitor", { vm = self._id, command = command })
 end
 
 -- Labs ------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ export interface LaunchOptions {
   name: string;
   kernel: string;
   initrd?: string | null;
-  /** appended to the base kernel command line ("console=ttyS0 quiet panic=-1 cryptomgr.notests", and under TCG "tsc=reliable provium.noftl", see accelCmdline) */
+  /** appended to the base kernel command line ("console=ttyS0 quiet loglevel=5 panic=-1 cryptomgr.notests", and under TCG "tsc=reliable provium.noftl", see accelCmdline) */
   cmdline?: string;
   memoryMiB: number;
   cpus: number;
@@ -49,6 +49,8 @@ export interface LaunchOptions {
   nics?: NicOptions[];
   /** host directories the guest mounts over virtio-9p before the agent starts (see shares.ts) */
   shares?: ShareOptions[];
+  /** QEMU's gdbstub on RUN/gdb.sock; "wait": the CPUs start stopped (-S) until a debugger continues or detaches */
+  gdb?: "on" | "wait";
 }
 
 /**
@@ -103,10 +105,15 @@ export interface VmExit {
 // an extracted vmlinux gained <0.2 s, not consistently. So: plain i440fx "pc" with SeaBIOS;
 // hpet=off drops a timer device the guest never needs.
 const BASE_MACHINE = "pc,hpet=off";
-// quiet: printing to an emulated UART is slow; panic=-1 + -no-reboot: a guest panic ends QEMU.
+// quiet, then loglevel=5: the boot code and decompressor stay silent (they read `quiet`), and
+// the kernel's warnings and errors reach the console (failure reports show them): `quiet` alone
+// is level 4 on Debian's kernel, errors only, and the later loglevel= wins. A boot prints 0-4
+// more lines (under TCG: timer calibration and MMCONFIG warnings); a printed line costs 1-3.5 ms
+// through the emulated UART under TCG (bench/console-print.ts), so not 7 (every info line).
+// panic=-1 + -no-reboot: a guest panic ends QEMU.
 // cryptomgr.notests: no self-tests of every crypto algorithm as it registers (225-250 ms of the
 // kernel's boot under TCG, initcall_debug; ~5% of a boot); FIPS mode (fips=1) still runs them.
-const BASE_CMDLINE = "console=ttyS0 quiet panic=-1 cryptomgr.notests";
+const BASE_CMDLINE = "console=ttyS0 quiet loglevel=5 panic=-1 cryptomgr.notests";
 // x86's COMMAND_LINE_SIZE, NUL included: QEMU passes a longer one on and the boot hangs silently.
 export const MAX_CMDLINE_BYTES = 2047;
 const STDERR_KEEP = 64 * 1024;
@@ -146,6 +153,8 @@ export class QemuVm {
   readonly agentSocket: string;
   readonly qmpSocket: string;
   readonly consoleLog: string;
+  /** the gdbstub's unix socket (`target remote PATH`), when launched with `gdb` */
+  readonly gdbSocket: string | null;
   /** the serial console: its log, subscribers and input */
   readonly console: ConsoleHost;
   /** the VM's disks; overlays live in the run dir and go with it */
@@ -173,6 +182,7 @@ export class QemuVm {
     this.qmpSocket = path.join(runDir, "qmp.sock");
     this.consoleLog = console.logPath;
     this.console = console;
+    this.gdbSocket = opts.gdb ? path.join(runDir, "gdb.sock") : null;
     const append = kernelCmdline(opts);
     this.argv = [
       qemu,
@@ -199,6 +209,8 @@ export class QemuVm {
       ...drives.flatMap((d, i) => driveArgs(d, opts.drives![i]!)),
       ...(opts.nics ?? []).flatMap(nicArgs),
       ...shareArgs(opts.shares ?? []),
+      ...(this.gdbSocket ? ["-chardev", `socket,id=gdb,path=${qv(this.gdbSocket)},server=on,wait=off`, "-gdb", "chardev:gdb"] : []),
+      ...(opts.gdb === "wait" ? ["-S"] : []),
       ...(opts.extraArgs ?? []),
     ];
     this.proc = Bun.spawn([...DIE_WITH_PARENT, ...this.argv], { stdio: ["ignore", "ignore", "pipe", ...(opts.fds ?? [])] }) as Subprocess<"ignore", "ignore", "pipe">;
