@@ -2,7 +2,9 @@
 import { relative, resolve } from "node:path";
 import { cacheRoot, type AccelRequest } from "@provium/vmm";
 import { agentEntry } from "@provium/agent";
-import { hostSetup, keyOf, openFixtureCache, openSession } from "@provium/host-runtime";
+import { hostSetup, keyOf, openFixtureCache, openRemoteCache, openSession, type FixtureHost } from "@provium/host-runtime";
+import type { FixtureCache } from "@provium/fixture-cache";
+import type { Config } from "./config";
 import { loadRunConfig } from "./run";
 import { discoverBy } from "./discover";
 import { requireHost } from "./host-checks";
@@ -40,13 +42,28 @@ export function fixtureClean(o: { config?: string }) {
   console.log(`removed ${n} fixture cache entries`);
 }
 
+/** What fixture keys need (the agent's and kernel's keys, looked up or built); nothing else. */
+function keysOnly(config: Config, cacheDir: string, cache: FixtureCache): FixtureHost {
+  return {
+    config,
+    cacheDir,
+    agentEntry,
+    remote: openRemoteCache(config, (m) => console.error(`provium: warning: ${m}`)),
+    cache,
+    emit: () => {},
+    builderSession: () => {
+      throw new Error("computing fixture keys builds no fixture");
+    },
+  };
+}
+
 /** Entries whose key no fixture on disk produces any more, and fixtures not built yet. */
 export async function fixtureStale(paths: string[], o: { config?: string }) {
   const { config, cacheDir, cache } = setup(o);
-  const host = { config, cacheDir, cache, emit: () => {}, builderSession: () => { throw new Error("unused"); } };
+  const host = keysOnly(config, cacheDir, cache);
   const current = new Set<string>();
   for (const f of fixtureFiles(config, paths)) {
-    const { key } = await keyOf(f.path, host as never);
+    const { key } = await keyOf(f.path, host);
     current.add(key);
     if (!cache.lookup(key)) console.log(`not built: ${f.name}  ${key.slice(0, 16)}`);
   }
@@ -68,7 +85,7 @@ export async function fixtureBuild(paths: string[], o: { config?: string; rebuil
       },
     });
     try {
-      if (o.rebuild) cache.remove((await keyOf(f.path, { config, cacheDir, cache } as never)).key);
+      if (o.rebuild) cache.remove((await keyOf(f.path, keysOnly(config, cacheDir, cache))).key);
       await session.handle("fixture.lab", { name: f.name });
     } catch (e) {
       failed++;

@@ -36,11 +36,11 @@ function str(v: unknown, what: string): string {
 // path -> host file.
 function files(v: unknown): BootFile[] {
   if (Array.isArray(v))
-    return v.map((f: { path: string; content: string | Uint8Array; mode?: number }) => ({
-      path: f.path,
-      data: typeof f.content === "string" ? new TextEncoder().encode(f.content) : f.content,
-      mode: f.mode ?? 0o644,
-    }));
+    return v.map((f: { path: string; content: string | Uint8Array; mode?: number }, i) => {
+      const ok = typeof f === "object" && f !== null && typeof f.path === "string" && (typeof f.content === "string" || f.content instanceof Uint8Array);
+      if (!ok) throw new Error(`boot option files[${i + 1}] must be a table {path = ..., content = ..., mode = ...}, got ${JSON.stringify(f)}`);
+      return { path: f.path, data: typeof f.content === "string" ? new TextEncoder().encode(f.content) : f.content, mode: f.mode ?? 0o644 };
+    });
   if (typeof v !== "object" || v === null) throw new Error('boot option files must be a list {{path = ..., content = ...}, ...} or a table {["/guest/path"] = "host/path", ...}');
   return Object.entries(v).map(([guest, host]) => {
     if (typeof host !== "string") throw new Error(`boot option files["${guest}"] must be a host path (a string), got ${typeof host}`);

@@ -1,7 +1,7 @@
 // Fixtures: a *.fixture.lua builds guests and returns a snapshot; provium:vm_fixture(name)
 // resumes it, building it on first use. Builds run on a Lua thread of their own against a
 // child session whose snapshots are written (zstd-compressed) straight into the cache.
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { FixtureCache } from "@provium/fixture-cache";
 import { onProcessExit, type RemoteCache } from "@provium/vmm";
@@ -97,8 +97,7 @@ export async function resumeFixture(name: string, fromDir: string, host: Fixture
 }
 
 // A fixture's entry in the remote cache is its entry directory as built, with what the index
-// holds of it (its name and restore meta) in a file of its own.
-const REMOTE_META = "provium-fixture.json";
+// holds of it (its restore meta) beside it in the key record.
 
 async function fromRemote(name: string, key: string, host: FixtureHost): Promise<VmSnapshot[] | null> {
   if (!host.remote) return null;
@@ -106,8 +105,10 @@ async function fromRemote(name: string, key: string, host: FixtureHost): Promise
   rmSync(staged, { recursive: true, force: true }); // the download lands on this name whole
   const forgetStaged = onProcessExit(() => rmSync(staged, { recursive: true, force: true }));
   try {
-    if (!(await host.remote.fetchAs(`fixtures/${key}`, staged, (message) => host.emit("progress", { message })))) return null;
-    const { meta } = JSON.parse(readFileSync(join(staged, REMOTE_META), "utf8"));
+    const got = await host.remote.fetchAs(`fixtures/${key}`, staged, (message) => host.emit("progress", { message }));
+    if (!got) return null;
+    const meta = got.meta as { parts?: unknown } | undefined;
+    if (!Array.isArray(meta?.parts)) throw new Error("its record has no restore meta");
     const parts = await partsOf(host.cache.commit(key, name, staged, meta), host);
     if (!parts) {
       host.cache.remove(key);
@@ -148,10 +149,9 @@ async function build(name: string, path: string, key: string, host: FixtureHost)
     const keep = new Set(parts.map((p) => relative(staged, p.memory).split("/")[0]!));
     for (const f of readdirSync(staged)) if (!keep.has(f)) rmSync(join(staged, f), { recursive: true, force: true });
     const meta = { parts: JSON.parse(JSON.stringify(parts).replaceAll(staged + "/", ENTRY).replaceAll(host.cacheDir + "/", CACHE)) };
-    writeFileSync(join(staged, REMOTE_META), JSON.stringify({ name, meta }));
     const entry = host.cache.commit(key, name, staged, meta);
     host.emit("fixture_build_done", { fixture: name, key, duration_ms: Date.now() - started, size: entry.size });
-    await host.remote?.offerAs(`fixtures/${key}`, entry.dir, (message) => host.emit("progress", { message }));
+    await host.remote?.offerAs(`fixtures/${key}`, entry.dir, (message) => host.emit("progress", { message }), meta);
     return (await partsOf(entry, host))!;
   } catch (e) {
     await session.close();

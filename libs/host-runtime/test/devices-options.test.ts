@@ -34,8 +34,8 @@ test("boot options: deadlines, times and seeds", () => {
   expect(new TextDecoder().decode(bootOptions({ rng_seed: 42 }, profile, 1).extras(image).rngSeed!)).toBe("42");
   expect(() => bootOptions({ colour: 1, size: 2 }, profile, 1)).toThrow("unknown boot options colour, size (known: files,");
   expect(() => bootOptions({ kernel_cmdline: "a\nb" }, profile, 1)).toThrow("kernel_cmdline has a newline or NUL");
-  expect(() => bootOptions({ agent_timeout: -1 }, profile, 1)).toThrow("agent_timeout must be a positive number of seconds, got -1");
-  expect(() => bootOptions({ files: ["x"] }, profile, 1)).toThrow("boot option files must be a table");
+  expect(() => bootOptions({ agent_timeout: -1 }, profile, 1)).toThrow("agent_timeout must be a positive, finite number of seconds, got -1");
+  expect(() => bootOptions({ files: ["x"] }, profile, 1)).toThrow('boot option files[1] must be a table {path = ..., content = ..., mode = ...}, got "x"');
 });
 
 test("boot options: qemu_args follow the profile's, and must be a list of strings", () => {

@@ -24,8 +24,11 @@ describe("NIC options", () => {
       const argv = vm.argv.join(" ");
       expect(argv).toContain(`-netdev stream,id=n0,server=off,addr.type=unix,addr.path=${path.join(dir, "p,,0.sock")} -device virtio-net-pci,netdev=n0,mac=52:54:00:01:00:02,romfile=`);
       expect(vm.argv[vm.argv.indexOf("-append") + 1]).toContain("provium.net=52:54:00:01:00:02,10.0.1.2/24");
-      // QEMU connected to the port: its netdev has a peer.
-      expect(await vm.qmp.execute("human-monitor-command", { "command-line": "info network" })).toContain("n0: index=0,type=stream,unix:");
+      // QEMU connected to the port: its netdev has a peer (the connect completes after QMP is up,
+      // later on a loaded host).
+      let info = "";
+      for (let i = 0; i < 100 && !info.includes("n0: index=0,type=stream,unix:"); i++, await Bun.sleep(100)) info = await vm.qmp.execute("human-monitor-command", { "command-line": "info network" });
+      expect(info).toContain("n0: index=0,type=stream,unix:");
     } finally {
       await vm.shutdown({ graceMs: 0 });
       server.stop(true);

@@ -32,6 +32,7 @@ interface KeyRecord {
   size: number;
   kind: "file" | "dir";
   mode: number; // a file's permission bits (the agent binary is executable)
+  meta?: unknown; // what the uploader said of the entry beside its bytes (a fixture's restore meta)
 }
 
 const LOOKUP_TIMEOUT_MS = 15_000;
@@ -58,8 +59,8 @@ export class RemoteCache {
   }
 
   /** fetchAs for a file or directory under the local cache dir, by its path there. */
-  fetch(cacheDir: string, target: string, onProgress?: (msg: string) => void): Promise<boolean> {
-    return this.fetchAs(relKey(cacheDir, target), target, onProgress);
+  async fetch(cacheDir: string, target: string, onProgress?: (msg: string) => void): Promise<boolean> {
+    return (await this.fetchAs(relKey(cacheDir, target), target, onProgress)) !== null;
   }
 
   /** offerAs for a file or directory under the local cache dir, by its path there. */
@@ -68,20 +69,20 @@ export class RemoteCache {
   }
 
   /**
-   * Fills `target` (a path that does not exist yet) with the entry `rel` of the store. True when
-   * it is there now (downloaded whole and checked); false on a miss, a corrupt object or a store
-   * that is down.
+   * Fills `target` (a path that does not exist yet) with the entry `rel` of the store. Its meta
+   * (what offerAs was given) when it is there now, downloaded whole and checked; null on a miss,
+   * a corrupt object or a store that is down.
    */
-  async fetchAs(rel: string, target: string, onProgress?: (msg: string) => void): Promise<boolean> {
-    if (this.down) return false;
+  async fetchAs(rel: string, target: string, onProgress?: (msg: string) => void): Promise<{ meta?: unknown } | null> {
+    if (this.down) return null;
     let rec: KeyRecord | null;
     try {
       rec = await this.lookup(rel);
     } catch (e) {
       this.markDown(e);
-      return false;
+      return null;
     }
-    if (!rec) return false;
+    if (!rec) return null;
     onProgress?.(`downloading ${rel} from the remote cache (${(rec.size / 2 ** 20).toFixed(1)} MiB)`);
     const blob = tempSibling(target) + ".zst";
     const out = tempSibling(target);
@@ -91,23 +92,24 @@ export class RemoteCache {
       const got = await sha256File(blob);
       if (got !== rec.blob) {
         this.warn(`remote cache: ${rel} is corrupt (its blob's digest is ${got.slice(0, 12)}, the key says ${rec.blob.slice(0, 12)}); building it here instead`);
-        return false;
+        return null;
       }
       await unpack(blob, out, rec.kind);
       if (rec.kind === "file") fs.chmodSync(out, rec.mode & 0o777);
       publish(out, target);
-      return true;
+      return { meta: rec.meta };
     } catch (e) {
       this.warn(`remote cache: downloading ${rel} failed (${(e as Error).message}); building it here instead`);
-      return false;
+      return null;
     } finally {
       fs.rmSync(blob, { force: true });
       fs.rmSync(out, { recursive: true, force: true });
     }
   }
 
-  /** Uploads a freshly built file or directory as the entry `rel` (no-op when read-only or down). */
-  async offerAs(rel: string, target: string, onProgress?: (msg: string) => void): Promise<void> {
+  /** Uploads a freshly built file or directory as the entry `rel`, with `meta` beside it (no-op
+   *  when read-only or down). */
+  async offerAs(rel: string, target: string, onProgress?: (msg: string) => void, meta?: unknown): Promise<void> {
     if (!this.o.write || this.down) return;
     const st = fs.statSync(target);
     const kind = st.isDirectory() ? "dir" : "file";
@@ -118,7 +120,7 @@ export class RemoteCache {
       const size = fs.statSync(blob).size;
       onProgress?.(`uploading ${rel} to the remote cache (${(size / 2 ** 20).toFixed(1)} MiB)`);
       await this.s3.write(this.blobKey(digest), Bun.file(blob));
-      const rec: KeyRecord = { v: 1, blob: digest, size, kind, mode: st.mode & 0o777 };
+      const rec: KeyRecord = { v: 1, blob: digest, size, kind, mode: st.mode & 0o777, ...(meta !== undefined ? { meta } : {}) };
       await this.s3.write(this.keyKey(rel), JSON.stringify(rec), { type: "application/json" });
     } catch (e) {
       this.markDown(e);
