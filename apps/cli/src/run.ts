@@ -39,6 +39,8 @@ export interface RunOptions {
   verbose?: boolean;
   quiet?: boolean;
   list?: boolean;
+  /** --cold-boot: no boot restores a boot template (warm boots off for the run) */
+  coldBoot?: boolean;
 }
 
 export function loadRunConfig(path?: string): Config {
@@ -89,6 +91,7 @@ function saveFailures(cfg: Config, events: RunEvent[]) {
 
 export async function runSuite(o: RunOptions, write: (s: string) => void = (s) => process.stdout.write(s)): Promise<{ summary: Summary; interrupted: boolean; events: RunEvent[] }> {
   const config = loadRunConfig(o.config);
+  if (o.coldBoot) config.warmBoot = false;
   const roots = o.paths.length ? o.paths : config.roots.length ? config.roots : ["."];
   let files = discover(roots);
   if (o.shard) files = shardFiles(files, o.shard);

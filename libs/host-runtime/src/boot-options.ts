@@ -7,7 +7,7 @@ import type { BootExtras } from "./guest";
 import type { Profile } from "./config";
 import type { DiskSpec } from "./disks";
 
-const KNOWN = ["files", "kernel_cmdline", "kernel_cmdline_append", "rng_seed", "initial_time", "agent_timeout"];
+const KNOWN = ["files", "kernel_cmdline", "kernel_cmdline_append", "rng_seed", "initial_time", "agent_timeout", "cold"];
 
 export interface BootPlan {
   extras: (image: BootImage) => BootExtras;
@@ -15,6 +15,8 @@ export interface BootPlan {
   /** the exact guest time the agent sets once it answers */
   initialTimeNs?: bigint;
   disks: DiskSpec[];
+  /** {cold = true}: boot cold even when the shape has a boot template (boot-templates.ts) */
+  cold: boolean;
 }
 
 function str(v: unknown, what: string): string {
@@ -67,7 +69,9 @@ export function bootOptions(opts: Record<string, unknown>, profile: Profile, def
     if (typeof s !== "number" || !Number.isFinite(s) || s <= 0) throw new Error(`boot option agent_timeout must be a positive number of seconds, got ${JSON.stringify(s)}`);
     agentDeadlineMs = s * 1000;
   }
+  if (opts.cold !== undefined && typeof opts.cold !== "boolean") throw new Error(`boot option cold must be true or false, got ${typeof opts.cold}`);
   return {
+    cold: opts.cold === true,
     agentDeadlineMs,
     initialTimeNs: rtcBase ? BigInt(rtcBase.getTime()) * 1_000_000n : undefined,
     disks: profile.disks ?? [],

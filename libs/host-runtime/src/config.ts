@@ -8,6 +8,7 @@ export interface Profile extends ImageProfile {
   packages?: string[]; // recipes: packages this one adds
   disks?: DiskSpec[]; // plugged into every VM of the profile before boot() returns
   agentBootTimeoutMs?: number; // how long a booting guest's agent may take to answer
+  warmBoot?: boolean; // false: the profile's VMs always boot cold (no boot template)
 }
 
 export interface RuntimeConfig {
@@ -17,6 +18,8 @@ export interface RuntimeConfig {
   cacheDir?: string;
   cacheMaxSize?: string;
   profiles: Record<string, Profile>;
+  /** false: every boot of the run is cold (`--cold-boot`) */
+  warmBoot?: boolean;
 }
 
 export const builtinProfiles: Record<string, Profile> = {

@@ -11,7 +11,7 @@ import { VmDisks } from "./disks";
 export type VmState = "created" | "booted" | "paused" | "shutdown" | "dead";
 
 /** What vm:boot(opts) adds to a profile's launch (see vm-registry.ts's bootOptions). */
-export type BootExtras = Pick<LaunchOptions, "bootFiles" | "rngSeed" | "rtcBase"> & { cmdline?: string };
+export type BootExtras = Pick<LaunchOptions, "bootFiles" | "rngSeed" | "rtcBase" | "consolePrefix"> & { cmdline?: string };
 
 // The console a dead VM leaves for read_log() (its run dir, and the log with it, is gone).
 const DEAD_LOG_KEEP = 1 << 20;
@@ -26,6 +26,15 @@ export interface VmSpec {
   cpus: number;
   /** NICs on the file's bridges (bridges.ts adds them before boot) */
   nics?: NicOptions[];
+}
+
+/** How a VM's boot went: "warm" restored its shape's boot template (boot-templates.ts). */
+export type BootKind = "warm" | "cold";
+
+/** What a warm boot restores: a template's saved state and the boot log its console starts with. */
+export interface WarmStart {
+  snap: VmSnapshot;
+  consoleLog: string;
 }
 
 /** One VM's saved state: what a restore needs to rebuild it. */
@@ -53,6 +62,8 @@ async function discard(l: Launched) {
 
 export class GuestVm {
   state: VmState = "created";
+  /** how its boot went, once booted */
+  bootKind: BootKind | null = null;
   private image: BootImage | null = null;
   private accel: "kvm" | "tcg" | null = null;
   qemu: QemuVm | null = null;
@@ -111,7 +122,38 @@ export class GuestVm {
       throw e;
     }
     this.adopt(launched, image, accel);
+    this.bootKind = "cold";
     await this.awaitAgent(agentDeadlineMs, "of boot");
+  }
+
+  /**
+   * A warm boot: a new QEMU with this VM's own devices (its NICs' ports) loads a boot template
+   * of its shape, its console log starting with the template's, and the agent's first hello
+   * makes the clone's randomness and wall clock its own before it answers. A template that does
+   * not load leaves the VM "created" (a cold boot may follow) and raises.
+   */
+  async bootWarm(from: WarmStart, agentDeadlineMs: number) {
+    this.checkBootable();
+    this.state = "booted";
+    const { snap } = from;
+    try {
+      const stream = openIncoming(snap.memory, { compressed: snap.compressed });
+      let l: Launched;
+      try {
+        l = await this.launch(snap.image, snap.accel, this.spec, INCOMING_ARGS, stream.fds, { consolePrefix: from.consoleLog });
+      } finally {
+        stream.close();
+      }
+      this.bootKind = "warm";
+      await this.load({ ...l, stream }, snap);
+    } catch (e) {
+      await this.stop();
+      this.state = "created";
+      this.bootKind = null;
+      throw e;
+    }
+    const clone = { entropy: crypto.getRandomValues(new Uint8Array(64)), clockNs: BigInt(Date.now()) * 1_000_000n };
+    await this.awaitAgent(agentDeadlineMs, "after a warm boot", this.qemu!.qmp.execute("cont"), clone);
   }
 
   /**
@@ -256,7 +298,8 @@ export class GuestVm {
   }
 
   // `also`: a step taken at the same time (a restore's `cont`) whose failure is this one's.
-  private async awaitAgent(deadlineMs: number, what: string, also?: Promise<unknown>) {
+  // `clone`: a warm boot's first hello (see bootWarm).
+  private async awaitAgent(deadlineMs: number, what: string, also?: Promise<unknown>, clone?: { entropy: Uint8Array; clockNs: bigint }) {
     let timer: Timer | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -269,7 +312,8 @@ export class GuestVm {
     });
     died.catch(() => {}); // QEMU exits later too, at shutdown: not an error then
     try {
-      await Promise.race([Promise.all([this.agent!.hello(), also]), deadline, died]);
+      const [hello] = await Promise.race([Promise.all([this.agent!.hello(clone), also]), deadline, died]);
+      if (clone && !hello.reseeded) throw new Error(`the agent of vm ${this.spec.name} did not reseed its randomness after a warm boot (an agent older than this host?)`);
     } catch (e) {
       await this.shutdown();
       throw e;
@@ -292,7 +336,7 @@ export class GuestVm {
 
   /** Saves memory and device state to `dir` (the memory to `opts.file` when given, saved disks
    *  next to it); the VM carries on (or stays paused if it was). */
-  async snapshot(dir: string, opts: { compress?: boolean; file?: string } = {}): Promise<VmSnapshot> {
+  async snapshot(dir: string, opts: { compress?: boolean; file?: string; spare?: boolean } = {}): Promise<VmSnapshot> {
     const wasPaused = this.state === "paused";
     if (!wasPaused) this.ready();
     this.disks.refuseSnapshot();
@@ -329,7 +373,7 @@ export class GuestVm {
     if (!wasPaused) await qemu.qmp.execute("cont");
     const image = drives ? { ...this.image!, drives } : this.image!;
     const snap: VmSnapshot = { vm: this.spec.name, spec: { ...this.spec }, image, accel: this.accel!, memory, compressed: !!opts.compress, bytes };
-    this.launchSpare(snap);
+    if (opts.spare !== false) this.launchSpare(snap);
     return snap;
   }
 

@@ -76,6 +76,10 @@ export class HumanReporter {
       case "fixture_build_done":
         if (!this.o.quiet) out(c.dim(`  … built fixture ${e.fixture} in ${fmtMs(Number(e.duration_ms))}\n`));
         break;
+      case "vm_booted":
+        // -v: how each VM booted ("warm" restored its shape's boot template).
+        if (this.o.verbose && !this.o.quiet) out(c.dim(`  … ${e.file}: vm ${e.vm} booted ${bootLine(e)}\n`));
+        break;
       case "progress":
         // On a TTY progress lives in the status line; elsewhere it is a line of its own.
         if (!this.o.quiet && (!this.o.live || this.o.verbose)) out(c.dim(`  … ${e.message}\n`));
@@ -107,6 +111,13 @@ export class HumanReporter {
     if (s.skipped) parts.push(c.yellow(`${s.skipped} skipped`));
     this.o.write(`\n${parts.join(", ")} ${c.dim(`(${s.files} files, ${fmtMs(s.durationMs)})`)}\n`);
   }
+}
+
+function bootLine(e: RunEvent) {
+  const ms = fmtMs(Number(e.boot_ms));
+  if (e.warm) return `warm in ${ms} (boot template ${e.template})`;
+  const saved = e.template_saved_ms !== undefined ? `; saved boot template ${e.template} in ${fmtMs(Number(e.template_saved_ms))}` : "";
+  return `cold in ${ms}${e.cold_reason ? ` (${e.cold_reason}${saved})` : ""}`;
 }
 
 function fmtMs(ms: number) {

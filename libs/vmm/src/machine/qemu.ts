@@ -46,6 +46,8 @@ export interface LaunchOptions {
   rtcBase?: Date;
   /** virtio-net NICs, each on a switch port (see @provium/netswitch) */
   nics?: NicOptions[];
+  /** a file whose bytes the console log starts with (a warm boot: its template's boot log) */
+  consolePrefix?: string;
 }
 
 /**
@@ -185,6 +187,10 @@ export class QemuVm {
       // pvpanic tells a guest panic (SHUTDOWN reason guest-panic, exit code 1) from a power-off
       "-device", "pvpanic",
       "-action", "panic=exit-failure",
+      // A generation ID each QEMU makes anew: a kernel with the VMGENID driver reseeds its
+      // randomness when a restored clone sees it change (Debian's cloud kernel has none: the
+      // agent reseeds on a warm boot's first hello, see apps/agent/src/reseed.ts).
+      "-device", "vmgenid,guid=auto",
       ...(opts.rtcBase ? ["-rtc", `base=${opts.rtcBase.toISOString().slice(0, 19)}`] : []),
       "-kernel", opts.kernel,
       ...(initrd ? ["-initrd", initrd] : []),
@@ -251,6 +257,7 @@ export class QemuVm {
       const withFiles = opts.bootFiles?.length || opts.rngSeed?.length;
       const initrd = withFiles ? writeInitrdWithFiles(opts.initrd ?? null, opts.bootFiles ?? [], opts.rngSeed, path.join(runDir, "initrd")) : (opts.initrd ?? null);
       // The console listener must exist before QEMU starts: QEMU connects while parsing its argv.
+      if (opts.consolePrefix) fs.copyFileSync(opts.consolePrefix, path.join(runDir, "console.log"));
       console = await ConsoleHost.listen(path.join(runDir, "console.sock"), path.join(runDir, "console.log"));
       vm = new QemuVm(opts, qemu, runDir, (opts.drives ?? []).map((d, i) => prepareDrive(d, i, runDir, qemu)), console, initrd);
     } catch (e) {
