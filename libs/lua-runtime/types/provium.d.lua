@@ -214,6 +214,7 @@ function VM:is_quiescent() end
 ---@field rng_seed? string|integer  mixed into the guest's entropy pool before the agent starts (not credited)
 ---@field initial_time? number|string  the guest's wall clock at power-on: seconds since the epoch or "2030-01-01T00:00:00Z"
 ---@field agent_timeout? number|string  how long the agent may take to answer (default: the profile's agent_boot_timeout, else 90 s under TCG)
+---@field cold? boolean  boot from power-on even when the VM's shape has a boot template (a warm boot restores it: see docs/snapshots-and-fixtures.md)
 
 ---@param opts? BootOptions
 ---@return VM
@@ -231,6 +232,9 @@ function VM:snapshot(path) end
 function VM:restore(snap) end
 ---@return "created"|"booted"|"paused"|"shutdown"|"dead"  dead: the guest powered itself off, panicked or rebooted itself
 function VM:state() end
+---How its boot went: "warm" restored its shape's boot template, "cold" booted from power-on; nil before boot.
+---@return "warm"|"cold"|nil
+function VM:boot_kind() end
 ---Reboots the guest in place (a new boot_id; attached disks stay); returns once its agent answers.
 ---@return VM
 function VM:reset() end
