@@ -175,7 +175,10 @@ export class BootTemplates {
     try {
       await vm.boot(image, accel, plan.agentDeadlineMs, { cmdline: extras.cmdline });
       const t = performance.now();
+      const age = templateAgeHook();
+      if (age) await setGuestClock(vm, Date.now() - age * 1000);
       const snap = await vm.snapshot(staged, { file: join(staged, "memory"), spare: false });
+      if (age) await setGuestClock(vm, Date.now());
       const consoleLog = join(staged, "console.log");
       await Bun.write(consoleLog, vm.machine().console.readLog());
       const st = statSync(snap.memory);
@@ -217,6 +220,14 @@ export class BootTemplates {
     this.host.emit("progress", { message: `warning: boot template ${key} (profile ${profile.name}) ${why}; booting cold and saving it anew` });
   }
 }
+
+// Tests age a template on purpose (PROVIUM_TEST_HOOKS=1, PROVIUM_TEST_AGE_TEMPLATE_S): its guest
+// clock is set that far back before the save, as if it had been saved that long ago.
+function templateAgeHook(): number {
+  return process.env.PROVIUM_TEST_HOOKS === "1" ? Number(process.env.PROVIUM_TEST_AGE_TEMPLATE_S ?? 0) || 0 : 0;
+}
+
+const setGuestClock = (vm: GuestVm, ms: number) => vm.ready().call({ clock: { set: (BigInt(ms) * 1_000_000n) as unknown as number } });
 
 /**
  * What tells this VM from others of its shape, applied once its agent answers, in one command:
