@@ -9,7 +9,7 @@ import { existsSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { bootFileEntries, contentKey, encodeCpio, findQemu, hashFile, kernelCmdline, onProcessExit, type BootImage, type NicOptions } from "@provium/vmm";
 import type { BuildLock, Entry, FixtureCache } from "@provium/fixture-cache";
-import type { BootExtras, GuestVm, VmSnapshot, WarmStart } from "./guest";
+import { AgentSilent, type BootExtras, type GuestVm, type VmSnapshot, type WarmStart } from "./guest";
 import type { BootPlan } from "./boot-options";
 import type { Profile } from "./config";
 
@@ -140,11 +140,15 @@ export class BootTemplates {
       if (typeof warm !== "string") {
         try {
           await vm.bootWarm(warm, Math.min(plan.agentDeadlineMs, WARM_AGENT_MS));
+        } catch (e) {
+          // The boot's own deadline passed (shorter than a template is given): as a cold boot's would.
+          if (e instanceof AgentSilent && plan.agentDeadlineMs <= WARM_AGENT_MS) await vm.shutdown();
+          if (vm.state !== "created") throw e;
+          this.warn(profile, short, `did not load (${(e as Error).message.split("\n")[0]})`);
+        }
+        if (vm.state === "booted") {
           await personalize(vm, extras, { macs: warm.macs, nics });
           return booted({ warm: true, template: short });
-        } catch (e) {
-          if (vm.state !== "created") throw e; // the clone booted: what failed after is its own
-          this.warn(profile, short, `did not load (${(e as Error).message.split("\n")[0]})`);
         }
       } else this.warn(profile, short, warm);
       cache.remove(key);

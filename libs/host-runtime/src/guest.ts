@@ -28,6 +28,9 @@ export interface VmSpec {
   nics?: NicOptions[];
 }
 
+/** The agent did not answer within its deadline (of a boot, after a restore or reset). */
+export class AgentSilent extends Error {}
+
 /** How a VM's boot went: "warm" restored its shape's boot template (boot-templates.ts). */
 export type BootKind = "warm" | "cold";
 
@@ -130,7 +133,8 @@ export class GuestVm {
    * A warm boot: a new QEMU with this VM's own devices (its NICs' ports) loads a boot template
    * of its shape, its console log starting with the template's, and the agent's first hello
    * makes the clone's randomness and wall clock its own before it answers. A template that does
-   * not load leaves the VM "created" (a cold boot may follow) and raises.
+   * not load, or whose agent does not answer, leaves the VM "created" (a cold boot may follow)
+   * and raises.
    */
   async bootWarm(from: WarmStart, agentDeadlineMs: number) {
     this.checkBootable();
@@ -153,7 +157,7 @@ export class GuestVm {
       throw e;
     }
     const clone = { entropy: crypto.getRandomValues(new Uint8Array(64)), clockNs: BigInt(Date.now()) * 1_000_000n };
-    await this.awaitAgent(agentDeadlineMs, "after a warm boot", this.qemu!.qmp.execute("cont"), clone);
+    await this.awaitAgent(agentDeadlineMs, "of boot", this.qemu!.qmp.execute("cont"), clone, "created");
   }
 
   /**
@@ -298,12 +302,13 @@ export class GuestVm {
   }
 
   // `also`: a step taken at the same time (a restore's `cont`) whose failure is this one's.
-  // `clone`: a warm boot's first hello (see bootWarm).
-  private async awaitAgent(deadlineMs: number, what: string, also?: Promise<unknown>, clone?: { entropy: Uint8Array; clockNs: bigint }) {
+  // `clone`: a warm boot's first hello (see bootWarm). A failure shuts the VM down, or with
+  // `failed` "created" ends its QEMU only (a warm boot that failed may boot cold).
+  private async awaitAgent(deadlineMs: number, what: string, also?: Promise<unknown>, clone?: { entropy: Uint8Array; clockNs: bigint }, failed: "shutdown" | "created" = "shutdown") {
     let timer: Timer | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`the agent of vm ${this.spec.name} did not answer within ${deadlineMs / 1000} s ${what}${this.unfinishedFrame()}${this.consoleExcerpt()}`)),
+        () => reject(new AgentSilent(`the agent of vm ${this.spec.name} did not answer within ${deadlineMs / 1000} s ${what}${this.unfinishedFrame()}${this.consoleExcerpt()}`)),
         deadlineMs,
       );
     });
@@ -315,7 +320,12 @@ export class GuestVm {
       const [hello] = await Promise.race([Promise.all([this.agent!.hello(clone), also]), deadline, died]);
       if (clone && !hello.reseeded) throw new Error(`the agent of vm ${this.spec.name} did not reseed its randomness after a warm boot (an agent older than this host?)`);
     } catch (e) {
-      await this.shutdown();
+      if (failed === "shutdown") await this.shutdown();
+      else {
+        await this.stop();
+        this.state = "created";
+        this.bootKind = null;
+      }
       throw e;
     } finally {
       clearTimeout(timer);
