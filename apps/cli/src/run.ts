@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { cacheRoot, chooseAccel, sweepStaleRunDirs } from "@provium/vmm";
+import { cacheRoot, chooseAccel, SHM, sweepStaleRunDirs } from "@provium/vmm";
 import { ConfigError, findConfig, loadConfig, type Config } from "./config";
 import { discover } from "./discover";
 import { event, summarize, type RunEvent, type Summary } from "./events";
@@ -132,6 +132,7 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
   if (!files.length && !o.rerunFailed) throw new UsageError(`no *.test.lua files under ${roots.join(", ")}`);
 
   sweepStaleRunDirs(); // left by a provium that was SIGKILLed
+  sweepStaleRunDirs(SHM); // a boot template maker's memory file
   const accel = files.length ? await chooseAccel((o.accel ?? "auto") as never, { cacheDir }) : "tcg";
   const agentDeadlineMs = defaultAgentDeadlineMs(accel, o.bootTimeout ? 1000 * duration("--boot-timeout", o.bootTimeout) : undefined);
   const selection: Selection = { filter: o.filter, tags: o.tag ?? [], noTags: o.skipTag ?? [], includeSlow: !!o.includeSlow, only, listOnly: !!o.list };

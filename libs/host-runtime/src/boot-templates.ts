@@ -177,11 +177,12 @@ export class BootTemplates {
       lock.release();
     });
     try {
-      await vm.boot(image, accel, plan.agentDeadlineMs, { cmdline: extras.cmdline });
+      const mapped = process.env.PROVIUM_TEMPLATE_MEMORY !== "stream";
+      await vm.boot(image, accel, plan.agentDeadlineMs, { cmdline: extras.cmdline, ...(mapped ? { memoryFile: { shared: true as const } } : {}) });
       const t = performance.now();
       const age = templateAgeHook();
       if (age) await setGuestClock(vm, Date.now() - age * 1000);
-      const snap = await vm.snapshot(staged, { file: join(staged, "memory"), spare: false });
+      const snap = await vm.snapshot(staged, { file: join(staged, "memory"), spare: false, ...(mapped ? { ramTo: join(staged, "ram") } : {}) });
       if (age) await setGuestClock(vm, Date.now());
       const consoleLog = join(staged, "console.log");
       await Bun.write(consoleLog, vm.machine().console.readLog());
@@ -212,7 +213,7 @@ export class BootTemplates {
     const meta: TemplateMeta = JSON.parse(JSON.stringify(entry.meta).replaceAll(ENTRY, entry.dir + "/"));
     if (meta.format !== TEMPLATE_FORMAT) return "is of an older format";
     const snap = meta.snapshot;
-    const files = [snap.memory, meta.console, ...(snap.image.drives ?? []).map((d) => d.file)];
+    const files = [snap.memory, meta.console, ...(snap.ram ? [snap.ram] : []), ...(snap.image.drives ?? []).map((d) => d.file)];
     const missing = files.find((f) => !existsSync(f));
     if (missing) return `is incomplete (${missing} is missing)`;
     const st = statSync(snap.memory);

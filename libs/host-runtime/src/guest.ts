@@ -11,7 +11,7 @@ import { VmDisks } from "./disks";
 export type VmState = "created" | "booted" | "paused" | "shutdown" | "dead";
 
 /** What vm:boot(opts) adds to a profile's launch (see vm-registry.ts's bootOptions). */
-export type BootExtras = Pick<LaunchOptions, "bootFiles" | "rngSeed" | "rtcBase" | "consolePrefix"> & { cmdline?: string };
+export type BootExtras = Pick<LaunchOptions, "bootFiles" | "rngSeed" | "rtcBase" | "consolePrefix" | "memoryFile"> & { cmdline?: string };
 
 // The console a dead VM leaves for read_log() (its run dir, and the log with it, is gone).
 const DEAD_LOG_KEEP = 1 << 20;
@@ -49,6 +49,9 @@ export interface VmSnapshot {
   memory: string; // the migration stream
   compressed: boolean;
   bytes: number;
+  /** the guest's memory as a file (a boot template's): a restore maps it privately and the
+   *  stream holds the devices' state alone */
+  ram?: string;
 }
 
 interface Launched {
@@ -144,7 +147,7 @@ export class GuestVm {
       const stream = openIncoming(snap.memory, { compressed: snap.compressed });
       let l: Launched;
       try {
-        l = await this.launch(snap.image, snap.accel, this.spec, INCOMING_ARGS, stream.fds, { consolePrefix: from.consoleLog });
+        l = await this.launch(snap.image, snap.accel, this.spec, INCOMING_ARGS, stream.fds, { consolePrefix: from.consoleLog, ...mapped(snap) });
       } finally {
         stream.close();
       }
@@ -269,7 +272,7 @@ export class GuestVm {
     } catch {
       return; // the restore itself says what is wrong
     }
-    const launched = this.launch(snap.image, snap.accel, snap.spec, INCOMING_ARGS, stream.fds)
+    const launched = this.launch(snap.image, snap.accel, snap.spec, INCOMING_ARGS, stream.fds, mapped(snap))
       .then((l) => ({ ...l, stream }))
       .catch(() => null) // a spare that fails is no spare: the restore launches anew, and says why
       .finally(() => stream.close());
@@ -345,8 +348,10 @@ export class GuestVm {
   }
 
   /** Saves memory and device state to `dir` (the memory to `opts.file` when given, saved disks
-   *  next to it); the VM carries on (or stays paused if it was). */
-  async snapshot(dir: string, opts: { compress?: boolean; file?: string; spare?: boolean } = {}): Promise<VmSnapshot> {
+   *  next to it); the VM carries on (or stays paused if it was). `ramTo`, for a VM booted with a
+   *  shared memory file (a boot template's maker): the stream holds the devices' state alone and
+   *  the memory is a sparse copy of that file at `ramTo`, made while the guest is paused. */
+  async snapshot(dir: string, opts: { compress?: boolean; file?: string; spare?: boolean; ramTo?: string } = {}): Promise<VmSnapshot> {
     const wasPaused = this.state === "paused";
     if (!wasPaused) this.ready();
     this.disks.refuseSnapshot();
@@ -357,9 +362,15 @@ export class GuestVm {
     const written: string[] = [];
     let bytes: number;
     let drives: BootImage["drives"];
+    const ram = opts.ramTo ?? null;
+    if (ram && !qemu.memoryFile) throw new Error(`vm ${this.spec.name}: its memory is not a shared file`);
     try {
-      bytes = await saveMemory(qemu, memory, opts);
+      bytes = await saveMemory(qemu, memory, { ...opts, ignoreShared: !!ram });
       written.push(memory);
+      if (ram) {
+        written.push(ram);
+        bytes += await sparseCopy(qemu.memoryFile!, ram);
+      }
       // Disks the guest writes (copy-on-write overlays) are saved with the memory, while it is
       // paused; a restore gets a fresh overlay on top of the saved one, so both stay in step.
       drives = this.image!.drives?.map((d, i) => {
@@ -382,7 +393,7 @@ export class GuestVm {
     }
     if (!wasPaused) await qemu.qmp.execute("cont");
     const image = drives ? { ...this.image!, drives } : this.image!;
-    const snap: VmSnapshot = { vm: this.spec.name, spec: { ...this.spec }, image, accel: this.accel!, memory, compressed: !!opts.compress, bytes };
+    const snap: VmSnapshot = { vm: this.spec.name, spec: { ...this.spec }, image, accel: this.accel!, memory, compressed: !!opts.compress, bytes, ...(ram ? { ram } : {}) };
     if (opts.spare !== false) this.launchSpare(snap);
     return snap;
   }
@@ -405,7 +416,7 @@ export class GuestVm {
         const stream = openIncoming(snap.memory, { compressed: snap.compressed });
         let l: Launched;
         try {
-          l = await this.launch(snap.image, snap.accel, snap.spec, INCOMING_ARGS, stream.fds);
+          l = await this.launch(snap.image, snap.accel, snap.spec, INCOMING_ARGS, stream.fds, mapped(snap));
         } finally {
           stream.close();
         }
@@ -423,7 +434,7 @@ export class GuestVm {
 
   private async load(l: Incoming, snap: VmSnapshot) {
     this.adopt(l, snap.image, snap.accel);
-    await loadMemory(l.qemu, l.stream);
+    await loadMemory(l.qemu, l.stream, { ignoreShared: !!snap.ram });
   }
 
   /** The last lines of the guest console, without terminal escapes (firmware clears the screen). */
@@ -495,6 +506,21 @@ export class GuestVm {
     await qemu.shutdown();
     this.onLifecycle("vm_shutdown", { vm: this.spec.name, pid: qemu.pid, run_dir: qemu.runDir });
   }
+}
+
+// A restore of a snapshot whose memory is a file maps that file, privately.
+const mapped = (snap: VmSnapshot): BootExtras => (snap.ram ? { memoryFile: { path: snap.ram, shared: false } } : {});
+
+// A copy of a guest's memory file in which runs of zero pages are holes (cp finds them): what
+// the guest never touched, or freed with init_on_free, takes no room. Returns the bytes it takes.
+async function sparseCopy(from: string, to: string): Promise<number> {
+  const cp = Bun.spawn(["cp", "--sparse=always", from, to], { stdout: "ignore", stderr: "pipe" });
+  const [code, err] = await Promise.all([cp.exited, new Response(cp.stderr).text()]);
+  if (code !== 0) {
+    rmSync(to, { force: true });
+    throw new Error(`snapshot failed: could not copy the guest's memory to ${to}: ${err.trim() || `cp exited ${code}`}`);
+  }
+  return statSync(to).blocks * 512;
 }
 
 // Why a guest is gone, from QEMU's exit status and the console: "QEMU was killed by SIGKILL",
