@@ -110,7 +110,7 @@ test("a truncated or corrupt template is rebuilt with a warning, and the test pa
   const truncated = await provium();
   expect(truncated.code, truncated.why).toBe(0);
   expect(truncated.booted).toMatchObject({ warm: false, cold_reason: "no template yet", template: key });
-  expect(truncated.warnings.join("\n")).toContain(`warning: boot template ${key} (profile warmtest) was changed after it was saved`);
+  expect(truncated.warnings.join("\n")).toContain(`warning: boot template ${key} (profile warmtest) was changed after it was saved (its file memory is`);
   expect(existsSync(memory)).toBe(true); // saved anew
   expect((await provium()).booted).toMatchObject({ warm: true, template: key });
 
@@ -127,13 +127,17 @@ test("a truncated or corrupt template is rebuilt with a warning, and the test pa
   expect((await provium()).booted).toMatchObject({ warm: true, template: key });
 }, 600_000);
 
-test("Ctrl-C during a template save leaves no template, no staging dir and no lock", async () => {
+test("Ctrl-C during a template save leaves no template, no staging dir, no lock and no memory file", async () => {
   const mark = `e${run}`;
   project(mark);
   const p = start();
   const entries = join(cache.root, "entries");
-  // The save writes the stream to <staging>/.memory.partial, then renames it.
-  const saving = () => readdirSync(entries).filter((d) => d.startsWith(`.staging-${p.pid}-`)).some((d) => existsSync(join(entries, d, ".memory.partial")));
+  // The save writes the devices' stream to <staging>/.memory.partial (renamed once whole), then
+  // copies the guest's memory to <staging>/ram; the staging dir is renamed into place last.
+  const saving = () =>
+    readdirSync(entries)
+      .filter((d) => d.startsWith(`.staging-${p.pid}-`))
+      .some((d) => existsSync(join(entries, d, ".memory.partial")) || existsSync(join(entries, d, "ram")));
   const deadline = Date.now() + 300_000;
   while (!saving() && Date.now() < deadline && p.exitCode === null) await Bun.sleep(5);
   expect(saving()).toBe(true);
@@ -142,4 +146,6 @@ test("Ctrl-C during a template save leaves no template, no staging dir and no lo
   expect(readdirSync(entries).filter((d) => d.startsWith(`.staging-${p.pid}-`))).toEqual([]);
   expect(cache.list("template").filter((e) => JSON.stringify(e.meta).includes(mark))).toEqual([]);
   expect(cache.db.query("SELECT * FROM locks WHERE owner LIKE ?").all(`${p.pid}-%`)).toEqual([]);
+  // nor the maker's memory file (its QEMU's, under /dev/shm)
+  expect(readdirSync("/dev/shm").filter((d) => d.startsWith(`provium-ram-p${p.pid}-`))).toEqual([]);
 }, 600_000);

@@ -6,7 +6,7 @@
 // entropy seed, the wall clock) is not part of the shape: it is applied after the restore, and
 // to the VM that made the template too. docs/snapshots-and-fixtures.md, "Warm boots".
 import { existsSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { bootFileEntries, contentKey, encodeCpio, findQemu, hashFile, kernelCmdline, onProcessExit, type BootImage, type NicOptions } from "@provium/vmm";
 import type { BuildLock, Entry, FixtureCache } from "@provium/fixture-cache";
 import { AgentSilent, type BootExtras, type GuestVm, type VmSnapshot, type WarmStart } from "./guest";
@@ -14,7 +14,7 @@ import type { BootPlan } from "./boot-options";
 import type { Profile } from "./config";
 
 /** Bumped when what a template holds, or the devices every QEMU gets, change. */
-const TEMPLATE_FORMAT = 1;
+const TEMPLATE_FORMAT = 2;
 
 // Files larger than this are known by their identity on disk: path, inode and size (the image
 // cache publishes a rebuilt file under a new name and inode, and touches what it uses, so the
@@ -39,9 +39,9 @@ export interface TemplateMeta {
   console: string;
   /** the MACs of the template's NICs, in order: a clone's interfaces are found by them */
   macs: string[];
-  /** the memory file's size and mtime when saved: a file changed since is not used */
-  memoryBytes: number;
-  memoryMtimeMs: number;
+  /** the size and mtime of the stream and of the memory file when saved: a template whose
+   *  files changed since (truncated, written over) is not used */
+  saved: Record<string, { bytes: number; mtimeMs: number }>;
 }
 
 export interface BootedInfo {
@@ -186,15 +186,14 @@ export class BootTemplates {
       if (age) await setGuestClock(vm, Date.now());
       const consoleLog = join(staged, "console.log");
       await Bun.write(consoleLog, vm.machine().console.readLog());
-      const st = statSync(snap.memory);
+      const saved = Object.fromEntries([snap.memory, ...(snap.ram ? [snap.ram] : [])].map((f) => [basename(f), { bytes: statSync(f).size, mtimeMs: statSync(f).mtimeMs }]));
       const meta: TemplateMeta = {
         format: TEMPLATE_FORMAT,
         profile: profile.name,
         snapshot: { ...snap, spec: { ...snap.spec, nics: undefined } },
         console: consoleLog,
         macs: (vm.spec.nics ?? []).map((n) => n.mac),
-        memoryBytes: st.size,
-        memoryMtimeMs: st.mtimeMs,
+        saved,
       };
       const name = `${profile.name} ${vm.spec.memoryMiB}M ${vm.spec.cpus}cpu${meta.macs.length ? ` ${meta.macs.length}nic` : ""}`;
       cache.commit(key, name, staged, JSON.parse(JSON.stringify(meta).replaceAll(staged + "/", ENTRY)), "template");
@@ -216,8 +215,10 @@ export class BootTemplates {
     const files = [snap.memory, meta.console, ...(snap.ram ? [snap.ram] : []), ...(snap.image.drives ?? []).map((d) => d.file)];
     const missing = files.find((f) => !existsSync(f));
     if (missing) return `is incomplete (${missing} is missing)`;
-    const st = statSync(snap.memory);
-    if (st.size !== meta.memoryBytes || st.mtimeMs !== meta.memoryMtimeMs) return `was changed after it was saved (its memory file is ${st.size} bytes, saved as ${meta.memoryBytes})`;
+    for (const [name, was] of Object.entries(meta.saved ?? {})) {
+      const st = statSync(join(entry.dir, name));
+      if (st.size !== was.bytes || st.mtimeMs !== was.mtimeMs) return `was changed after it was saved (its file ${name} is ${st.size} bytes, saved as ${was.bytes})`;
+    }
     return { snap, consoleLog: meta.console, macs: meta.macs };
   }
 
