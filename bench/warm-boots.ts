@@ -3,7 +3,8 @@
 // templates of one shape, one per way a clone gets its memory: "mapped" (the template's memory
 // file mapped privately: what Provium does) and "stream" (the whole memory read from the
 // migration stream into the new QEMU: PROVIUM_TEMPLATE_MEMORY=stream).
-//   1. boot to agent ready: cold ({cold = true}), warm mapped and warm stream, interleaved,
+//   1. boot to agent ready: cold ({cold = true}), warm mapped and warm stream, and the busybox
+//      floor's cold boot to hello (bench/floor.ts: `bun run bench`'s denominator), interleaved,
 //      `rounds` of each;
 //   2. memory: 4 VMs booted cold and kept running, then 4 of each warm kind: their QEMUs' RSS
 //      (and its anonymous, file and shared parts) and PSS, from /proc.
@@ -16,6 +17,8 @@ import { builtinProfiles, openSession } from "@provium/host-runtime";
 import { FixtureCache } from "@provium/fixture-cache";
 import { agentEntry } from "@provium/agent";
 import { stats } from "./stats";
+import { floorImage } from "@provium/test-kit";
+import { FloorGuest } from "./floor";
 
 const ROUNDS = Number(process.argv[2] ?? 5);
 const MEMORY = "512M";
@@ -79,9 +82,13 @@ for (const side of sides) {
   process.env.PROVIUM_TEMPLATE_MEMORY = side.memory;
   await side.session.handle("vm.dispose", { vm: (await boot(side, false, "cold")).id });
 }
-const times: Record<string, number[]> = { cold: [], mapped: [], stream: [] };
-log(`${ROUNDS} rounds of a cold, a warm mapped and a warm stream boot (load ${loadavg()[0]!.toFixed(2)})`);
+const floorImg = await floorImage(cacheDir);
+const times: Record<string, number[]> = { cold: [], mapped: [], stream: [], busybox: [] };
+log(`${ROUNDS} rounds of a cold, a warm mapped and a warm stream boot, and the busybox floor's (load ${loadavg()[0]!.toFixed(2)})`);
 for (let i = 0; i < ROUNDS; i++) {
+  const f = await FloorGuest.boot({ image: floorImg, memoryMiB: 512, cmdline: profile.cmdline, accel }, `floor${i}`);
+  times.busybox!.push(f.bootMs);
+  await f.g.shutdown();
   for (const [what, side, cold] of [["cold", sides[0]!, true], ["mapped", sides[0]!, false], ["stream", sides[1]!, false]] as const) {
     const b = await boot(side, cold);
     times[what]!.push(b.ms);
@@ -91,11 +98,12 @@ for (let i = 0; i < ROUNDS; i++) {
 log("memory of 4 cold VMs, then of 4 warm ones of each kind");
 const mem = { cold: await four(sides[0]!, true), mapped: await four(sides[0]!, false), stream: await four(sides[1]!, false) };
 console.log(`accel ${accel}, ${ROUNDS} rounds, load ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
-console.log(`| boot to agent ready | median ms | min | max | / cold |\n|---|--:|--:|--:|--:|`);
+console.log(`| boot to agent ready | median ms | min | max | / cold | / busybox |\n|---|--:|--:|--:|--:|--:|`);
 const cold = stats(times.cold!);
+const busybox = stats(times.busybox!);
 for (const [what, xs] of Object.entries(times)) {
   const st = stats(xs);
-  console.log(`| ${what} | ${st.median.toFixed(0)} | ${st.min.toFixed(0)} | ${st.max.toFixed(0)} | ${(st.median / cold.median).toFixed(3)} |`);
+  console.log(`| ${what} | ${st.median.toFixed(0)} | ${st.min.toFixed(0)} | ${st.max.toFixed(0)} | ${(st.median / cold.median).toFixed(3)} | ${(st.median / busybox.median).toFixed(3)} |`);
 }
 console.log(`| 4 VMs' QEMUs (MiB) | RSS | anon | file | shmem | PSS |\n|---|--:|--:|--:|--:|--:|`);
 for (const [what, m] of Object.entries(mem)) console.log(`| ${what} | ${m.rss} | ${m.anon} | ${m.file} | ${m.shmem} | ${m.pss} |`);

@@ -44,7 +44,7 @@ export function fixtureClean(o: { config?: string; templates?: boolean }) {
 /** Entries whose key no fixture on disk produces any more, and fixtures not built yet. */
 export async function fixtureStale(paths: string[], o: { config?: string }) {
   const { config, cacheDir, cache } = setup(o);
-  const host = { config, cacheDir, cache, emit: () => {}, builderSession: () => { throw new Error("unused"); } };
+  const host = { config, cacheDir, agentEntry, cache, emit: () => {}, builderSession: () => { throw new Error("unused"); } };
   const current = new Set<string>();
   for (const f of fixtureFiles(config, paths)) {
     const { key } = await keyOf(f.path, host as never);
