@@ -14,6 +14,7 @@ export const PAIRS: Record<string, [string?, string?]> = {
   "p.read16m": ["f.g2h16m"],
   "p.stream64m": ["f.g2h64m"],
   "p.boot": ["f.boot", "q.boot"],
+  "p.warm_boot": ["f.boot", "q.boot"],
   "p.save": ["f.save"],
   "p.restore": ["f.restore"],
   "p.restore_launch": ["f.restore"],

@@ -13,7 +13,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { cacheRoot, chooseAccel, ensureDebianKernel } from "@provium/vmm";
-import { builtinProfiles, GuestVm } from "@provium/host-runtime";
+import { builtinProfiles, GuestVm, openSession } from "@provium/host-runtime";
+import { FixtureCache } from "@provium/fixture-cache";
+import { agentEntry } from "@provium/agent";
 import { stats, type Stats } from "./stats";
 import { floorImage, imageOf, peerImage } from "@provium/test-kit";
 import { FloorGuest } from "./floor";
@@ -70,8 +72,28 @@ async function bootProvium(name: string) {
   return { vm, ms: performance.now() - t };
 }
 
-// ---- cold boots, alternating Provium and the busybox floor guest
-log(`cold boots (${BOOTS} each)`);
+// Warm boots go the way a test file's do (a session's vm.boot), with their boot template in a
+// cache of the bench's own: its first boot is cold and saves the template, the rest restore it.
+const templateDir = mkdtempSync(join(tmpdir(), "provium-bench-templates-"));
+const templates = new FixtureCache(templateDir);
+const warmSession = openSession(
+  { config: { file: null, dir: tmpdir(), roots: [], profiles: { minimal: profile } }, cacheDir, agentEntry, accel, agentDeadlineMs: 120_000, fixtures: () => templates, acquire: async () => () => {} },
+  join(tmpdir(), "bench.test.lua"),
+);
+let warmBoots = 0;
+async function bootWarm() {
+  const id = await warmSession.handle("vm.create", { name: `warm${warmBoots++}`, profile: profile.name, memory: MEMORY_MIB });
+  const t = performance.now();
+  await warmSession.handle("vm.boot", { vms: [id] });
+  const ms = performance.now() - t;
+  const kind = await warmSession.handle("vm.boot_kind", { vm: id });
+  await warmSession.handle("vm.dispose", { vm: id });
+  return { ms, kind };
+}
+
+// ---- cold boots, alternating Provium and the busybox floor guest; then a warm boot
+log(`cold and warm boots (${BOOTS} each)`);
+if ((await bootWarm()).kind !== "cold") throw new Error("the bench's first boot should have made the boot template");
 for (let i = 0; i < BOOTS; i++) {
   const p = await bootProvium(`boot${i}`);
   add("p.boot", p.ms);
@@ -79,7 +101,13 @@ for (let i = 0; i < BOOTS; i++) {
   const f = await FloorGuest.boot({ image: floorImg, ...refOpts }, `fboot${i}`);
   add("f.boot", f.bootMs);
   await f.g.shutdown();
+  const w = await bootWarm();
+  if (w.kind !== "warm") throw new Error(`warm boot ${i} was ${w.kind}`);
+  add("p.warm_boot", w.ms);
 }
+await warmSession.close();
+templates.close();
+rmSync(templateDir, { recursive: true, force: true });
 
 // ---- the three guests of the latency rounds
 log("booting the three guests");
@@ -291,6 +319,7 @@ const LABELS: Record<string, string> = {
   "p.batch_early": `batch of 100 stat, the first ${EARLY_BATCHES} after boot`,
   "p.stream64m": "run(dd ... 64 MiB) to its output",
   "p.boot": "cold boot to agent ready",
+  "p.warm_boot": "warm boot to agent ready",
   "p.save": "snapshot save",
   "p.restore": "restore to agent ready (QEMU launched ahead)",
   "p.restore_launch": "restore to agent ready, QEMU launched on the clock",

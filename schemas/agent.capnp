@@ -56,12 +56,20 @@ struct Failure {
 
 struct Hello {
   protocolVersion @0 :UInt32;
+  # A guest restored from a boot template (a warm boot) is a clone: before it answers, the agent
+  # credits these host bytes to the kernel's entropy pool (RNDADDENTROPY) and forces a reseed
+  # of its CRNG (RNDRESEEDCRNG), so clones never share randomness. Empty: no reseed.
+  entropy @1 :Data;
+  # With entropy: the host's wall clock (ns since the epoch) when it sent this, set as the
+  # guest's before it answers (a template's clock is the template's age behind).
+  clockNs @2 :Int64;
 }
 
 struct HelloReply {
   protocolVersion @0 :UInt32;
   agentVersion @1 :Text;
   bootMs @2 :UInt32;     # guest uptime when the agent answered, for boot profiling
+  reseeded @3 :Bool;     # the entropy was credited and the CRNG reseeded (see Hello)
 }
 
 struct EnvVar {

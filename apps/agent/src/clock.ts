@@ -23,7 +23,8 @@ function now(): bigint {
   return ts[0]! * NS + ts[1]!;
 }
 
-function set(ns: bigint) {
+/** Sets the guest's wall clock (CLOCK_REALTIME) to `ns` since the epoch. */
+export function setClock(ns: bigint) {
   if (ns < 0n) throw Object.assign(new Error(`the guest clock can't go before 1970 (${ns} ns)`), { code: "EINVAL" });
   const ts = new BigInt64Array([ns / NS, ns % NS]);
   if ((libc ??= open()).clock_settime(CLOCK_REALTIME, ts as unknown as Pointer) !== 0) throw errnoError();
@@ -32,7 +33,7 @@ function set(ns: bigint) {
 const big = (v: number | bigint) => (typeof v === "bigint" ? v : BigInt(v));
 
 export function clockOp(op: ClockOp) {
-  if (op.set !== undefined) set(big(op.set));
-  else if (op.advance !== undefined) set(now() + big(op.advance));
+  if (op.set !== undefined) setClock(big(op.set));
+  else if (op.advance !== undefined) setClock(now() + big(op.advance));
   return { clock: { nowNs: now() } };
 }

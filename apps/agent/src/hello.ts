@@ -3,6 +3,10 @@
 import { AgentServer, encodeFrame, protocolVersion, type PlainRequest } from "@provium/protocol";
 import { readFileSync } from "node:fs";
 import { toFailure } from "./errors";
+import { reseed } from "./reseed";
+import { setClock } from "./clock";
+
+type Hello = NonNullable<NonNullable<PlainRequest["op"]>["hello"]>;
 
 const AGENT_VERSION = "0.1.0";
 
@@ -24,8 +28,15 @@ export function guestUptimeMs() {
   return bootOffsetMs + performance.now();
 }
 
-export function helloReply() {
-  return { hello: { agentVersion: AGENT_VERSION, bootMs: Math.round(guestUptimeMs()) } };
+/** hello's answer; a warm boot's first hello also makes the clone's randomness and clock its own. */
+export function helloReply(hello?: Hello) {
+  const entropy = hello?.entropy;
+  const reseeded = !!entropy?.length;
+  if (reseeded) {
+    reseed(entropy);
+    if (hello!.clockNs) setClock(BigInt(hello!.clockNs));
+  }
+  return { hello: { agentVersion: AGENT_VERSION, bootMs: Math.round(guestUptimeMs()), reseeded } };
 }
 
 // A restored VM runs in a new QEMU whose TCG translates every path the agent takes anew. Run

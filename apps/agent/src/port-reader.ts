@@ -178,7 +178,7 @@ function serve({ fd, shared, trace }: { fd: number; shared: SharedArrayBuffer; t
   const freshIo: WholeIo = { open: openSync, alloc: (n) => Buffer.allocUnsafe(n) };
   const keptIo: WholeIo = { open: openSync, alloc: (n) => keptView(n) ?? Buffer.allocUnsafe(n) };
   const handle = (req: PlainRequest) => {
-    if (req.op!.hello) return helloReply();
+    if (req.op!.hello) return helloReply(req.op!.hello);
     const r = files(req.op!.files!, namespace(0), oneAtATime ? keptIo : freshIo);
     // isQuick saw a regular file; one that became a FIFO or device since would need the
     // event loop, which this thread never runs.

@@ -12,7 +12,7 @@ export { builtinProfiles, type Profile };
 export type Config = RuntimeConfig & { matrix?: Matrix };
 
 
-const profileKeys = new Set(["kernel", "initrd", "cmdline", "cmdline_file", "inject_agent", "build", "base", "packages", "disks", "agent_boot_timeout", "shares", "qemu_args"]);
+const profileKeys = new Set(["kernel", "initrd", "cmdline", "cmdline_file", "inject_agent", "build", "base", "packages", "disks", "agent_boot_timeout", "shares", "qemu_args", "warm_boot"]);
 const PACKAGE_NAME = /^[a-z0-9][a-z0-9+.-]*(:[a-z0-9-]+)?(=[A-Za-z0-9.+~:-]+)?$/;
 const topKeys = new Set(["roots", "cache_dir", "cache_max_size"]);
 const cacheKeys = new Set(["remote", "remote_write"]);
@@ -85,6 +85,7 @@ export function loadConfig(file: string | null, cwd = process.cwd()): Config {
       if (typeof p.agent_boot_timeout !== "number" || !(p.agent_boot_timeout > 0)) throw new ConfigError(`${where}.agent_boot_timeout must be a positive number of seconds`);
       agentBootTimeoutMs = p.agent_boot_timeout * 1000;
     }
+    if (p.warm_boot !== undefined && typeof p.warm_boot !== "boolean") throw new ConfigError(`${where}.warm_boot must be true or false`);
     const disks = p.disks === undefined ? undefined : profileDisks(p.disks, where, path);
     let shares: Profile["shares"];
     try {
@@ -122,6 +123,7 @@ export function loadConfig(file: string | null, cwd = process.cwd()): Config {
       ...(shares ? { shares } : {}),
       ...(agentBootTimeoutMs ? { agentBootTimeoutMs } : {}),
       ...(p.qemu_args?.length ? { qemuArgs: p.qemu_args } : {}),
+      ...(p.warm_boot === false ? { warmBoot: false } : {}),
     };
   }
   for (const prof of Object.values(cfg.profiles)) resolveRecipe(cfg, prof, []);

@@ -18,6 +18,7 @@ export type EventKind =
   | "progress"
   | "vm_spawned"
   | "vm_shutdown"
+  | "vm_booted"
   | "test_listed"
   | "fixture_build_started"
   | "fixture_build_done"

@@ -27,19 +27,21 @@ function fixtureFiles(config: ReturnType<typeof setup>["config"], paths: string[
   });
 }
 
+// Boot templates (warm boots) live in the same cache: listed after the fixtures, as "template".
 export function fixtureList(o: { config?: string }) {
   const { cache } = setup(o);
   const rows = cache.list();
   if (!rows.length) return console.log("the fixture cache is empty");
-  for (const e of rows) console.log(`${e.name}  ${e.key.slice(0, 16)}  ${size(e.size)}  last used ${new Date(e.lastUsed).toISOString()}`);
-  console.log(`${rows.length} entries, ${size(rows.reduce((n, e) => n + e.size, 0))} in ${cache.root}`);
+  for (const e of rows) console.log(`${e.kind === "template" ? "template " : ""}${e.name}  ${e.key.slice(0, 16)}  ${size(e.size)}  last used ${new Date(e.lastUsed).toISOString()}`);
+  const templates = rows.filter((e) => e.kind === "template").length;
+  console.log(`${rows.length} entries (${rows.length - templates} fixtures, ${templates} boot templates), ${size(rows.reduce((n, e) => n + e.size, 0))} in ${cache.root}`);
 }
 
-export function fixtureClean(o: { config?: string }) {
+export function fixtureClean(o: { config?: string; templates?: boolean }) {
   const { cache } = setup(o);
-  const n = cache.list().length;
-  cache.clean();
-  console.log(`removed ${n} fixture cache entries`);
+  const n = cache.list(o.templates ? "template" : undefined).length;
+  cache.clean(o.templates ? "template" : undefined);
+  console.log(o.templates ? `removed ${n} boot templates` : `removed ${n} fixture cache entries (fixtures and boot templates)`);
 }
 
 /** What fixture keys need (the agent's and kernel's keys, looked up or built); nothing else. */
@@ -67,7 +69,7 @@ export async function fixtureStale(paths: string[], o: { config?: string }) {
     current.add(key);
     if (!cache.lookup(key)) console.log(`not built: ${f.name}  ${key.slice(0, 16)}`);
   }
-  for (const e of cache.list()) if (!current.has(e.key)) console.log(`stale: ${e.name}  ${e.key.slice(0, 16)}  ${size(e.size)}`);
+  for (const e of cache.list("fixture")) if (!current.has(e.key)) console.log(`stale: ${e.name}  ${e.key.slice(0, 16)}  ${size(e.size)}`);
 }
 
 export async function fixtureBuild(paths: string[], o: { config?: string; rebuild?: boolean; accel?: string }) {

@@ -68,6 +68,7 @@ const program = selectionOptions(new Command())
   .option("--cpu-overcommit <factor>", "vCPUs all VMs together may use, as a multiple of the host's cores (default 4)")
   .addOption(accelOption())
   .option("--boot-timeout <duration>", "how long a guest agent may take to answer after boot (default 20s with KVM, 90s with TCG)")
+  .option("--cold-boot", "boot every VM cold: no warm boot from a saved boot template", false)
   .option("--json", "print events as JSON lines instead of the human report", false)
   .option("--junit <file>", "also write a JUnit XML report")
   .option("--save-events <file>", "also write every event as JSON lines (replay with `provium report`)")
@@ -112,8 +113,8 @@ selectionOptions(program.command("list").description("list the tests that would 
   }
 });
 
-const fixture = program.command("fixture").description("the fixture cache: list, build, rebuild, clean, stale");
-fixture.command("list").description("cached fixtures with their keys and sizes").option("--config <file>").action((o) => fixtureList(o));
+const fixture = program.command("fixture").description("the fixture cache (fixtures and boot templates): list, build, rebuild, clean, stale");
+fixture.command("list").description("cached fixtures and boot templates with their keys, sizes and last use").option("--config <file>").action((o) => fixtureList(o));
 for (const [name, rebuild, what] of [
   ["build", false, "build the fixtures under the paths (default: the roots) that are not cached"],
   ["rebuild", true, "build the fixtures under the paths again, even if cached"],
@@ -125,7 +126,12 @@ for (const [name, rebuild, what] of [
     .option("--config <file>")
     .addOption(accelOption())
     .action((paths, o) => fixtureBuild(paths, { ...o, rebuild }).catch(fail));
-fixture.command("clean").description("remove every cached fixture").option("--config <file>").action((o) => fixtureClean(o));
+fixture
+  .command("clean")
+  .description("remove every cached fixture and boot template (--templates: the boot templates only)")
+  .option("--templates", "remove only the boot templates", false)
+  .option("--config <file>")
+  .action((o) => fixtureClean(o));
 fixture
   .command("stale")
   .description("cached fixtures no builder produces any more, and fixtures not built yet")

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { cacheRoot, chooseAccel, sweepStaleRunDirs } from "@provium/vmm";
+import { cacheRoot, chooseAccel, SHM, sweepStaleRunDirs } from "@provium/vmm";
 import { ConfigError, findConfig, loadConfig, type Config } from "./config";
 import { discover, discoverBy, rootRelative } from "./discover";
 import { selectSince, SinceError } from "./since";
@@ -62,6 +62,8 @@ export interface RunOptions {
   debug?: boolean;
   /** QEMU's gdbstub on a unix socket per VM */
   gdb?: boolean;
+  /** --cold-boot: no boot restores a boot template (warm boots off for the run) */
+  coldBoot?: boolean;
 }
 
 export function loadRunConfig(path?: string): Config {
@@ -140,6 +142,7 @@ export function listFixtures(paths: string[], configPath?: string) {
 
 export async function runSuite(o: RunOptions, write: (s: string) => void = (s) => process.stdout.write(s)): Promise<{ summary: Summary; interrupted: boolean; events: RunEvent[] }> {
   let config = loadRunConfig(o.config);
+  if (o.coldBoot) config.warmBoot = false;
   const usage = (m: string) => new UsageError(m);
   const entries = matrixEntries(config, o.matrix, o.kernel, usage);
   const kernel = o.kernel !== undefined ? resolve(o.kernel) : undefined;
@@ -209,6 +212,7 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
   if (files.length && !o.list) requireHost(config); // no QEMU, no busybox: say so now, not once per file
 
   sweepStaleRunDirs(); // left by a provium that was SIGKILLed
+  sweepStaleRunDirs(SHM); // a boot template maker's memory file
   // Listing boots nothing: no host checks, no KVM probe.
   const accel = files.length && !o.list ? await chooseAccel((o.accel ?? "auto") as never, { cacheDir }) : "tcg";
   const agentDeadlineMs = defaultAgentDeadlineMs(accel, o.bootTimeout ? 1000 * duration("--boot-timeout", o.bootTimeout) : undefined);

@@ -1,5 +1,6 @@
 // The fixture cache: snapshot files on disk, indexed in bun:sqlite (WAL, busy timeout) so
-// that every runner worker and every provium process on the machine shares one view.
+// that every runner worker and every provium process on the machine shares one view. It holds
+// fixtures and boot templates (warm boots), told apart by an entry's kind, under one LRU cap.
 // An entry is a directory entries/<key>/ written under a temp name and renamed whole; a
 // build holds a lock row with a heartbeat so concurrent runners build a fixture once.
 import { Database } from "bun:sqlite";
@@ -7,8 +8,12 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 
+/** "fixture": a built fixture; "template": a boot template (warm boots, host-runtime's boot-templates.ts). */
+export type EntryKind = "fixture" | "template";
+
 export interface Entry {
   key: string;
+  kind: EntryKind;
   name: string; // the fixture's path, e.g. "dir/base"
   dir: string;
   size: number; // bytes on disk
@@ -65,9 +70,21 @@ export class FixtureCache {
     this.db.exec(`CREATE TABLE IF NOT EXISTS entries (
       key TEXT PRIMARY KEY, name TEXT NOT NULL, size INTEGER NOT NULL,
       created INTEGER NOT NULL, last_used INTEGER NOT NULL, meta TEXT NOT NULL)`);
+    this.addKindColumn();
     this.db.exec(`CREATE TABLE IF NOT EXISTS locks (
       key TEXT PRIMARY KEY, owner TEXT NOT NULL, heartbeat INTEGER NOT NULL)`);
     this.sweepStaging();
+  }
+
+  // An index made before boot templates has no kind column: every entry in it is a fixture.
+  private addKindColumn() {
+    const cols = this.db.query("PRAGMA table_info(entries)").all() as { name: string }[];
+    if (cols.some((c) => c.name === "kind")) return;
+    try {
+      this.db.exec("ALTER TABLE entries ADD COLUMN kind TEXT NOT NULL DEFAULT 'fixture'");
+    } catch (e) {
+      if (!/duplicate column/i.test((e as Error).message)) throw e; // another process added it first
+    }
   }
 
   // Staging dirs of builds whose process is gone (killed mid-build) are never committed.
@@ -83,7 +100,7 @@ export class FixtureCache {
   }
 
   private row(r: any): Entry {
-    return { key: r.key, name: r.name, dir: join(this.root, "entries", r.key), size: r.size, created: r.created, lastUsed: r.last_used, meta: JSON.parse(r.meta) };
+    return { key: r.key, kind: r.kind ?? "fixture", name: r.name, dir: join(this.root, "entries", r.key), size: r.size, created: r.created, lastUsed: r.last_used, meta: JSON.parse(r.meta) };
   }
 
   /** The entry for `key` if it is whole (its directory exists); touches its LRU time. */
@@ -99,8 +116,10 @@ export class FixtureCache {
     return e;
   }
 
-  list(): Entry[] {
-    return this.db.query("SELECT * FROM entries ORDER BY name, created").all().map((r) => this.row(r));
+  /** Every entry, or those of one kind. */
+  list(kind?: EntryKind): Entry[] {
+    const rows = kind ? this.db.query("SELECT * FROM entries WHERE kind = ? ORDER BY name, created").all(kind) : this.db.query("SELECT * FROM entries ORDER BY kind, name, created").all();
+    return rows.map((r) => this.row(r));
   }
 
   remove(key: string) {
@@ -108,9 +127,10 @@ export class FixtureCache {
     rmSync(join(this.root, "entries", key), { recursive: true, force: true });
   }
 
-  clean() {
-    for (const e of this.list()) this.remove(e.key);
-    for (const f of readdirSync(join(this.root, "entries"))) rmSync(join(this.root, "entries", f), { recursive: true, force: true });
+  /** Removes every entry (of one kind: only those, and no build in progress). */
+  clean(kind?: EntryKind) {
+    for (const e of this.list(kind)) this.remove(e.key);
+    if (!kind) for (const f of readdirSync(join(this.root, "entries"))) rmSync(join(this.root, "entries", f), { recursive: true, force: true });
   }
 
   /** A fresh directory to build an entry in (inside the cache, so the final rename is atomic). */
@@ -121,15 +141,15 @@ export class FixtureCache {
   }
 
   /** Publishes a staged directory as the entry for `key`, then evicts past the size cap. */
-  commit(key: string, name: string, staged: string, meta: unknown): Entry {
+  commit(key: string, name: string, staged: string, meta: unknown, kind: EntryKind = "fixture"): Entry {
     const dir = join(this.root, "entries", key);
     rmSync(dir, { recursive: true, force: true });
     renameSync(staged, dir);
     const now = Date.now();
     const size = dirSize(dir);
     this.db
-      .query("INSERT OR REPLACE INTO entries (key, name, size, created, last_used, meta) VALUES (?, ?, ?, ?, ?, ?)")
-      .run(key, name, size, now, now, JSON.stringify(meta));
+      .query("INSERT OR REPLACE INTO entries (key, kind, name, size, created, last_used, meta) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .run(key, kind, name, size, now, now, JSON.stringify(meta));
     this.evict(key);
     return this.lookup(key)!;
   }
@@ -151,23 +171,29 @@ export class FixtureCache {
    * finished entry if the other builder produced it, else to a lock to build under.
    */
   async lockForBuild(key: string, pollMs = 200): Promise<{ entry: Entry } | { lock: BuildLock }> {
-    const owner = `${process.pid}-${randomBytes(6).toString("hex")}`;
     for (;;) {
-      const now = Date.now();
-      // The entry is looked up in the same transaction that takes the lock: looked up before
-      // it, a builder that committed and let go in between was built again (seen under load).
-      const got = this.db.transaction((): Entry | "locked" | "waiting" => {
-        const hit = this.lookup(key);
-        if (hit) return hit;
-        const held = this.db.query("SELECT owner, heartbeat FROM locks WHERE key = ?").get(key) as any;
-        if (held && now - held.heartbeat < this.staleLockMs) return "waiting";
-        this.db.query("INSERT OR REPLACE INTO locks (key, owner, heartbeat) VALUES (?, ?, ?)").run(key, owner, now);
-        return "locked";
-      }).immediate();
-      if (got === "locked") return { lock: new BuildLock(this, key, owner) };
-      if (got !== "waiting") return { entry: got };
+      const got = this.tryLock(key);
+      if (got) return got;
       await Bun.sleep(pollMs);
     }
+  }
+
+  /** The entry for `key`, else its build lock, else null while someone else builds it. */
+  tryLock(key: string): { entry: Entry } | { lock: BuildLock } | null {
+    const owner = `${process.pid}-${randomBytes(6).toString("hex")}`;
+    const now = Date.now();
+    // The entry is looked up in the same transaction that takes the lock: looked up before
+    // it, a builder that committed and let go in between was built again (seen under load).
+    const got = this.db.transaction((): Entry | "locked" | "waiting" => {
+      const hit = this.lookup(key);
+      if (hit) return hit;
+      const held = this.db.query("SELECT owner, heartbeat FROM locks WHERE key = ?").get(key) as any;
+      if (held && now - held.heartbeat < this.staleLockMs) return "waiting";
+      this.db.query("INSERT OR REPLACE INTO locks (key, owner, heartbeat) VALUES (?, ?, ?)").run(key, owner, now);
+      return "locked";
+    }).immediate();
+    if (got === "locked") return { lock: new BuildLock(this, key, owner) };
+    return got === "waiting" ? null : { entry: got };
   }
 }
 

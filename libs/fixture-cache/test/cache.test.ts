@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, writeFileSync, existsSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Database } from "bun:sqlite";
 import { FixtureCache, parseSize } from "../src";
 
 const made: string[] = [];
@@ -42,6 +43,43 @@ describe("fixture cache", () => {
     c.commit("c", "c", stage(c, 10_000), {});
     expect(c.list().map((e) => e.key).sort()).toEqual(["a", "c"]);
     expect(existsSync(join(c.root, "entries", "b"))).toBe(false);
+  });
+
+  test("boot templates share the index and the LRU with fixtures, told apart by kind; clean(kind) removes one kind", async () => {
+    const c = fresh({ maxBytes: 25_000 });
+    c.commit("f", "dir/base", stage(c, 10_000), {});
+    await Bun.sleep(5);
+    c.commit("t", "minimal 512M 1cpu", stage(c, 10_000), { format: 1 }, "template");
+    expect(c.list("template").map((e) => [e.key, e.kind])).toEqual([["t", "template"]]);
+    expect(c.list("fixture").map((e) => [e.key, e.kind])).toEqual([["f", "fixture"]]);
+    await Bun.sleep(5);
+    c.commit("t2", "debian 512M 1cpu", stage(c, 10_000), {}, "template"); // over the cap: the oldest entry goes, whatever its kind
+    expect(c.list().map((e) => e.key).sort()).toEqual(["t", "t2"]);
+    c.clean("template");
+    expect(c.list()).toEqual([]);
+  });
+
+  test("an index made before templates gets the kind column; its entries are fixtures", () => {
+    const dir = mkdtempSync(join(tmpdir(), "provium-fc-"));
+    made.push(dir);
+    const old = new Database(join(dir, "index.sqlite"), { create: true });
+    old.exec("CREATE TABLE entries (key TEXT PRIMARY KEY, name TEXT NOT NULL, size INTEGER NOT NULL, created INTEGER NOT NULL, last_used INTEGER NOT NULL, meta TEXT NOT NULL)");
+    old.query("INSERT INTO entries VALUES ('k', 'old', 1, 1, 1, '{}')").run();
+    old.close();
+    mkdirSync(join(dir, "entries", "k"), { recursive: true });
+    const c = new FixtureCache(dir);
+    expect(c.lookup("k")).toMatchObject({ key: "k", kind: "fixture", name: "old" });
+    expect(new FixtureCache(dir).list("fixture").length).toBe(1); // a second open finds the column there
+  });
+
+  test("tryLock: the entry, else the lock, else null while another builder holds it", () => {
+    const c = fresh();
+    const got = c.tryLock("k");
+    expect(got && "lock" in got).toBe(true);
+    expect(new FixtureCache(c.root).tryLock("k")).toBeNull();
+    c.commit("k", "t", stage(c, 10), {}, "template");
+    (got as any).lock.release();
+    expect(new FixtureCache(c.root).tryLock("k")).toMatchObject({ entry: { key: "k", kind: "template" } });
   });
 
   test("a second builder waits for the first and then hits", async () => {

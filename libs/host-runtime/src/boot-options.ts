@@ -8,7 +8,7 @@ import type { Profile } from "./config";
 import { parseDiskSize, type DiskSpec } from "./disks";
 import { mergeShares, parseShares } from "./shares";
 
-const KNOWN = ["files", "kernel_cmdline", "kernel_cmdline_append", "rng_seed", "initial_time", "agent_timeout", "disks", "shares", "qemu_args"];
+const KNOWN = ["files", "kernel_cmdline", "kernel_cmdline_append", "rng_seed", "initial_time", "agent_timeout", "disks", "shares", "qemu_args", "cold"];
 
 export interface BootPlan {
   extras: (image: BootImage) => BootExtras;
@@ -16,6 +16,8 @@ export interface BootPlan {
   /** the exact guest time the agent sets once it answers */
   initialTimeNs?: bigint;
   disks: DiskSpec[];
+  /** {cold = true}: boot cold even when the shape has a boot template (boot-templates.ts) */
+  cold: boolean;
 }
 
 // A Lua sequence crosses as a JS array, or as an object keyed "1", "2", ... (an empty table: {}).
@@ -134,7 +136,9 @@ export function bootOptions(opts: Record<string, unknown>, profile: Profile, def
     if (typeof s !== "number" || !Number.isFinite(s) || s <= 0) throw new Error(`boot option agent_timeout must be a positive, finite number of seconds, got ${typeof s === "number" ? String(s) : JSON.stringify(s)}`);
     agentDeadlineMs = s * 1000;
   }
+  if (opts.cold !== undefined && typeof opts.cold !== "boolean") throw new Error(`boot option cold must be true or false, got ${typeof opts.cold}`);
   return {
+    cold: opts.cold === true,
     agentDeadlineMs,
     initialTimeNs: rtcBase ? BigInt(rtcBase.getTime()) * 1_000_000n : undefined,
     disks: [...(profile.disks ?? []), ...disks],

@@ -10,6 +10,7 @@ export interface Profile extends ImageProfile {
   agentBootTimeoutMs?: number; // how long a booting guest's agent may take to answer
   shares?: ShareOptions[]; // host directories every VM of the profile mounts (virtio-9p)
   qemuArgs?: string[]; // appended to QEMU's command line (unsupported territory)
+  warmBoot?: boolean; // false: the profile's VMs always boot cold (no boot template)
 }
 
 export interface RuntimeConfig {
@@ -21,6 +22,8 @@ export interface RuntimeConfig {
   /** [cache] remote = "s3://bucket/prefix", remote_write (default true) */
   remoteCache?: { url: string; write: boolean };
   profiles: Record<string, Profile>;
+  /** false: every boot of the run is cold (`--cold-boot`) */
+  warmBoot?: boolean;
 }
 
 export const builtinProfiles: Record<string, Profile> = {

@@ -12,7 +12,7 @@ import { cleanConsole, failureExcerpt } from "./console-excerpt";
 export type VmState = "created" | "booted" | "paused" | "shutdown" | "dead";
 
 /** What vm:boot(opts) adds to a profile's launch (see vm-registry.ts's bootOptions). */
-export type BootExtras = Pick<LaunchOptions, "bootFiles" | "rngSeed" | "rtcBase" | "shares"> & { cmdline?: string; qemuArgs?: string[] };
+export type BootExtras = Pick<LaunchOptions, "bootFiles" | "rngSeed" | "rtcBase" | "shares" | "consolePrefix" | "memoryFile"> & { cmdline?: string; qemuArgs?: string[] };
 
 // --gdb with --debug: a booting VM waits for the debugger, so its agent gets a day to answer.
 const DEBUGGER_WAIT_MS = 24 * 3600 * 1000;
@@ -36,6 +36,18 @@ export interface VmSpec {
   gdb?: "on" | "wait";
 }
 
+/** The agent did not answer within its deadline (of a boot, after a restore or reset). */
+export class AgentSilent extends Error {}
+
+/** How a VM's boot went: "warm" restored its shape's boot template (boot-templates.ts). */
+export type BootKind = "warm" | "cold";
+
+/** What a warm boot restores: a template's saved state and the boot log its console starts with. */
+export interface WarmStart {
+  snap: VmSnapshot;
+  consoleLog: string;
+}
+
 /** One VM's saved state: what a restore needs to rebuild it. */
 export interface VmSnapshot {
   vm: string;
@@ -45,6 +57,9 @@ export interface VmSnapshot {
   memory: string; // the migration stream
   compressed: boolean;
   bytes: number;
+  /** the guest's memory as a file (a boot template's): a restore maps it privately and the
+   *  stream holds the devices' state alone */
+  ram?: string;
 }
 
 interface Launched {
@@ -61,6 +76,8 @@ async function discard(l: Launched) {
 
 export class GuestVm {
   state: VmState = "created";
+  /** how its boot went, once booted */
+  bootKind: BootKind | null = null;
   private image: BootImage | null = null;
   private accel: "kvm" | "tcg" | null = null;
   qemu: QemuVm | null = null;
@@ -120,7 +137,39 @@ export class GuestVm {
       throw e;
     }
     this.adopt(launched, image, accel);
+    this.bootKind = "cold";
     await this.awaitAgent(this.spec.gdb === "wait" ? DEBUGGER_WAIT_MS : agentDeadlineMs, "of boot");
+  }
+
+  /**
+   * A warm boot: a new QEMU with this VM's own devices (its NICs' ports) loads a boot template
+   * of its shape, its console log starting with the template's, and the agent's first hello
+   * makes the clone's randomness and wall clock its own before it answers. A template that does
+   * not load, or whose agent does not answer, leaves the VM "created" (a cold boot may follow)
+   * and raises.
+   */
+  async bootWarm(from: WarmStart, agentDeadlineMs: number) {
+    this.checkBootable();
+    this.state = "booted";
+    const { snap } = from;
+    try {
+      const stream = openIncoming(snap.memory, { compressed: snap.compressed });
+      let l: Launched;
+      try {
+        l = await this.launch(snap.image, snap.accel, this.spec, INCOMING_ARGS, stream.fds, { consolePrefix: from.consoleLog, ...mapped(snap) });
+      } finally {
+        stream.close();
+      }
+      this.bootKind = "warm";
+      await this.load({ ...l, stream }, snap);
+    } catch (e) {
+      await this.stop();
+      this.state = "created";
+      this.bootKind = null;
+      throw e;
+    }
+    const clone = { entropy: crypto.getRandomValues(new Uint8Array(64)), clockNs: BigInt(Date.now()) * 1_000_000n };
+    await this.awaitAgent(agentDeadlineMs, "of boot", this.qemu!.qmp.execute("cont"), clone, "created");
   }
 
   /**
@@ -233,7 +282,7 @@ export class GuestVm {
     } catch {
       return; // the restore itself says what is wrong
     }
-    const launched = this.launch(snap.image, snap.accel, snap.spec, INCOMING_ARGS, stream.fds)
+    const launched = this.launch(snap.image, snap.accel, snap.spec, INCOMING_ARGS, stream.fds, mapped(snap))
       .then((l) => ({ ...l, stream }))
       .catch(() => null) // a spare that fails is no spare: the restore launches anew, and says why
       .finally(() => stream.close());
@@ -266,11 +315,13 @@ export class GuestVm {
   }
 
   // `also`: a step taken at the same time (a restore's `cont`) whose failure is this one's.
-  private async awaitAgent(deadlineMs: number, what: string, also?: Promise<unknown>) {
+  // `clone`: a warm boot's first hello (see bootWarm). A failure shuts the VM down, or with
+  // `failed` "created" ends its QEMU only (a warm boot that failed may boot cold).
+  private async awaitAgent(deadlineMs: number, what: string, also?: Promise<unknown>, clone?: { entropy: Uint8Array; clockNs: bigint }, failed: "shutdown" | "created" = "shutdown") {
     let timer: Timer | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`the agent of vm ${this.spec.name} did not answer within ${deadlineMs / 1000} s ${what}${this.unfinishedFrame()}${this.consoleExcerpt()}`)),
+        () => reject(new AgentSilent(`the agent of vm ${this.spec.name} did not answer within ${deadlineMs / 1000} s ${what}${this.unfinishedFrame()}${this.consoleExcerpt()}`)),
         deadlineMs,
       );
     });
@@ -279,9 +330,15 @@ export class GuestVm {
     });
     died.catch(() => {}); // QEMU exits later too, at shutdown: not an error then
     try {
-      await Promise.race([Promise.all([this.agent!.hello(), also]), deadline, died]);
+      const [hello] = await Promise.race([Promise.all([this.agent!.hello(clone), also]), deadline, died]);
+      if (clone && !hello.reseeded) throw new Error(`the agent of vm ${this.spec.name} did not reseed its randomness after a warm boot (an agent older than this host?)`);
     } catch (e) {
-      await this.shutdown();
+      if (failed === "shutdown") await this.shutdown();
+      else {
+        await this.stop();
+        this.state = "created";
+        this.bootKind = null;
+      }
       throw e;
     } finally {
       clearTimeout(timer);
@@ -301,8 +358,10 @@ export class GuestVm {
   }
 
   /** Saves memory and device state to `dir` (the memory to `opts.file` when given, saved disks
-   *  next to it); the VM carries on (or stays paused if it was). */
-  async snapshot(dir: string, opts: { compress?: boolean; file?: string } = {}): Promise<VmSnapshot> {
+   *  next to it); the VM carries on (or stays paused if it was). `ramTo`, for a VM booted with a
+   *  shared memory file (a boot template's maker): the stream holds the devices' state alone and
+   *  the memory is a sparse copy of that file at `ramTo`, made while the guest is paused. */
+  async snapshot(dir: string, opts: { compress?: boolean; file?: string; spare?: boolean; ramTo?: string } = {}): Promise<VmSnapshot> {
     const wasPaused = this.state === "paused";
     if (!wasPaused) this.ready();
     this.disks.refuseSnapshot();
@@ -313,9 +372,15 @@ export class GuestVm {
     const written: string[] = [];
     let bytes: number;
     let drives: BootImage["drives"];
+    const ram = opts.ramTo ?? null;
+    if (ram && !qemu.memoryFile) throw new Error(`vm ${this.spec.name}: its memory is not a shared file`);
     try {
-      bytes = await saveMemory(qemu, memory, opts);
+      bytes = await saveMemory(qemu, memory, { ...opts, ignoreShared: !!ram });
       written.push(memory);
+      if (ram) {
+        written.push(ram);
+        bytes += await sparseCopy(qemu.memoryFile!, ram);
+      }
       // Disks the guest writes (copy-on-write overlays) are saved with the memory, while it is
       // paused; a restore gets a fresh overlay on top of the saved one, so both stay in step.
       drives = this.image!.drives?.map((d, i) => {
@@ -338,8 +403,8 @@ export class GuestVm {
     }
     if (!wasPaused) await qemu.qmp.execute("cont");
     const image = drives ? { ...this.image!, drives } : this.image!;
-    const snap: VmSnapshot = { vm: this.spec.name, spec: { ...this.spec }, image, accel: this.accel!, memory, compressed: !!opts.compress, bytes };
-    this.launchSpare(snap);
+    const snap: VmSnapshot = { vm: this.spec.name, spec: { ...this.spec }, image, accel: this.accel!, memory, compressed: !!opts.compress, bytes, ...(ram ? { ram } : {}) };
+    if (opts.spare !== false) this.launchSpare(snap);
     return snap;
   }
 
@@ -361,7 +426,7 @@ export class GuestVm {
         const stream = openIncoming(snap.memory, { compressed: snap.compressed });
         let l: Launched;
         try {
-          l = await this.launch(snap.image, snap.accel, snap.spec, INCOMING_ARGS, stream.fds);
+          l = await this.launch(snap.image, snap.accel, snap.spec, INCOMING_ARGS, stream.fds, mapped(snap));
         } finally {
           stream.close();
         }
@@ -379,7 +444,7 @@ export class GuestVm {
 
   private async load(l: Incoming, snap: VmSnapshot) {
     this.adopt(l, snap.image, snap.accel);
-    await loadMemory(l.qemu, l.stream);
+    await loadMemory(l.qemu, l.stream, { ignoreShared: !!snap.ram });
   }
 
   /** The last lines of the guest console, without terminal escapes (firmware clears the screen). */
@@ -462,6 +527,21 @@ export class GuestVm {
     await qemu.shutdown();
     this.onLifecycle("vm_shutdown", { vm: this.spec.name, pid: qemu.pid, run_dir: qemu.runDir });
   }
+}
+
+// A restore of a snapshot whose memory is a file maps that file, privately.
+const mapped = (snap: VmSnapshot): BootExtras => (snap.ram ? { memoryFile: { path: snap.ram, shared: false } } : {});
+
+// A copy of a guest's memory file in which runs of zero pages are holes (cp finds them): what
+// the guest never touched, or freed with init_on_free, takes no room. Returns the bytes it takes.
+async function sparseCopy(from: string, to: string): Promise<number> {
+  const cp = Bun.spawn(["cp", "--sparse=always", from, to], { stdout: "ignore", stderr: "pipe" });
+  const [code, err] = await Promise.all([cp.exited, new Response(cp.stderr).text()]);
+  if (code !== 0) {
+    rmSync(to, { force: true });
+    throw new Error(`snapshot failed: could not copy the guest's memory to ${to}: ${err.trim() || `cp exited ${code}`}`);
+  }
+  return statSync(to).blocks * 512;
 }
 
 // Why a guest is gone, from QEMU's exit status and the console: "QEMU was killed by SIGKILL",

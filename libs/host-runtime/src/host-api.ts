@@ -34,6 +34,7 @@ export interface HostApi {
   "vm.dispose": { args: { vm: number }; result: void };
   "vm.cid": { args: { vm: number }; result: number | null };
   "vm.state": { args: { vm: number }; result: string };
+  "vm.boot_kind": { args: { vm: number }; result: "warm" | "cold" | null };
   "vm.console": { args: { vm: number }; result: string };
   "vm.pause": { args: { vm: number }; result: true };
   "vm.resume": { args: { vm: number }; result: true };

@@ -108,6 +108,7 @@ export class FileSession {
         await vm.settle(); // a guest that just powered off is "dead", not "booted" with its agent gone
         return vm.state;
       },
+      "vm.boot_kind": (a) => vms.get(a.vm).bootKind,
       "vm.console": (a) => vms.get(a.vm).consoleTail(10_000),
       "vm.pause": (a) => vms.get(a.vm).pause().then(() => true as const),
       "vm.resume": (a) => vms.get(a.vm).resume().then(() => true as const),

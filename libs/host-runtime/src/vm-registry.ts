@@ -6,6 +6,8 @@ import { bootOptions } from "./boot-options";
 import { unknownProfile, type RuntimeConfig } from "./config";
 import { vmMemoryMiB } from "./memory-size";
 import { CapacityShares, type Acquire } from "./capacity-claim";
+import { BootTemplates } from "./boot-templates";
+import type { FixtureCache } from "@provium/fixture-cache";
 
 const DEFAULT_MEMORY_MIB = 512;
 
@@ -29,15 +31,20 @@ export interface VmRegistryOptions {
   cidCounter?: Int32Array;
   /** --gdb: every VM's QEMU gets a gdbstub; "wait": a boot waits for the debugger (--debug) */
   gdb?: "on" | "wait";
+  /** the fixture cache, which also holds boot templates (warm boots) */
+  fixtures: () => FixtureCache;
+  emit: (kind: string, fields: Record<string, unknown>) => void;
 }
 
 export class VmRegistry {
   private vms: GuestVm[] = [];
   private cids = new Map<GuestVm, number>();
   readonly shares: CapacityShares;
+  private readonly templates: BootTemplates;
 
   constructor(private readonly o: VmRegistryOptions) {
     this.shares = new CapacityShares(o.acquire);
+    this.templates = new BootTemplates({ cache: o.fixtures, emit: o.emit, enabled: o.config.warmBoot !== false });
   }
 
   get(id: unknown): GuestVm {
@@ -122,10 +129,10 @@ export class VmRegistry {
           releases[i]!();
           throw e;
         });
-        const { extras, agentDeadlineMs, initialTimeNs, disks } = launch[i]!;
+        const { initialTimeNs, disks } = launch[i]!;
         const t0 = Date.now();
         try {
-          await vm.boot(image, this.o.accel, agentDeadlineMs, extras(image));
+          await this.templates.boot(vm, image, this.o.accel, launch[i]!, profiles[i]!); // warm or cold
         } finally {
           // The share is held while a QEMU runs: back at once when none started.
           if (vm.state === "created") releases[i]!();

@@ -265,6 +265,7 @@ function VM:is_quiescent() end
 ---@class ShareSpec
 ---@field path string        the host directory (relative: to the calling file)
 ---@field readonly? boolean  the guest can only read it (writes fail with EROFS)
+---@field cold? boolean  boot from power-on even when the VM's shape has a boot template (a warm boot restores it: see docs/snapshots-and-fixtures.md)
 
 ---@param opts? BootOptions
 ---@return VM
@@ -284,6 +285,9 @@ function VM:snapshot(path) end
 function VM:restore(snap) end
 ---@return "created"|"booted"|"paused"|"shutdown"|"dead"  dead: the guest powered itself off, panicked or rebooted itself
 function VM:state() end
+---How its boot went: "warm" restored its shape's boot template, "cold" booted from power-on; nil before boot.
+---@return "warm"|"cold"|nil
+function VM:boot_kind() end
 ---Reboots the guest in place (a new boot_id; attached disks stay); returns once its agent answers.
 ---@return VM
 function VM:reset() end

@@ -86,9 +86,11 @@ export class AgentClient {
     return r[key]!;
   }
 
-  /** Checks the agent speaks our protocol version. */
-  async hello() {
-    const r = await this.call({ hello: { protocolVersion } });
+  /** Checks the agent speaks our protocol version; `clone` (a warm boot's first hello) has the
+   *  agent credit these host bytes to the kernel's entropy pool, reseed its CRNG and set its wall
+   *  clock to `clockNs` before it answers (see schemas/agent.capnp's Hello). */
+  async hello(clone?: { entropy: Uint8Array; clockNs: bigint }) {
+    const r = await this.call({ hello: { protocolVersion, ...(clone ? { entropy: clone.entropy, clockNs: clone.clockNs as unknown as number } : {}) } });
     if (r.protocolVersion !== protocolVersion) {
       const why = new AgentConnectionError(
         `protocol version mismatch: the guest agent (${r.agentVersion}) speaks v${r.protocolVersion}, this host speaks v${protocolVersion}; rebuild the guest image`,

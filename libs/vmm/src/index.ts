@@ -25,7 +25,7 @@ export { RemoteCache, parseRemoteUrl, type RemoteCacheOptions } from "./image/re
 export { prepareImage, type BootImage, type ImageContext, type Profile } from "./image/boot-image";
 export { chooseAccel, accelArgs, kvmUsable, kvmStatus, kvmFix, type KvmStatus, probeAccel, resetAccelCache, type Accel, type AccelRequest, type ChooseAccelOptions } from "./machine/accel";
 export { QmpClient, QmpError, type QmpEvent, type QmpConnectOptions } from "./machine/qmp";
-export { QemuVm, liveVms, type LaunchOptions, type VmExit, type DriveOptions, type VmDrive } from "./machine/qemu";
+export { QemuVm, liveVms, SHM, type LaunchOptions, type VmExit, type DriveOptions, type VmDrive } from "./machine/qemu";
 export { installExitCleanup, onProcessExit, runExitCleanups } from "./machine/exit-cleanup";
 export {
   findQemu,

@@ -90,6 +90,10 @@ export class HumanReporter {
       case "fixture_build_done":
         if (!this.o.quiet) out(c.dim(`  … built fixture ${e.fixture} in ${fmtMs(Number(e.duration_ms))}\n`));
         break;
+      case "vm_booted":
+        // -v: how each VM booted ("warm" restored its shape's boot template).
+        if (this.o.verbose && !this.o.quiet) out(c.dim(`  … ${e.file}: vm ${e.vm} booted ${bootLine(e)}\n`));
+        break;
       case "progress":
         // On a TTY progress lives in the status line; elsewhere it is a line of its own.
         if (!this.o.quiet && (!this.o.live || this.o.verbose)) out(c.dim(`  … ${e.message}\n`));
@@ -136,6 +140,13 @@ function benchLine(e: RunEvent) {
   const f = (x: number) => (Math.abs(x) < 10 ? x.toFixed(2) : x.toFixed(1));
   const unit = e.unit ? ` ${e.unit}` : "";
   return `median ${f(xs[Math.floor(xs.length / 2)]!)}${unit} over ${xs.length} samples (min ${f(xs[0]!)}, max ${f(xs.at(-1)!)})`;
+}
+
+function bootLine(e: RunEvent) {
+  const ms = fmtMs(Number(e.boot_ms));
+  if (e.warm) return `warm in ${ms} (boot template ${e.template})`;
+  const saved = e.template_saved_ms !== undefined ? `; saved boot template ${e.template} in ${fmtMs(Number(e.template_saved_ms))}` : "";
+  return `cold in ${ms}${e.cold_reason ? ` (${e.cold_reason}${saved})` : ""}`;
 }
 
 function fmtMs(ms: number) {

@@ -235,6 +235,11 @@ function VM:state()
   return P.call("vm.state", { vm = self._id })
 end
 
+-- "warm": its last boot restored its shape's boot template; "cold": it booted from power-on.
+function VM:boot_kind()
+  return P.call("vm.boot_kind", { vm = self._id })
+end
+
 function VM:console_log()
   return P.call("vm.console", { vm = self._id })
 end

@@ -674,13 +674,48 @@ export class Hello extends $.Struct {
   static readonly _capnp = {
     displayName: "Hello",
     id: "cf0b3ba5d57607b0",
-    size: new $.ObjectSize(8, 0),
+    size: new $.ObjectSize(16, 1),
   };
+  /**
+* A guest restored from a boot template (a warm boot) is a clone: before it answers, the agent
+* credits these host bytes to the kernel's entropy pool (RNDADDENTROPY) and forces a reseed
+* of its CRNG (RNDRESEEDCRNG), so clones never share randomness. Empty: no reseed.
+*
+*/
   get protocolVersion(): number {
     return $.utils.getUint32(0, this);
   }
   set protocolVersion(value: number) {
     $.utils.setUint32(0, value, this);
+  }
+  _adoptEntropy(value: $.Orphan<$.Data>): void {
+    $.utils.adopt(value, $.utils.getPointer(0, this));
+  }
+  _disownEntropy(): $.Orphan<$.Data> {
+    return $.utils.disown(this.entropy);
+  }
+  /**
+* With entropy: the host's wall clock (ns since the epoch) when it sent this, set as the
+* guest's before it answers (a template's clock is the template's age behind).
+*
+*/
+  get entropy(): $.Data {
+    return $.utils.getData(0, this);
+  }
+  _hasEntropy(): boolean {
+    return !$.utils.isNull($.utils.getPointer(0, this));
+  }
+  _initEntropy(length: number): $.Data {
+    return $.utils.initData(0, length, this);
+  }
+  set entropy(value: $.Data) {
+    $.utils.copyFrom(value, $.utils.getPointer(0, this));
+  }
+  get clockNs(): bigint {
+    return $.utils.getInt64(8, this);
+  }
+  set clockNs(value: bigint) {
+    $.utils.setInt64(8, value, this);
   }
   toString(): string { return "Hello_" + super.toString(); }
 }
@@ -688,7 +723,7 @@ export class HelloReply extends $.Struct {
   static readonly _capnp = {
     displayName: "HelloReply",
     id: "b011e3fe41ac8cef",
-    size: new $.ObjectSize(8, 1),
+    size: new $.ObjectSize(16, 1),
   };
   get protocolVersion(): number {
     return $.utils.getUint32(0, this);
@@ -711,6 +746,16 @@ export class HelloReply extends $.Struct {
   }
   set bootMs(value: number) {
     $.utils.setUint32(4, value, this);
+  }
+  /**
+* the entropy was credited and the CRNG reseeded (see Hello)
+*
+*/
+  get reseeded(): boolean {
+    return $.utils.getBit(64, this);
+  }
+  set reseeded(value: boolean) {
+    $.utils.setBit(64, value, this);
   }
   toString(): string { return "HelloReply_" + super.toString(); }
 }

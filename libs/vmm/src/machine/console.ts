@@ -30,6 +30,7 @@ export class ConsoleHost {
     readonly logPath: string,
   ) {
     this.logFd = fs.openSync(logPath, "a+");
+    this.logged = fs.fstatSync(this.logFd).size; // a log that starts with an earlier one's (warm boots)
     server.on("connection", (s) => this.adopt(s));
   }
 

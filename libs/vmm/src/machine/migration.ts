@@ -19,6 +19,9 @@ export interface SaveOptions {
   timeoutMs?: number;
   /** how long a running guest may take to go idle before it is paused (default 200 ms; see settle) */
   settleMs?: number;
+  /** memory mapped shared from a file (LaunchOptions.memoryFile) stays out of the stream: the
+   *  file holds it (QEMU's x-ignore-shared); the stream is the devices' state alone */
+  ignoreShared?: boolean;
 }
 
 // The writer's own error is lost with its pipe; the file system says whether it was full.
@@ -44,6 +47,7 @@ export async function saveMemory(vm: QemuVm, file: string, opts: SaveOptions = {
   else if (status === "running") await settle(vm, opts.settleMs ?? 200);
   await vm.qmp.execute("stop");
   await vm.qmp.execute("migrate-set-parameters", { "max-bandwidth": MAX_BANDWIDTH });
+  await vm.qmp.execute("migrate-set-capabilities", { capabilities: [{ capability: "x-ignore-shared", state: !!opts.ignoreShared }] });
   const writer = opts.compress ? `zstd -q -1 -T0 > ${sh(tmp)}` : `cat > ${sh(tmp)}`;
   // `set -o pipefail` is not needed: a failing writer leaves no final file, which we detect.
   // A writer that fails (disk full) leaves `<file>.failed` instead, so we need not time out.
@@ -190,14 +194,20 @@ export function openIncoming(file: string, opts: { compressed?: boolean } = {}):
  * the stream opened with openIncoming whose fds the VM inherited; a bare file name goes through
  * `exec:` (cat, or zstd with `compressed`).
  */
-export async function loadMemory(vm: QemuVm, from: string | IncomingStream, opts: { compressed?: boolean; timeoutMs?: number } = {}) {
+export async function loadMemory(vm: QemuVm, from: string | IncomingStream, opts: { compressed?: boolean; timeoutMs?: number; ignoreShared?: boolean } = {}) {
   const file = typeof from === "string" ? from : from.file;
   const compressed = typeof from === "string" ? !!opts.compressed : from.compressed;
   const inherited = typeof from !== "string";
   if (!inherited && !fs.existsSync(file)) throw new Error(`snapshot file is missing: ${file}`);
   const reader = compressed ? `${sh(requireTool(ZSTD))} -dcq ${sh(file)}` : `cat ${sh(file)}`;
   // The destination's query-migrate says nothing in 7.2: follow its MIGRATION events.
-  await vm.qmp.execute("migrate-set-capabilities", { capabilities: [{ capability: "events", state: true }] });
+  // ignoreShared: a stream saved with it (its memory is in a file the VM maps, see SaveOptions).
+  await vm.qmp.execute("migrate-set-capabilities", {
+    capabilities: [
+      { capability: "events", state: true },
+      { capability: "x-ignore-shared", state: !!opts.ignoreShared },
+    ],
+  });
   let status = "";
   let wake = () => {};
   const off = vm.qmp.on("MIGRATION", (e: any) => {

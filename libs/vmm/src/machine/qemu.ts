@@ -51,6 +51,17 @@ export interface LaunchOptions {
   shares?: ShareOptions[];
   /** QEMU's gdbstub on RUN/gdb.sock; "wait": the CPUs start stopped (-S) until a debugger continues or detaches */
   gdb?: "on" | "wait";
+  /** a file whose bytes the console log starts with (a warm boot: its template's boot log) */
+  consolePrefix?: string;
+  /**
+   * Guest memory mapped from a file instead of anonymous memory: `shared` maps it MAP_SHARED (the
+   * file is the memory: what makes a boot template's memory file), else MAP_PRIVATE (the file's
+   * pages are read as the guest touches them, shared with every other QEMU that maps it, and a
+   * page the guest writes becomes its own copy: a warm boot's clone of its template). A shared
+   * one is made by QemuVm in a dir of its own under /dev/shm (tmpfs: the guest's writes never
+   * go to a disk) and removed with the run dir: see QemuVm.memoryFile.
+   */
+  memoryFile?: { shared: false; path: string } | { shared: true };
 }
 
 /**
@@ -117,6 +128,10 @@ const BASE_CMDLINE = "console=ttyS0 quiet loglevel=5 panic=-1 cryptomgr.notests"
 // x86's COMMAND_LINE_SIZE, NUL included: QEMU passes a longer one on and the boot hangs silently.
 export const MAX_CMDLINE_BYTES = 2047;
 const STDERR_KEEP = 64 * 1024;
+// The RAM block id of the pc machine's default memory.
+const RAM_ID = "pc.ram";
+// Shared memory files live here (tmpfs); the next run's sweep takes those a killed run left.
+export const SHM = "/dev/shm";
 
 const live = new Set<QemuVm>();
 
@@ -161,6 +176,9 @@ export class QemuVm {
   readonly drives: VmDrive[];
   /** the full QEMU command line (for error messages and debugging) */
   readonly argv: string[];
+  /** the file the guest's memory is (a shared LaunchOptions.memoryFile), else null */
+  readonly memoryFile: string | null;
+  private readonly memoryDir: string | null;
   readonly exited: Promise<VmExit>;
   private proc: Subprocess<"ignore", "ignore", "pipe">;
   private stderrBuf = "";
@@ -173,8 +191,11 @@ export class QemuVm {
   private panicked = false;
   private lastShutdown: string | null = null;
 
-  private constructor(opts: LaunchOptions, qemu: string, runDir: string, drives: VmDrive[], console: ConsoleHost, initrd: string | null) {
+  private constructor(opts: LaunchOptions, qemu: string, runDir: string, drives: VmDrive[], console: ConsoleHost, initrd: string | null, memoryDir: string | null) {
     this.name = opts.name;
+    this.memoryDir = memoryDir;
+    this.memoryFile = memoryDir ? path.join(memoryDir, "ram") : null;
+    const mem = opts.memoryFile ? { path: this.memoryFile ?? (opts.memoryFile as { path: string }).path, shared: opts.memoryFile.shared } : null;
     this.drives = drives;
     this.accel = opts.accel;
     this.runDir = runDir;
@@ -188,8 +209,10 @@ export class QemuVm {
       qemu,
       "-name", `guest=${qv(opts.name)}`,
       ...accelArgs(opts.accel),
-      "-machine", opts.machine ?? BASE_MACHINE,
+      "-machine", (opts.machine ?? BASE_MACHINE) + (mem ? `,memory-backend=${RAM_ID}` : ""),
       "-m", String(opts.memoryMiB),
+      // The id is the default RAM's own, so migration streams move between both kinds of memory.
+      ...(mem ? ["-object", `memory-backend-file,id=${RAM_ID},size=${opts.memoryMiB}M,mem-path=${qv(mem.path)},share=${mem.shared ? "on" : "off"}`] : []),
       "-smp", String(opts.cpus),
       "-nodefaults", "-nographic", "-no-reboot",
       // QEMU is the client of the host's console socket; reconnect: a dropped connection comes back
@@ -198,6 +221,10 @@ export class QemuVm {
       // pvpanic tells a guest panic (SHUTDOWN reason guest-panic, exit code 1) from a power-off
       "-device", "pvpanic",
       "-action", "panic=exit-failure",
+      // A generation ID each QEMU makes anew: a kernel with the VMGENID driver reseeds its
+      // randomness when a restored clone sees it change (Debian's cloud kernel has none: the
+      // agent reseeds on a warm boot's first hello, see apps/agent/src/reseed.ts).
+      "-device", "vmgenid,guid=auto",
       ...(opts.rtcBase ? ["-rtc", `base=${opts.rtcBase.toISOString().slice(0, 19)}`] : []),
       "-kernel", opts.kernel,
       ...(initrd ? ["-initrd", initrd] : []),
@@ -258,21 +285,26 @@ export class QemuVm {
     if (!fs.existsSync(opts.kernel)) throw new Error(`kernel not found: ${opts.kernel}`);
     if (opts.initrd && !fs.existsSync(opts.initrd)) throw new Error(`initrd not found: ${opts.initrd}`);
     for (const d of opts.drives ?? []) if (!fs.existsSync(d.file)) throw new Error(`drive image not found: ${d.file}`);
+    if (opts.memoryFile?.shared === false && !fs.existsSync(opts.memoryFile.path)) throw new Error(`memory file not found: ${opts.memoryFile.path}`);
     kernelCmdline(opts); // refuse an overlong command line before anything is made
     for (const n of opts.nics ?? []) checkNic(n);
     for (const s of opts.shares ?? []) checkShare(s);
     const runDir = makeRunDir(opts.runDir);
     let vm: QemuVm;
     let console: ConsoleHost | null = null;
+    let memoryDir: string | null = null;
     try {
+      if (opts.memoryFile?.shared) memoryDir = ownedTempDir("ram", fs.existsSync(SHM) ? SHM : os.tmpdir());
       const withFiles = opts.bootFiles?.length || opts.rngSeed?.length;
       const initrd = withFiles ? writeInitrdWithFiles(opts.initrd ?? null, opts.bootFiles ?? [], opts.rngSeed, path.join(runDir, "initrd")) : (opts.initrd ?? null);
       // The console listener must exist before QEMU starts: QEMU connects while parsing its argv.
+      if (opts.consolePrefix) fs.copyFileSync(opts.consolePrefix, path.join(runDir, "console.log"));
       console = await ConsoleHost.listen(path.join(runDir, "console.sock"), path.join(runDir, "console.log"));
-      vm = new QemuVm(opts, qemu, runDir, (opts.drives ?? []).map((d, i) => prepareDrive(d, i, runDir, qemu)), console, initrd);
+      vm = new QemuVm(opts, qemu, runDir, (opts.drives ?? []).map((d, i) => prepareDrive(d, i, runDir, qemu)), console, initrd, memoryDir);
     } catch (e) {
       console?.close();
       fs.rmSync(runDir, { recursive: true, force: true });
+      if (memoryDir) fs.rmSync(memoryDir, { recursive: true, force: true });
       throw e;
     }
     live.add(vm);
@@ -381,6 +413,7 @@ export class QemuVm {
     this.unregisterExit();
     try {
       fs.rmSync(this.runDir, { recursive: true, force: true });
+      if (this.memoryDir) fs.rmSync(this.memoryDir, { recursive: true, force: true });
     } catch {}
   }
 
