@@ -1,6 +1,7 @@
 // The shared remote cache against a real S3-compatible server (s3rver, on 127.0.0.1 with its
 // storage in a temp dir), with real guests: a run with an empty local cache builds and uploads;
-// the next one, with another empty local cache, downloads everything and builds nothing; a
+// the next one, with another empty local cache, downloads everything (its boot warm from the
+// downloaded template) and builds nothing; a
 // corrupt object is caught and rebuilt; remote_write = false uploads nothing; a server that goes
 // away mid-run costs a warning and the run still passes. Asserted on events, never on time.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -47,6 +48,7 @@ function project(name: string, cacheToml: string) {
   mkdirSync(join(dir, "t"), { recursive: true });
   writeFileSync(join(dir, "provium.toml"), `[provium]\nroots = ["t"]\n\n[cache]\n${cacheToml}\n`);
   writeFileSync(join(dir, "t", "base.fixture.lua"), 'local vm = provium:vm("base", "minimal"):boot()\nvm:run("echo from-the-fixture > /tmp/state"):assert_ok()\nreturn vm:snapshot()\n');
+  writeFileSync(join(dir, "t", "b.test.lua"), 'local vm = provium:vm("plain", "minimal"):boot()\ntest("boots", function(t)\n  t:assert_eq(vm:run("echo hi").stdout, "hi\\n")\nend)\n');
   writeFileSync(join(dir, "t", "a.test.lua"), 'local vm = provium:vm_fixture("base")\ntest("resumes the fixture", function(t)\n  t:assert_eq(vm:run("cat /tmp/state").stdout, "from-the-fixture\\n")\nend)\n');
   return dir;
 }
@@ -90,18 +92,20 @@ describe("remote cache on S3", () => {
   test("run A builds and uploads; run B with an empty local cache downloads and builds nothing", async () => {
     const a = await run(shared, "cache-a");
     expect(a.code).toBe(0);
-    expect(a.passed).toBe(1);
+    expect(a.passed).toBe(2);
     expect(built(a.messages).length).toBeGreaterThan(0);
     expect(a.events.some((e) => e.kind === "fixture_build_started")).toBe(true);
-    expect(a.messages.filter((m) => m.startsWith("uploading ")).length).toBeGreaterThanOrEqual(4); // kernel, agent, image, agent disk, fixture
+    expect(a.messages.filter((m) => m.startsWith("uploading ")).length).toBeGreaterThanOrEqual(5); // kernel, agent, image, agent disk, fixture, boot template
+    expect(a.messages.some((m) => m.startsWith("uploading templates/"))).toBe(true);
 
     const b = await run(shared, "cache-b");
     expect(b.code).toBe(0);
-    expect(b.passed).toBe(1);
+    expect(b.passed).toBe(2);
     expect(built(b.messages)).toEqual([]);
     expect(b.events.some((e) => e.kind === "fixture_build_started")).toBe(false);
     expect(b.events.find((e) => e.kind === "fixture_cache_hit")).toMatchObject({ remote: true });
-    expect(downloaded(b.messages).length).toBeGreaterThanOrEqual(4);
+    expect(downloaded(b.messages).length).toBeGreaterThanOrEqual(5);
+    expect(b.events.find((e) => e.kind === "vm_booted" && e.vm === "plain")).toMatchObject({ warm: true }); // from the downloaded boot template
   }, 900_000);
 
   test("a corrupt object is detected, built locally and replaced in the store", async () => {
@@ -111,7 +115,7 @@ describe("remote cache on S3", () => {
     await bucket.write(`ci/blobs/${rec.blob}`, "not what was uploaded");
     const c = await run(shared, "cache-c");
     expect(c.code).toBe(0);
-    expect(c.passed).toBe(1);
+    expect(c.passed).toBe(2);
     expect(c.messages.some((m) => m.includes("is corrupt") && m.includes("agents/"))).toBe(true);
     expect(c.messages).toContain("building guest agent (bun build --compile)");
     const fixed = await bucket.file(agentKey).json();
@@ -127,7 +131,7 @@ describe("remote cache on S3", () => {
     const before = (await bucket.list({ prefix: "ci/" })).contents!.length;
     const d = await run(ro, "cache-d");
     expect(d.code).toBe(0);
-    expect(d.passed).toBe(1);
+    expect(d.passed).toBe(2);
     expect(d.events.some((e) => e.kind === "fixture_build_started")).toBe(true);
     expect(downloaded(d.messages).length).toBeGreaterThan(0);
     expect(d.messages.filter((m) => m.startsWith("uploading "))).toEqual([]);
@@ -138,7 +142,7 @@ describe("remote cache on S3", () => {
     rmSync(join(tmp, "cache-d", "fixtures"), { recursive: true, force: true }); // built again, then uploaded: to a server that is gone
     const e = await run(shared, "cache-d", (ev) => ev.kind === "fixture_build_started" && stopServer());
     expect(e.code).toBe(0);
-    expect(e.passed).toBe(1);
+    expect(e.passed).toBe(2);
     expect(e.messages.some((m) => m.startsWith("warning: remote cache s3://provium/ci is unreachable"))).toBe(true);
     await startServer();
   }, 900_000);

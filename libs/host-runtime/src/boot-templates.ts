@@ -7,8 +7,9 @@
 // to the VM that made the template too. docs/snapshots-and-fixtures.md, "Warm boots".
 import { existsSync, rmSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
-import { bootFileEntries, contentKey, encodeCpio, findQemu, hashFile, kernelCmdline, onProcessExit, type BootImage, type NicOptions } from "@provium/vmm";
+import { bootFileEntries, contentKey, encodeCpio, findQemu, hashFile, kernelCmdline, onProcessExit, type BootImage, type NicOptions, type RemoteCache } from "@provium/vmm";
 import type { BuildLock, Entry, FixtureCache } from "@provium/fixture-cache";
+import { cacheIdentity, cacheRelative, fetchMissing, inCache } from "./cache-paths";
 import { AgentSilent, type BootExtras, type GuestVm, type VmSnapshot, type WarmStart } from "./guest";
 import type { BootPlan } from "./boot-options";
 import type { Profile } from "./config";
@@ -63,12 +64,15 @@ export interface TemplateHost {
   emit: (kind: string, fields: Record<string, unknown>) => void;
   /** false under --cold-boot */
   enabled: boolean;
+  cacheDir: string;
+  /** the shared remote cache: a template missing here is looked up there, a saved one uploaded */
+  remote?: RemoteCache;
 }
 
 const identityMemo = new Map<string, string>();
 
 // A file as a key part: its bytes' digest, or for a large one its identity on disk.
-function fileIdentity(file: string): string {
+function localIdentity(file: string): string {
   const st = statSync(file, { bigint: true });
   if (st.size <= HASH_MAX) return hashFile(file);
   return `${file}:${st.dev}:${st.ino}:${st.size}`;
@@ -77,7 +81,7 @@ function fileIdentity(file: string): string {
 function qemuIdentity(): string {
   const qemu = findQemu();
   let id = identityMemo.get(qemu);
-  if (!id) identityMemo.set(qemu, (id = fileIdentity(qemu)));
+  if (!id) identityMemo.set(qemu, (id = localIdentity(qemu)));
   return id;
 }
 
@@ -86,8 +90,10 @@ function qemuIdentity(): string {
  * number (their MACs and addresses are applied after the restore), so the command line is
  * taken without their `provium.net=` words; boot files, rng_seed and initial_time are not in it.
  */
-export function templateKey(o: { image: BootImage; cmdline: string; memoryMiB: number; cpus: number; nics: number; accel: "kvm" | "tcg" }): string {
+export function templateKey(o: { image: BootImage; cmdline: string; memoryMiB: number; cpus: number; nics: number; accel: "kvm" | "tcg"; cacheDir: string }): string {
   const { image } = o;
+  // Files of the cache by their paths there, so that one shape has one key on every machine.
+  const fileIdentity = (f: string) => cacheIdentity(f, o.cacheDir, localIdentity);
   return contentKey([
     "boot-template",
     TEMPLATE_FORMAT,
@@ -136,12 +142,13 @@ export class BootTemplates {
       return booted({ cold_reason: reason });
     }
     const nics = vm.spec.nics ?? [];
-    const key = templateKey({ image, cmdline: extras.cmdline ?? image.cmdline, memoryMiB: vm.spec.memoryMiB, cpus: vm.spec.cpus, nics: nics.length, accel });
+    const key = templateKey({ image, cmdline: extras.cmdline ?? image.cmdline, memoryMiB: vm.spec.memoryMiB, cpus: vm.spec.cpus, nics: nics.length, accel, cacheDir: this.host.cacheDir });
     const short = key.slice(0, 16);
     const cache = this.host.cache();
     let claim = cache.tryLock(key);
+    if (claim && "lock" in claim) claim = (await this.fromRemote(key, claim.lock)) ?? claim;
     if (claim && "entry" in claim) {
-      const warm = this.warmStart(claim.entry);
+      const warm = await this.warmStart(claim.entry);
       if (typeof warm !== "string") {
         try {
           await vm.bootWarm(warm, Math.min(plan.agentDeadlineMs, WARM_AGENT_MS));
@@ -201,8 +208,11 @@ export class BootTemplates {
         saved,
       };
       const name = `${profile.name} ${vm.spec.memoryMiB}M ${vm.spec.cpus}cpu${meta.macs.length ? ` ${meta.macs.length}nic` : ""}`;
-      cache.commit(key, name, staged, JSON.parse(JSON.stringify(meta).replaceAll(staged + "/", ENTRY)), "template");
-      return Math.round(performance.now() - t);
+      const stored = cacheRelative(JSON.parse(JSON.stringify(meta).replaceAll(staged + "/", ENTRY)), this.host.cacheDir);
+      const entry = cache.commit(key, name, staged, stored, "template");
+      const ms = Math.round(performance.now() - t);
+      await this.host.remote?.offerAs(`templates/${key}`, entry.dir, this.progress, { name, meta: stored });
+      return ms;
     } catch (e) {
       rmSync(staged, { recursive: true, force: true });
       throw e;
@@ -212,12 +222,46 @@ export class BootTemplates {
     }
   }
 
+  private readonly progress = (message: string) => this.host.emit("progress", { message });
+
+  // The remote cache's copy of template `key`, made an entry here (its files' times are this
+  // machine's: the download was checked against its digest instead), and the build lock given
+  // back; null when it has none (the lock still held, for the cold boot that saves it).
+  private async fromRemote(key: string, lock: BuildLock): Promise<{ entry: Entry } | null> {
+    const remote = this.host.remote;
+    if (!remote) return null;
+    const cache = this.host.cache();
+    const staged = cache.stagingDir();
+    rmSync(staged, { recursive: true, force: true }); // the download lands on this name whole
+    const forget = onProcessExit(() => rmSync(staged, { recursive: true, force: true }));
+    try {
+      const got = (await remote.fetchAs(`templates/${key}`, staged, this.progress)) as { meta?: { name?: string; meta?: TemplateMeta } } | null;
+      const meta = got?.meta?.meta;
+      if (!meta?.saved) return null;
+      for (const [name, was] of Object.entries(meta.saved)) {
+        const st = statSync(join(staged, name));
+        if (st.size !== was.bytes) return null;
+        was.mtimeMs = st.mtimeMs;
+      }
+      const entry = cache.commit(key, got!.meta!.name ?? key.slice(0, 16), staged, meta, "template");
+      lock.release();
+      return { entry };
+    } catch (e) {
+      this.progress(`warning: boot template ${key.slice(0, 16)}: the remote cache's copy is unusable (${(e as Error).message}); booting cold`);
+      return null;
+    } finally {
+      rmSync(staged, { recursive: true, force: true });
+      forget();
+    }
+  }
+
   // What a warm boot restores from an entry, or why the entry is unusable.
-  private warmStart(entry: Entry): (WarmStart & { macs: string[] }) | string {
-    const meta: TemplateMeta = JSON.parse(JSON.stringify(entry.meta).replaceAll(ENTRY, entry.dir + "/"));
+  private async warmStart(entry: Entry): Promise<(WarmStart & { macs: string[] }) | string> {
+    const meta: TemplateMeta = inCache(JSON.parse(JSON.stringify(entry.meta).replaceAll(ENTRY, entry.dir + "/")), this.host.cacheDir);
     if (meta.format !== TEMPLATE_FORMAT) return "is of an older format";
     const snap = meta.snapshot;
-    const files = [snap.memory, meta.console, ...(snap.ram ? [snap.ram] : []), ...(snap.image.drives ?? []).map((d) => d.file)];
+    const files = [snap.memory, meta.console, ...(snap.ram ? [snap.ram] : []), snap.image.kernel, snap.image.initrd, ...(snap.image.drives ?? []).map((d) => d.file)];
+    await fetchMissing(files, this.host.cacheDir, this.host.remote, this.progress);
     const missing = files.find((f) => !existsSync(f));
     if (missing) return `is incomplete (${missing} is missing)`;
     for (const [name, was] of Object.entries(meta.saved ?? {})) {

@@ -8,6 +8,7 @@ import { onProcessExit, type RemoteCache } from "@provium/vmm";
 import type { RuntimeConfig as Config } from "./config";
 import type { VmSnapshot } from "./guest";
 import { startLuaThread } from "@provium/lua-runtime";
+import { cacheRelative, fetchMissing, inCache } from "./cache-paths";
 import { findFixture, fixtureKey, keyContext, type KeyContext } from "./fixture-key";
 
 export interface BuilderSession {
@@ -45,23 +46,17 @@ export function fixturePath(name: string, config: Config, fromDir: string) {
 }
 
 // Paths inside an entry are stored relative to it ("@entry/..."), and the images it boots
-// relative to the cache dir ("@cache/..."), so entries can move between caches and machines.
+// relative to the cache dir (cache-paths.ts), so entries can move between caches and machines.
 const ENTRY = "@entry/";
-const CACHE = "@cache/";
 
 const filesOf = (parts: VmSnapshot[]) => parts.flatMap((p) => [p.memory, p.image.kernel, p.image.initrd, ...(p.image.drives ?? []).map((d) => d.file)]);
 
 /** The entry's snapshot parts, once every file they name is here: an image part this cache
  *  lacks (pruned, or the entry came from another machine) comes from the remote cache. */
 async function partsOf(entry: { dir: string; meta: any }, host: FixtureHost): Promise<VmSnapshot[] | null> {
-  const parts: VmSnapshot[] = JSON.parse(JSON.stringify(entry.meta?.parts ?? []).replaceAll(ENTRY, entry.dir + "/").replaceAll(CACHE, host.cacheDir + "/"));
-  const missing = () => filesOf(parts).filter((f) => f && !existsSync(f));
-  if (host.remote) {
-    // Cache entries sit two levels down (images/<key>.initrd, kernels/<package>/...).
-    const entries = missing().map((f) => relative(host.cacheDir, f).split("/")).filter((r) => r.length >= 2 && r[0] !== "..").map((r) => join(host.cacheDir, r[0]!, r[1]!));
-    for (const e of new Set(entries)) await host.remote.fetch(host.cacheDir, e, (message) => host.emit("progress", { message }));
-  }
-  return parts.length && !missing().length ? parts : null;
+  const parts: VmSnapshot[] = inCache(JSON.parse(JSON.stringify(entry.meta?.parts ?? []).replaceAll(ENTRY, entry.dir + "/")), host.cacheDir);
+  await fetchMissing(filesOf(parts), host.cacheDir, host.remote, (message) => host.emit("progress", { message }));
+  return parts.length && filesOf(parts).every((f) => !f || existsSync(f)) ? parts : null;
 }
 
 /** The snapshot parts of fixture `name`, from the cache or freshly built. */
@@ -148,7 +143,7 @@ async function build(name: string, path: string, key: string, host: FixtureHost)
     // Keep only the returned snapshot's files; other snapshots the builder took go.
     const keep = new Set(parts.map((p) => relative(staged, p.memory).split("/")[0]!));
     for (const f of readdirSync(staged)) if (!keep.has(f)) rmSync(join(staged, f), { recursive: true, force: true });
-    const meta = { parts: JSON.parse(JSON.stringify(parts).replaceAll(staged + "/", ENTRY).replaceAll(host.cacheDir + "/", CACHE)) };
+    const meta = { parts: cacheRelative(JSON.parse(JSON.stringify(parts).replaceAll(staged + "/", ENTRY)), host.cacheDir) };
     const entry = host.cache.commit(key, name, staged, meta);
     host.emit("fixture_build_done", { fixture: name, key, duration_ms: Date.now() - started, size: entry.size });
     await host.remote?.offerAs(`fixtures/${key}`, entry.dir, (message) => host.emit("progress", { message }), meta);

@@ -44,7 +44,7 @@ export class VmRegistry {
 
   constructor(private readonly o: VmRegistryOptions) {
     this.shares = new CapacityShares(o.acquire);
-    this.templates = new BootTemplates({ cache: o.fixtures, emit: o.emit, enabled: o.config.warmBoot !== false });
+    this.templates = new BootTemplates({ cache: o.fixtures, emit: o.emit, enabled: o.config.warmBoot !== false, cacheDir: o.cacheDir, remote: o.remote });
   }
 
   get(id: unknown): GuestVm {
