@@ -50,7 +50,7 @@ test("a clone's console log starts with its template's boot log, then its own", 
 end)
 
 test("two clones on one bridge get their own MACs and addresses and ping each other", function(t)
-  local lan = provium:bridge("warmlan")
+  local lan = provium:bridge("warmlan", {})
   local maker = warm_vm("n1", lan) -- the first VM of this NIC shape makes its template
   local a, b = warm_vm("n2", lan), warm_vm("n3", lan)
   t:assert_eq(a:boot_kind(), "warm")

@@ -73,7 +73,7 @@ describe("the packed tarball", () => {
       const dir = emptyProject("tarball");
       const add = await sh(["bun", "add", "-d", tgz], dir);
       const installed = join(dir, "node_modules/provium/node_modules/@provium");
-      expect(readdirSync(installed).sort()).toEqual(["agent", "fixture-cache", "host-runtime", "lua-runtime", "netswitch", "protocol", "vmm"]);
+      expect(readdirSync(installed).sort()).toEqual(["agent", "bench-stats", "fixture-cache", "host-runtime", "lua-runtime", "netswitch", "protocol", "vmm"]);
 
       const { init, run } = await initAndRun(dir, ["bun", "x", "provium"]);
       // Installed in the project: the editor reads the installed types, not a copy.
