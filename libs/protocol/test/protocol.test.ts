@@ -82,7 +82,7 @@ describe("client and server", () => {
     server.serve({ id: 2, op: { batch: [{ id: 1, op: { hello: { protocolVersion } } }, { id: 2, op: { exec: { argv: ["x"] } } }] } });
     const replies = out.map((b) => decodeFrame(b.subarray(4)).response!);
     expect(replies.map((r) => r.id)).toEqual([1, 2]);
-    expect(replies[0]!.hello).toEqual({ protocolVersion, agentVersion: "sync", bootMs: 0 });
+    expect(replies[0]!.hello).toEqual({ protocolVersion, agentVersion: "sync", bootMs: 0, reseeded: false });
     expect(replies[1]!.batch!.map((r) => r.hello?.agentVersion ?? new TextDecoder().decode(r.exec!.stdout))).toEqual(["sync", "x"]);
   });
 
