@@ -207,7 +207,8 @@ export async function runSuite(o: RunOptions, write: (s: string) => void = (s) =
     else human!.onEvent(e);
   };
   emit(event("run_started", { files: files.length, jobs, ...(kernel ? { kernel } : {}), ...(entries ? { matrix_kernels: Object.fromEntries(entries.map((e) => [e.name, e.kernel])) } : {}) }));
-  if (sharded) emit(event("shard_planned", sharded.info));
+  // The shard's files run `jobs` at a time: its wall time is about their sum over the workers.
+  if (sharded) emit(event("shard_planned", { ...sharded.info, expected_wall_ms: Math.round(sharded.info.expected_ms! / Math.max(1, Math.min(jobs, sharded.files.length))) }));
   if (!files.length && !o.rerunFailed && !o.since) throw new UsageError(`no *.test.lua files under ${roots.join(", ")}`);
   if (files.length && !o.list) requireHost(config); // no QEMU, no busybox: say so now, not once per file
 

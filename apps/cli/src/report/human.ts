@@ -82,7 +82,7 @@ export class HumanReporter {
         if (!this.o.quiet) out(`${c.yellow("-")} ${file} › ${e.test} ${c.dim(`skipped: ${e.reason}`)}\n`);
         break;
       case "shard_planned":
-        out(c.dim(`shard ${e.shard}: ${e.files} of ${e.of} files, expected ${fmtMs(Number(e.expected_ms))} (spread ${Number(e.spread).toFixed(2)}: the slowest shard over the mean${e.unknown ? `; ${e.unknown} files without a recorded time count as the median` : ""})\n`));
+        out(c.dim(`shard ${e.shard}: ${e.files} of ${e.of} files, expected ~${fmtMs(Number(e.expected_wall_ms))} (${fmtMs(Number(e.expected_ms))} of file time; spread ${Number(e.spread).toFixed(2)}: the slowest shard over the mean${e.unknown ? `; ${e.unknown} files without a recorded time count as the median` : ""})\n`));
         break;
       case "bench_result":
         if (!this.o.quiet) out(c.dim(`  … ${file} › ${e.test}: ${benchLine(e)}\n`));
