@@ -2,27 +2,15 @@
 // and bench/ all set up a test file's host side here. `hostSetup` is the part shared by every
 // file of a run; `openSession` adds one file's hooks, with quiet defaults.
 import { cacheRoot, chooseAccel, RemoteCache, type AccelRequest } from "@provium/vmm";
-import type { FixtureCache } from "@provium/fixture-cache";
 import type { RuntimeConfig } from "./config";
 import { CapacityPool, hostCapacity } from "./capacity";
 import type { Acquire } from "./capacity-claim";
 import { lazyFixtureCache } from "./fixture-cache";
 import { FileSession, type SessionOptions } from "./session";
+import type { HostSetup } from "./host-setup";
 
-export interface HostSetup {
-  config: RuntimeConfig;
-  cacheDir: string;
-  /** the guest agent's program (@provium/agent's `agentEntry`), compiled into every image */
-  agentEntry: string;
-  /** the shared remote cache behind the local one, when provium.toml's [cache] remote names one */
-  remote?: RemoteCache;
-  accel: "kvm" | "tcg";
-  agentDeadlineMs: number;
-  fixtures: () => FixtureCache;
-  acquire: Acquire;
-  /** --gdb: a gdbstub per VM; "wait": booting VMs wait for the debugger */
-  gdb?: "on" | "wait";
-}
+export type { HostSetup };
+
 
 /** How long a booting guest's agent has to answer, by accelerator, unless given. */
 export const agentDeadlineMs = (accel: "kvm" | "tcg", givenMs?: number) => givenMs ?? (accel === "kvm" ? 20 : 90) * 1000;

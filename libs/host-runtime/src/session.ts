@@ -2,11 +2,8 @@
 // and owns what the file made: VMs, snapshots, barriers, temp files. Everything goes when the
 // file ends.
 import { dirname } from "node:path";
-import type { FixtureCache } from "@provium/fixture-cache";
-import type { RemoteCache } from "@provium/vmm";
-import type { RuntimeConfig } from "./config";
-import type { Amount } from "./capacity";
 import type { VmEvent } from "./guest";
+import type { HostSetup } from "./host-setup";
 import type { ExtraOps, HostOps } from "./host-api";
 import { VmRegistry } from "./vm-registry";
 import { GuestDispatch } from "./guest-dispatch";
@@ -24,36 +21,23 @@ import { readAttachment } from "./attachments";
 /** A failure's console excerpt: this many lines of what the guest printed after its firmware. */
 export const FAILURE_CONSOLE_LINES = 40;
 
-export interface SessionOptions {
-  config: RuntimeConfig;
-  cacheDir: string;
-  agentEntry: string;
-  /** the shared remote cache behind the local one, when provium.toml's [cache] remote names one */
-  remote?: RemoteCache;
-  accel: "kvm" | "tcg";
+export interface SessionOptions extends HostSetup {
   filePath: string;
   /** Which tests run: "run", "filtered" (silently dropped), or a reason to skip. */
   plan: (tests: { name: string; meta: Record<string, unknown> }[], fileTimeoutS?: number) => string[];
   /** `provium list`: VMs are never booted and guest ops are refused. */
   listOnly?: boolean;
-  agentDeadlineMs: number;
   onProgress: (msg: string) => void;
   onTestBegin: (name: string, timeoutS?: number) => void;
   onVmEvent: VmEvent;
-  /** Reserves host capacity (the run's shared pool); resolves to its release. */
-  acquire: (want: Amount) => Promise<() => void>;
   /** Run events other than tests' (fixture builds and hits, warnings). */
   emit: (kind: string, fields: Record<string, unknown>) => void;
-  /** The fixture cache, opened on first use. */
-  fixtures: () => FixtureCache;
   /** Host ops beyond the contract's (the interactive prompt's line reader). */
   extraOps?: ExtraOps;
   /** A fixture builder's session: snapshots go compressed into this directory (the cache's staging). */
   snapshotsInto?: string;
   /** vm:cid() numbers: one counter shared by the run's workers (a SharedArrayBuffer's Int32Array). */
   cidCounter?: Int32Array;
-  /** --gdb: a gdbstub per VM; "wait": booting VMs wait for the debugger */
-  gdb?: "on" | "wait";
   /** Each op that touches a VM, timed (the report's timeline); unset: nothing is recorded. */
   onOp?: (r: OpRecord) => void;
   /** A test failed and its VMs still run: keep what the report needs; true: --debug's prompt opens. */

@@ -1,13 +1,13 @@
 // The VMs of one test file: created by name, booted (each with its share of host capacity),
 // disposed at the end of the test that made them, numbered for vm:cid().
-import { prepareImage, type RemoteCache } from "@provium/vmm";
+import { prepareImage } from "@provium/vmm";
 import { GuestVm, type VmEvent } from "./guest";
+import type { HostSetup } from "./host-setup";
 import { bootOptions } from "./boot-options";
-import { unknownProfile, type RuntimeConfig } from "./config";
+import { unknownProfile } from "./config";
 import { vmMemoryMiB } from "./memory-size";
-import { CapacityShares, type Acquire } from "./capacity-claim";
+import { CapacityShares } from "./capacity-claim";
 import { BootTemplates } from "./boot-templates";
-import type { FixtureCache } from "@provium/fixture-cache";
 
 const DEFAULT_MEMORY_MIB = 512;
 
@@ -16,23 +16,11 @@ const DEFAULT_MEMORY_MIB = 512;
 const ownCids = new Int32Array(new SharedArrayBuffer(4));
 const FIRST_CID = 3;
 
-export interface VmRegistryOptions {
-  config: RuntimeConfig;
-  cacheDir: string;
-  agentEntry: string;
-  /** the shared remote cache behind the local one, when provium.toml's [cache] remote names one */
-  remote?: RemoteCache;
-  accel: "kvm" | "tcg";
-  agentDeadlineMs: number;
+export interface VmRegistryOptions extends HostSetup {
   listOnly?: boolean;
   onProgress: (msg: string) => void;
   onVmEvent: VmEvent;
-  acquire: Acquire;
   cidCounter?: Int32Array;
-  /** --gdb: every VM's QEMU gets a gdbstub; "wait": a boot waits for the debugger (--debug) */
-  gdb?: "on" | "wait";
-  /** the fixture cache, which also holds boot templates (warm boots) */
-  fixtures: () => FixtureCache;
   emit: (kind: string, fields: Record<string, unknown>) => void;
 }
 
