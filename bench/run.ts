@@ -82,7 +82,7 @@ const warmSession = openSession(
 );
 let warmBoots = 0;
 async function bootWarm() {
-  const id = await warmSession.handle("vm.create", { name: `warm${warmBoots++}`, profile: profile.name, memory: MEMORY_MIB });
+  const id = await warmSession.handle("vm.create", { name: `warm${warmBoots++}`, profile: profile.name, memory: `${MEMORY_MIB}M` });
   const t = performance.now();
   await warmSession.handle("vm.boot", { vms: [id] });
   const ms = performance.now() - t;
