@@ -54,10 +54,6 @@ export class RemoteCache {
     this.s3 = new Bun.S3Client({ bucket, ...o.client });
   }
 
-  get writable() {
-    return this.o.write;
-  }
-
   /** fetchAs for a file or directory under the local cache dir, by its path there. */
   async fetch(cacheDir: string, target: string, onProgress?: (msg: string) => void): Promise<boolean> {
     return (await this.fetchAs(relKey(cacheDir, target), target, onProgress)) !== null;
