@@ -21,8 +21,6 @@ export interface RemoteCacheOptions {
   url: string;
   /** false: look up and download only (untrusted pull-request runners) */
   write: boolean;
-  /** endpoint/credentials when not from the environment (tests) */
-  client?: ConstructorParameters<typeof Bun.S3Client>[0];
   onWarning?: (msg: string) => void;
 }
 
@@ -51,7 +49,7 @@ export class RemoteCache {
   constructor(private readonly o: RemoteCacheOptions) {
     const { bucket, prefix } = parseRemoteUrl(o.url);
     this.prefix = prefix ? `${prefix}/` : "";
-    this.s3 = new Bun.S3Client({ bucket, ...o.client });
+    this.s3 = new Bun.S3Client({ bucket }); // endpoint and credentials: S3_* / AWS_* variables
   }
 
   /** fetchAs for a file or directory under the local cache dir, by its path there. */
