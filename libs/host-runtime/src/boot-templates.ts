@@ -9,7 +9,7 @@ import { existsSync, rmSync, statSync } from "node:fs";
 import { basename, join } from "node:path";
 import { bootFileEntries, contentKey, encodeCpio, findQemu, hashFile, kernelCmdline, onProcessExit, type BootImage, type NicOptions, type RemoteCache } from "@provium/vmm";
 import type { BuildLock, Entry, FixtureCache } from "@provium/fixture-cache";
-import { cacheIdentity, cacheRelative, fetchMissing, inCache } from "./cache-paths";
+import { cacheIdentity, cacheRelative, fetchEntry, fetchMissing, inCache } from "./cache-paths";
 import { AgentSilent, type BootExtras, type GuestVm, type VmSnapshot, type WarmStart } from "./guest";
 import type { BootPlan } from "./boot-options";
 import type { Profile } from "./config";
@@ -230,30 +230,26 @@ export class BootTemplates {
   private async fromRemote(key: string, lock: BuildLock): Promise<{ entry: Entry } | null> {
     const remote = this.host.remote;
     if (!remote) return null;
-    const cache = this.host.cache();
-    const staged = cache.stagingDir();
-    rmSync(staged, { recursive: true, force: true }); // the download lands on this name whole
-    const forget = onProcessExit(() => rmSync(staged, { recursive: true, force: true }));
     try {
-      const got = (await remote.fetchAs(`templates/${key}`, staged, this.progress)) as { meta?: { name?: string; meta?: TemplateMeta } } | null;
-      const meta = got?.meta?.meta;
-      if (!meta?.saved) return null;
-      for (const [name, was] of Object.entries(meta.saved)) {
-        const st = statSync(join(staged, name));
-        if (st.size !== was.bytes) return null;
-        was.mtimeMs = st.mtimeMs;
-      }
-      const entry = cache.commit(key, got!.meta!.name ?? key.slice(0, 16), staged, meta, "template");
+      const entry = await fetchEntry({ cache: this.host.cache(), remote, rel: `templates/${key}`, key, kind: "template", onProgress: this.progress }, (staged, record) => {
+        const { name, meta } = (record ?? {}) as { name?: string; meta?: TemplateMeta };
+        if (!meta?.saved) return null;
+        for (const [file, was] of Object.entries(meta.saved)) {
+          const st = statSync(join(staged, file));
+          if (st.size !== was.bytes) return null;
+          was.mtimeMs = st.mtimeMs;
+        }
+        return { name: name ?? key.slice(0, 16), meta };
+      });
+      if (!entry) return null;
       lock.release();
       return { entry };
     } catch (e) {
       this.progress(`warning: boot template ${key.slice(0, 16)}: the remote cache's copy is unusable (${(e as Error).message}); booting cold`);
       return null;
-    } finally {
-      rmSync(staged, { recursive: true, force: true });
-      forget();
     }
   }
+
 
   // What a warm boot restores from an entry, or why the entry is unusable.
   private async warmStart(entry: Entry): Promise<(WarmStart & { macs: string[] }) | string> {

@@ -1,10 +1,11 @@
-// What a cached snapshot (a fixture's, a boot template's) says of the images it boots: their
-// paths relative to the cache dir ("@cache/images/KEY.initrd"), so that the entry means the same
-// in another cache dir or on another machine; and, when the local cache lacks one of them
-// (pruned, or the entry came from elsewhere), fetching it from the remote cache.
-import { existsSync } from "node:fs";
+// Cached snapshots (fixtures, boot templates) across cache dirs and machines: the images they
+// boot recorded relative to the cache dir ("@cache/images/KEY.initrd"), so that an entry means the
+// same anywhere; an image the local cache lacks (pruned, or the entry came from elsewhere)
+// fetched from the remote cache; and a whole entry downloaded from there into the local cache.
+import { existsSync, rmSync } from "node:fs";
 import { join, relative } from "node:path";
-import type { RemoteCache } from "@provium/vmm";
+import type { Entry, EntryKind, FixtureCache } from "@provium/fixture-cache";
+import { onProcessExit, type RemoteCache } from "@provium/vmm";
 
 const CACHE = "@cache/";
 
@@ -35,4 +36,26 @@ export async function fetchMissing(files: string[], cacheDir: string, remote: Re
     .filter((r) => r.length >= 2 && r[0] !== "..")
     .map((r) => join(cacheDir, r[0]!, r[1]!));
   for (const e of new Set(entries)) await remote.fetch(cacheDir, e, onProgress);
+}
+
+/**
+ * The remote cache's entry `rel`, downloaded into a staging dir and committed as the local entry
+ * `key` of `kind`, with the name and meta `admit` makes of it (null: refused, nothing kept). Null
+ * on a miss. The staging dir goes whatever happens, an interrupted process's too.
+ */
+export async function fetchEntry(
+  o: { cache: FixtureCache; remote: RemoteCache; rel: string; key: string; kind: EntryKind; onProgress: (msg: string) => void },
+  admit: (staged: string, meta: unknown) => { name: string; meta: unknown } | null,
+): Promise<Entry | null> {
+  const staged = o.cache.stagingDir();
+  rmSync(staged, { recursive: true, force: true }); // the download lands on this name whole
+  const forget = onProcessExit(() => rmSync(staged, { recursive: true, force: true }));
+  try {
+    const got = await o.remote.fetchAs(o.rel, staged, o.onProgress);
+    const admitted = got && admit(staged, got.meta);
+    return admitted ? o.cache.commit(o.key, admitted.name, staged, admitted.meta, o.kind) : null;
+  } finally {
+    rmSync(staged, { recursive: true, force: true });
+    forget();
+  }
 }

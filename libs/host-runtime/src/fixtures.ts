@@ -8,7 +8,7 @@ import { onProcessExit, type RemoteCache } from "@provium/vmm";
 import type { RuntimeConfig as Config } from "./config";
 import type { VmSnapshot } from "./guest";
 import { startLuaThread } from "@provium/lua-runtime";
-import { cacheRelative, fetchMissing, inCache } from "./cache-paths";
+import { cacheRelative, fetchEntry, fetchMissing, inCache } from "./cache-paths";
 import { findFixture, fixtureKey, keyContext, type KeyContext } from "./fixture-key";
 
 export interface BuilderSession {
@@ -96,15 +96,14 @@ export async function resumeFixture(name: string, fromDir: string, host: Fixture
 
 async function fromRemote(name: string, key: string, host: FixtureHost): Promise<VmSnapshot[] | null> {
   if (!host.remote) return null;
-  const staged = host.cache.stagingDir();
-  rmSync(staged, { recursive: true, force: true }); // the download lands on this name whole
-  const forgetStaged = onProcessExit(() => rmSync(staged, { recursive: true, force: true }));
+  const progress = (message: string) => host.emit("progress", { message });
   try {
-    const got = await host.remote.fetchAs(`fixtures/${key}`, staged, (message) => host.emit("progress", { message }));
-    if (!got) return null;
-    const meta = got.meta as { parts?: unknown } | undefined;
-    if (!Array.isArray(meta?.parts)) throw new Error("its record has no restore meta");
-    const parts = await partsOf(host.cache.commit(key, name, staged, meta), host);
+    const entry = await fetchEntry({ cache: host.cache, remote: host.remote, rel: `fixtures/${key}`, key, kind: "fixture", onProgress: progress }, (_, meta) => {
+      if (!Array.isArray((meta as { parts?: unknown } | undefined)?.parts)) throw new Error("its record has no restore meta");
+      return { name, meta };
+    });
+    if (!entry) return null;
+    const parts = await partsOf(entry, host);
     if (!parts) {
       host.cache.remove(key);
       return null;
@@ -112,11 +111,8 @@ async function fromRemote(name: string, key: string, host: FixtureHost): Promise
     host.emit("fixture_cache_hit", { fixture: name, key, remote: true });
     return parts;
   } catch (e) {
-    host.emit("progress", { message: `warning: fixture ${name}: the remote cache's copy is unusable (${(e as Error).message}); building it here` });
+    progress(`warning: fixture ${name}: the remote cache's copy is unusable (${(e as Error).message}); building it here`);
     return null;
-  } finally {
-    rmSync(staged, { recursive: true, force: true });
-    forgetStaged();
   }
 }
 
