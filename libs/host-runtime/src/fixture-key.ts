@@ -69,7 +69,8 @@ export function fixtureKey(path: string, ctx: KeyContext, seen = new Set<string>
   let calls: ReturnType<typeof literalCalls> = [];
   for (let i = 0; i < sources.length; i++) {
     const src = readFileSync(sources[i]!);
-    parts.push(`source:${sources[i]}`, src.toString("utf8")); // as text: keys stay what they were
+    // By its path in the project (not on this machine), so that checkouts elsewhere share the key.
+    parts.push(`source:${relative(ctx.config.dir, sources[i]!)}`, src.toString("utf8"));
     const found = literalCalls(src, sources[i]!, SCANNED);
     if (i === 0) calls = found;
     for (const c of found.filter((c) => c.fn === "require")) {

@@ -72,4 +72,20 @@ return nil`);
     const ctx: KeyContext = { config: { file: null, dir, roots: [dir], profiles: {} }, agent: "agent", defaultKernel: "kernel" };
     expect(fixtureKey(join(dir, "base.fixture.lua"), ctx).deps).toEqual([join(dir, "base.fixture.lua")]);
   });
+
+  test("one fixture has one key in checkouts at different paths; a changed helper changes it", () => {
+    const checkout = () => {
+      const dir = mkdtempSync(join(tmpdir(), "provium-fxkey-checkout-"));
+      afterAll(() => rmSync(dir, { recursive: true, force: true }));
+      writeFileSync(join(dir, "helper.lua"), "return { greeting = 'hi' }\n");
+      writeFileSync(join(dir, "data.txt"), "payload\n");
+      writeFileSync(join(dir, "base.fixture.lua"), `local h = require("helper")\nlocal vm = provium:vm("b", "minimal"):boot()\nvm:push_file("data.txt", "/tmp/data")\nreturn vm:snapshot()\n`);
+      return dir;
+    };
+    const keyIn = (dir: string) => fixtureKey(join(dir, "base.fixture.lua"), { config: { file: null, dir, roots: [dir], profiles: {} }, agent: "agent", defaultKernel: "kernel" }).key;
+    const [a, b] = [checkout(), checkout()];
+    expect(keyIn(a)).toBe(keyIn(b));
+    writeFileSync(join(b, "helper.lua"), "return { greeting = 'hello' }\n");
+    expect(keyIn(a)).not.toBe(keyIn(b));
+  });
 });
