@@ -4,6 +4,7 @@
 // path and by shard number, never by anything local to the runner.
 import { existsSync, readFileSync } from "node:fs";
 import { relative, resolve } from "node:path";
+import { median } from "@provium/bench-stats";
 import { atomicWriteFile } from "@provium/vmm";
 import type { RunEvent } from "../events";
 
@@ -47,18 +48,11 @@ export function readTimings(path: string): Timings {
   return t;
 }
 
-function median(xs: number[]): number {
-  if (!xs.length) return 1; // nothing known: every file weighs the same
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
-
 /** Splits `files` (absolute paths) into `count` shards; returns shard `index`'s files. */
 export function planShard(files: string[], timings: Timings, projectDir: string, shard: ShardSpec): ShardPlan {
   const key = (f: string) => relative(projectDir, f);
   const known = files.map((f) => timings.files[key(f)]).filter((v): v is number => v !== undefined);
-  const fallback = median(known);
+  const fallback = known.length ? median(known) : 1; // nothing known: every file weighs the same
   const weighted = files.map((f) => ({ f, ms: timings.files[key(f)] ?? fallback }));
   weighted.sort((a, b) => b.ms - a.ms || (key(a.f) < key(b.f) ? -1 : key(a.f) > key(b.f) ? 1 : 0));
   const load = new Array<number>(shard.count).fill(0);
